@@ -1,0 +1,465 @@
+//! Message heads: methods, versions, status codes, header lists, request and
+//! response heads.
+//!
+//! Invariants: a [`Headers`] keeps every field in arrival order, including
+//! repeated names; lookups ignore ASCII case. Names and values stored here
+//! never contain CR, LF or NUL when they came from the parser, and the
+//! serializer refuses them when they came from a caller, so a head can never
+//! smuggle a second message onto the wire.
+
+use std::fmt;
+
+/// A request method; the ones pared acts on have their own variants.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// `GET`: fetch a resource.
+    Get,
+    /// `HEAD`: fetch only the head of what `GET` would answer.
+    Head,
+    /// `PUT`: store the body at the target.
+    Put,
+    /// `DELETE`: remove the target.
+    Delete,
+    /// `POST`: accepted by the parser, not served by pared.
+    Post,
+    /// `OPTIONS`: accepted by the parser, not served by pared.
+    Options,
+    /// Any other token (methods are case-sensitive, so `get` lands here).
+    Other(String),
+}
+
+impl Method {
+    /// Maps a method token to a method; the token must already be validated.
+    pub fn from_token(token: &str) -> Method {
+        match token {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            "POST" => Method::Post,
+            "OPTIONS" => Method::Options,
+            other => Method::Other(other.to_owned()),
+        }
+    }
+
+    /// The method's token as it appears on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Post => "POST",
+            Method::Options => "OPTIONS",
+            Method::Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The HTTP version of a message; any `HTTP/1.x` with x ≥ 1 reads as 1.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Version {
+    /// `HTTP/1.0`, the version pared answers with.
+    Http10,
+    /// `HTTP/1.1` (and later 1.x minor versions, which are compatible).
+    Http11,
+}
+
+impl Version {
+    /// The version as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+        }
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A three-digit status code (100–999).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StatusCode(u16);
+
+impl StatusCode {
+    /// 100 Continue.
+    pub const CONTINUE: StatusCode = StatusCode(100);
+    /// 200 OK.
+    pub const OK: StatusCode = StatusCode(200);
+    /// 201 Created.
+    pub const CREATED: StatusCode = StatusCode(201);
+    /// 204 No Content.
+    pub const NO_CONTENT: StatusCode = StatusCode(204);
+    /// 301 Moved Permanently.
+    pub const MOVED_PERMANENTLY: StatusCode = StatusCode(301);
+    /// 304 Not Modified.
+    pub const NOT_MODIFIED: StatusCode = StatusCode(304);
+    /// 400 Bad Request.
+    pub const BAD_REQUEST: StatusCode = StatusCode(400);
+    /// 403 Forbidden.
+    pub const FORBIDDEN: StatusCode = StatusCode(403);
+    /// 404 Not Found.
+    pub const NOT_FOUND: StatusCode = StatusCode(404);
+    /// 405 Method Not Allowed.
+    pub const METHOD_NOT_ALLOWED: StatusCode = StatusCode(405);
+    /// 408 Request Timeout.
+    pub const REQUEST_TIMEOUT: StatusCode = StatusCode(408);
+    /// 409 Conflict.
+    pub const CONFLICT: StatusCode = StatusCode(409);
+    /// 411 Length Required.
+    pub const LENGTH_REQUIRED: StatusCode = StatusCode(411);
+    /// 413 Content Too Large.
+    pub const PAYLOAD_TOO_LARGE: StatusCode = StatusCode(413);
+    /// 414 URI Too Long.
+    pub const URI_TOO_LONG: StatusCode = StatusCode(414);
+    /// 431 Request Header Fields Too Large.
+    pub const HEADER_FIELDS_TOO_LARGE: StatusCode = StatusCode(431);
+    /// 500 Internal Server Error.
+    pub const INTERNAL_SERVER_ERROR: StatusCode = StatusCode(500);
+    /// 501 Not Implemented.
+    pub const NOT_IMPLEMENTED: StatusCode = StatusCode(501);
+    /// 503 Service Unavailable.
+    pub const SERVICE_UNAVAILABLE: StatusCode = StatusCode(503);
+    /// 505 HTTP Version Not Supported.
+    pub const VERSION_NOT_SUPPORTED: StatusCode = StatusCode(505);
+    /// 507 Insufficient Storage.
+    pub const INSUFFICIENT_STORAGE: StatusCode = StatusCode(507);
+
+    /// A status code from its number; `None` outside 100–999.
+    pub fn new(code: u16) -> Option<StatusCode> {
+        (100..=999).contains(&code).then_some(StatusCode(code))
+    }
+
+    /// The number.
+    pub fn as_u16(self) -> u16 {
+        self.0
+    }
+
+    /// True for 1xx interim responses.
+    pub fn is_informational(self) -> bool {
+        self.0 < 200
+    }
+
+    /// True for 2xx.
+    pub fn is_success(self) -> bool {
+        (200..300).contains(&self.0)
+    }
+
+    /// True for 3xx.
+    pub fn is_redirection(self) -> bool {
+        (300..400).contains(&self.0)
+    }
+
+    /// The standard reason phrase, or `""` for codes without one.
+    pub fn reason(self) -> &'static str {
+        match self.0 {
+            100 => "Continue",
+            101 => "Switching Protocols",
+            200 => "OK",
+            201 => "Created",
+            202 => "Accepted",
+            204 => "No Content",
+            206 => "Partial Content",
+            301 => "Moved Permanently",
+            302 => "Found",
+            303 => "See Other",
+            304 => "Not Modified",
+            307 => "Temporary Redirect",
+            308 => "Permanent Redirect",
+            400 => "Bad Request",
+            401 => "Unauthorized",
+            403 => "Forbidden",
+            404 => "Not Found",
+            405 => "Method Not Allowed",
+            408 => "Request Timeout",
+            409 => "Conflict",
+            411 => "Length Required",
+            412 => "Precondition Failed",
+            413 => "Content Too Large",
+            414 => "URI Too Long",
+            415 => "Unsupported Media Type",
+            416 => "Range Not Satisfiable",
+            417 => "Expectation Failed",
+            429 => "Too Many Requests",
+            431 => "Request Header Fields Too Large",
+            500 => "Internal Server Error",
+            501 => "Not Implemented",
+            502 => "Bad Gateway",
+            503 => "Service Unavailable",
+            504 => "Gateway Timeout",
+            505 => "HTTP Version Not Supported",
+            507 => "Insufficient Storage",
+            _ => "",
+        }
+    }
+}
+
+impl fmt::Display for StatusCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// One field of a head: its name and raw value (leading and trailing
+/// whitespace already stripped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field<'a> {
+    /// The field name as received (case preserved).
+    pub name: &'a str,
+    /// The value bytes; may hold obs-text (0x80–0xFF), never CR, LF or NUL.
+    pub value: &'a [u8],
+}
+
+/// An ordered list of header fields with ASCII-case-insensitive lookup.
+///
+/// All names and values live in one byte arena, so a parsed head costs two
+/// allocations however many fields it has.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    arena: Vec<u8>,
+    // (name start, name end, value end); the value starts at name end.
+    spans: Vec<(u32, u32, u32)>,
+}
+
+impl Headers {
+    /// An empty list.
+    pub fn new() -> Headers {
+        Headers::default()
+    }
+
+    /// An empty list with room for `fields` fields totalling `bytes` bytes.
+    pub fn with_capacity(fields: usize, bytes: usize) -> Headers {
+        Headers {
+            arena: Vec::with_capacity(bytes),
+            spans: Vec::with_capacity(fields),
+        }
+    }
+
+    /// Appends a field, keeping any earlier field of the same name.
+    ///
+    /// Names must be tokens and values free of CR, LF and NUL to be
+    /// serialized; [`crate::write`] checks that and refuses otherwise.
+    pub fn append(&mut self, name: &str, value: impl AsRef<[u8]>) {
+        let start = self.arena.len() as u32;
+        self.arena.extend_from_slice(name.as_bytes());
+        let mid = self.arena.len() as u32;
+        self.arena.extend_from_slice(value.as_ref());
+        let end = self.arena.len() as u32;
+        self.spans.push((start, mid, end));
+    }
+
+    /// Replaces every field named `name` by one with `value` (appended last).
+    pub fn set(&mut self, name: &str, value: impl AsRef<[u8]>) {
+        self.remove(name);
+        self.append(name, value);
+    }
+
+    /// Removes every field named `name`; the arena keeps the bytes.
+    pub fn remove(&mut self, name: &str) {
+        let arena = &self.arena;
+        self.spans.retain(|&(s, m, _)| {
+            !arena[s as usize..m as usize].eq_ignore_ascii_case(name.as_bytes())
+        });
+    }
+
+    /// The number of fields.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// True when there are no fields.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    fn field(&self, span: (u32, u32, u32)) -> Field<'_> {
+        let (s, m, e) = (span.0 as usize, span.1 as usize, span.2 as usize);
+        // Names are only ever appended from `&str`, so this cannot fail.
+        let name = std::str::from_utf8(&self.arena[s..m]).unwrap_or("");
+        Field {
+            name,
+            value: &self.arena[m..e],
+        }
+    }
+
+    /// All fields in order.
+    pub fn iter(&self) -> impl Iterator<Item = Field<'_>> + '_ {
+        self.spans.iter().map(move |&sp| self.field(sp))
+    }
+
+    /// The values of every field named `name`, in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.iter()
+            .filter(move |f| f.name.eq_ignore_ascii_case(name))
+            .map(|f| f.value)
+    }
+
+    /// The value of the first field named `name`.
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
+            .map(|f| f.value)
+    }
+
+    /// The first value named `name` as text, if it is UTF-8.
+    pub fn get_str(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// True when a field `name` exists.
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// True when some comma-separated element of a `name` field equals
+    /// `token`, ignoring ASCII case (as `Connection: keep-alive, Upgrade`).
+    pub fn has_token(&self, name: &str, token: &str) -> bool {
+        self.iter()
+            .filter(|f| f.name.eq_ignore_ascii_case(name))
+            .any(|f| {
+                f.value
+                    .split(|&b| b == b',')
+                    .any(|t| trim(t).eq_ignore_ascii_case(token.as_bytes()))
+            })
+    }
+}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(
+                self.iter()
+                    .map(|fl| (fl.name, String::from_utf8_lossy(fl.value).into_owned())),
+            )
+            .finish()
+    }
+}
+
+/// Strips HTTP whitespace (SP, HTAB) from both ends.
+pub(crate) fn trim(mut v: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = v {
+        v = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = v {
+        v = rest;
+    }
+    v
+}
+
+/// A request line and its header fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    /// The method.
+    pub method: Method,
+    /// The request target exactly as received (origin- or absolute-form).
+    pub target: String,
+    /// The version the client speaks.
+    pub version: Version,
+    /// The header fields.
+    pub headers: Headers,
+}
+
+impl RequestHead {
+    /// A head with no fields.
+    pub fn new(method: Method, target: impl Into<String>, version: Version) -> RequestHead {
+        RequestHead {
+            method,
+            target: target.into(),
+            version,
+            headers: Headers::new(),
+        }
+    }
+
+    /// True when the client asked to keep the connection open afterwards:
+    /// `Connection: keep-alive` on 1.0, no `Connection: close` on 1.1.
+    pub fn wants_keep_alive(&self) -> bool {
+        match self.version {
+            Version::Http10 => self.headers.has_token("connection", "keep-alive"),
+            Version::Http11 => !self.headers.has_token("connection", "close"),
+        }
+    }
+}
+
+/// A status line and its header fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseHead {
+    /// The version on the status line.
+    pub version: Version,
+    /// The status code.
+    pub status: StatusCode,
+    /// The reason phrase as received or to send (may be empty).
+    pub reason: String,
+    /// The header fields.
+    pub headers: Headers,
+}
+
+impl ResponseHead {
+    /// An HTTP/1.0 head with the standard reason phrase and no fields.
+    pub fn new(status: StatusCode) -> ResponseHead {
+        ResponseHead {
+            version: Version::Http10,
+            status,
+            reason: status.reason().to_owned(),
+            headers: Headers::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_lookup_is_case_insensitive_and_ordered() {
+        let mut h = Headers::new();
+        h.append("Content-Length", "5");
+        h.append("X-A", "1");
+        h.append("x-a", "2");
+        assert_eq!(h.get("content-length"), Some(&b"5"[..]));
+        assert_eq!(h.get_all("X-a").collect::<Vec<_>>(), vec![&b"1"[..], b"2"]);
+        h.set("X-A", "3");
+        assert_eq!(h.get_all("x-A").collect::<Vec<_>>(), vec![&b"3"[..]]);
+        assert_eq!(h.len(), 2);
+        h.remove("content-LENGTH");
+        assert_eq!(h.get("Content-Length"), None);
+    }
+
+    #[test]
+    fn tokens_in_lists() {
+        let mut h = Headers::new();
+        h.append("Connection", "Upgrade, Keep-Alive");
+        assert!(h.has_token("connection", "keep-alive"));
+        assert!(!h.has_token("connection", "close"));
+    }
+
+    #[test]
+    fn keep_alive_per_version() {
+        let mut r = RequestHead::new(Method::Get, "/", Version::Http10);
+        assert!(!r.wants_keep_alive());
+        r.headers.append("Connection", "keep-alive");
+        assert!(r.wants_keep_alive());
+        let mut r = RequestHead::new(Method::Get, "/", Version::Http11);
+        assert!(r.wants_keep_alive());
+        r.headers.append("Connection", "close");
+        assert!(!r.wants_keep_alive());
+    }
+
+    #[test]
+    fn status_ranges() {
+        assert_eq!(StatusCode::new(99), None);
+        assert_eq!(StatusCode::new(1000), None);
+        assert!(StatusCode::CONTINUE.is_informational());
+        assert!(StatusCode::CREATED.is_success());
+        assert_eq!(StatusCode::NOT_FOUND.reason(), "Not Found");
+    }
+}

@@ -1,0 +1,534 @@
+//! Incremental head parsers for requests and responses, and their limits.
+//!
+//! Invariants:
+//! - The verdict is a function of the bytes alone, never of how they were
+//!   split: a parser scans each byte once, validates each line as soon as its
+//!   line end arrives, and checks a limit at the exact byte that exceeds it
+//!   (so an oversized head is refused even when it arrives in one piece).
+//! - The caller re-presents the unconsumed bytes each time, with more
+//!   appended; the parser remembers how far it scanned, so parsing a head
+//!   that arrives one byte at a time stays linear.
+//! - Nothing is consumed until a head is complete; then exactly the head's
+//!   bytes are, and anything after them (a body, a pipelined request) is left
+//!   untouched.
+
+use crate::error::ProtocolError;
+use crate::head::{Headers, Method, RequestHead, ResponseHead, StatusCode, Version};
+
+/// Bounds on what a parser accepts; `None` means no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The whole head, start line to the empty line, line ends included.
+    /// Default 16 KiB; exceeding it answers 431.
+    pub max_head_bytes: usize,
+    /// One line, its line end included. Default 8 KiB; a request line over
+    /// it answers 414, a header line 431.
+    pub max_line_bytes: usize,
+    /// The number of header fields. Default 100; more answers 431.
+    pub max_headers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_head_bytes: 16 * 1024,
+            max_line_bytes: 8 * 1024,
+            max_headers: 100,
+        }
+    }
+}
+
+/// The result of feeding bytes to a parser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed<T> {
+    /// A whole head, and how many bytes of the input it took.
+    Complete {
+        /// The head.
+        head: T,
+        /// Bytes of the input that belonged to it.
+        consumed: usize,
+    },
+    /// The head is not complete yet: call again with more bytes appended.
+    Partial,
+}
+
+/// What the first line of a head turned into.
+#[derive(Debug, Clone)]
+enum Start {
+    Request(Method, String, Version),
+    Response(Version, StatusCode, String),
+}
+
+/// Which kind of head a parser reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Request,
+    Response,
+}
+
+/// The shared line scanner behind both parsers.
+#[derive(Debug, Clone)]
+struct Scanner {
+    kind: Kind,
+    limits: Limits,
+    /// Where the scan for the next LF resumes.
+    pos: usize,
+    /// Where the current line starts.
+    line_start: usize,
+    start: Option<Start>,
+    headers: Headers,
+}
+
+impl Scanner {
+    fn new(kind: Kind, limits: Limits) -> Scanner {
+        Scanner {
+            kind,
+            limits,
+            pos: 0,
+            line_start: 0,
+            start: None,
+            headers: Headers::with_capacity(8, 256),
+        }
+    }
+
+    fn reset(&mut self) {
+        self.pos = 0;
+        self.line_start = 0;
+        self.start = None;
+        self.headers = Headers::with_capacity(8, 256);
+    }
+
+    /// Runs the scan over `buf`; `Ok(Some(n))` when the head ends at `n`.
+    fn scan(&mut self, buf: &[u8]) -> Result<Option<usize>, ProtocolError> {
+        loop {
+            let line_bound = self.line_start.saturating_add(self.limits.max_line_bytes);
+            let bound = line_bound.min(self.limits.max_head_bytes);
+            let end = buf.len().min(bound);
+            let found = if self.pos < end {
+                buf[self.pos..end].iter().position(|&b| b == b'\n')
+            } else {
+                None
+            };
+            let Some(off) = found else {
+                if buf.len() >= bound {
+                    return Err(if line_bound <= self.limits.max_head_bytes {
+                        self.line_too_long()
+                    } else {
+                        ProtocolError::HeadTooLarge {
+                            limit: self.limits.max_head_bytes,
+                        }
+                    });
+                }
+                self.pos = buf.len();
+                return Ok(None);
+            };
+            let lf = self.pos + off;
+            let mut line = &buf[self.line_start..lf];
+            if let [rest @ .., b'\r'] = line {
+                line = rest;
+            }
+            self.line_start = lf + 1;
+            self.pos = lf + 1;
+            if self.on_line(line)? {
+                return Ok(Some(lf + 1));
+            }
+        }
+    }
+
+    /// [`Scanner::scan`], forgetting the partial head when it fails.
+    fn scan_or_reset(&mut self, buf: &[u8]) -> Result<Option<usize>, ProtocolError> {
+        let r = self.scan(buf);
+        if r.is_err() {
+            self.reset();
+        }
+        r
+    }
+
+    fn line_too_long(&self) -> ProtocolError {
+        let limit = self.limits.max_line_bytes;
+        match (self.kind, &self.start) {
+            (Kind::Request, None) => ProtocolError::RequestLineTooLong { limit },
+            (Kind::Response, None) => ProtocolError::BadStatusLine,
+            _ => ProtocolError::HeaderLineTooLong { limit },
+        }
+    }
+
+    /// Handles one complete line (line end stripped); true at the empty line.
+    fn on_line(&mut self, line: &[u8]) -> Result<bool, ProtocolError> {
+        if self.start.is_none() {
+            if line.is_empty() {
+                // RFC 9112 §2.2: ignore empty lines before the start line.
+                return Ok(false);
+            }
+            self.start = Some(match self.kind {
+                Kind::Request => parse_request_line(line)?,
+                Kind::Response => parse_status_line(line)?,
+            });
+            return Ok(false);
+        }
+        if line.is_empty() {
+            return Ok(true);
+        }
+        if self.headers.len() >= self.limits.max_headers {
+            return Err(ProtocolError::TooManyHeaders {
+                limit: self.limits.max_headers,
+            });
+        }
+        parse_field(line, &mut self.headers)?;
+        Ok(false)
+    }
+
+    fn take(&mut self) -> (Option<Start>, Headers) {
+        let start = self.start.take();
+        let headers = std::mem::take(&mut self.headers);
+        self.reset();
+        (start, headers)
+    }
+}
+
+/// An incremental parser for request heads.
+///
+/// ```
+/// use pared_core::{Limits, Parsed, RequestParser, Method};
+/// let mut p = RequestParser::new(Limits::default());
+/// assert_eq!(p.parse(b"GET /a HTTP/1.0\r\n").unwrap(), Parsed::Partial);
+/// let Parsed::Complete { head, consumed } = p.parse(b"GET /a HTTP/1.0\r\n\r\nrest").unwrap()
+/// else { panic!() };
+/// assert_eq!((head.method, consumed), (Method::Get, 19));
+/// ```
+#[derive(Debug, Clone)]
+pub struct RequestParser(Scanner);
+
+impl RequestParser {
+    /// A parser with the given limits.
+    pub fn new(limits: Limits) -> RequestParser {
+        RequestParser(Scanner::new(Kind::Request, limits))
+    }
+
+    /// Parses the unconsumed bytes (the same prefix as last time, plus more).
+    pub fn parse(&mut self, buf: &[u8]) -> Result<Parsed<RequestHead>, ProtocolError> {
+        match self.0.scan_or_reset(buf)? {
+            None => Ok(Parsed::Partial),
+            Some(consumed) => match self.0.take() {
+                (Some(Start::Request(method, target, version)), headers) => Ok(Parsed::Complete {
+                    head: RequestHead {
+                        method,
+                        target,
+                        version,
+                        headers,
+                    },
+                    consumed,
+                }),
+                _ => Err(ProtocolError::BadRequestLine),
+            },
+        }
+    }
+
+    /// True when some bytes of a head have been scanned.
+    pub fn in_progress(&self) -> bool {
+        self.0.pos > 0
+    }
+
+    /// Forgets a partial head, to parse a new one from the start.
+    pub fn reset(&mut self) {
+        self.0.reset();
+    }
+}
+
+/// An incremental parser for response heads.
+#[derive(Debug, Clone)]
+pub struct ResponseParser(Scanner);
+
+impl ResponseParser {
+    /// A parser with the given limits.
+    pub fn new(limits: Limits) -> ResponseParser {
+        ResponseParser(Scanner::new(Kind::Response, limits))
+    }
+
+    /// Parses the unconsumed bytes (the same prefix as last time, plus more).
+    pub fn parse(&mut self, buf: &[u8]) -> Result<Parsed<ResponseHead>, ProtocolError> {
+        match self.0.scan_or_reset(buf)? {
+            None => Ok(Parsed::Partial),
+            Some(consumed) => match self.0.take() {
+                (Some(Start::Response(version, status, reason)), headers) => Ok(Parsed::Complete {
+                    head: ResponseHead {
+                        version,
+                        status,
+                        reason,
+                        headers,
+                    },
+                    consumed,
+                }),
+                _ => Err(ProtocolError::BadStatusLine),
+            },
+        }
+    }
+
+    /// True when some bytes of a head have been scanned.
+    pub fn in_progress(&self) -> bool {
+        self.0.pos > 0
+    }
+
+    /// Forgets a partial head, to parse a new one from the start.
+    pub fn reset(&mut self) {
+        self.0.reset();
+    }
+}
+
+/// tchar from RFC 9110 §5.6.2.
+const fn is_tchar(b: u8) -> bool {
+    matches!(b,
+        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_'
+        | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+}
+
+const TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = is_tchar(i as u8);
+        i += 1;
+    }
+    t
+};
+
+/// True for a non-empty token.
+pub(crate) fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| TCHAR[b as usize])
+}
+
+/// Bytes allowed in a field value or reason phrase: HTAB, SP, VCHAR, obs-text.
+fn is_field_byte(b: u8) -> bool {
+    b == b'\t' || (b >= 0x20 && b != 0x7f)
+}
+
+/// A control character that may not appear in a line.
+fn line_control(line: &[u8]) -> Option<ProtocolError> {
+    line.iter().find(|&&b| !is_field_byte(b)).map(|&b| match b {
+        b'\r' => ProtocolError::BareCr,
+        _ => ProtocolError::ControlCharacter,
+    })
+}
+
+fn parse_version(v: &[u8]) -> Result<Version, ProtocolError> {
+    match v {
+        [b'H', b'T', b'T', b'P', b'/', major @ b'0'..=b'9', b'.', minor @ b'0'..=b'9'] => {
+            match (major - b'0', minor - b'0') {
+                (1, 0) => Ok(Version::Http10),
+                (1, _) => Ok(Version::Http11),
+                (major, minor) => Err(ProtocolError::UnsupportedVersion { major, minor }),
+            }
+        }
+        _ => Err(ProtocolError::BadVersion),
+    }
+}
+
+fn parse_request_line(line: &[u8]) -> Result<Start, ProtocolError> {
+    if let Some(e) = line_control(line) {
+        return Err(e);
+    }
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(ProtocolError::BadRequestLine);
+    };
+    if !is_token(method) {
+        return Err(ProtocolError::BadMethod);
+    }
+    let version = parse_version(version)?;
+    if target.is_empty() || !target.iter().all(|&b| (0x21..0x7f).contains(&b)) {
+        return Err(ProtocolError::BadTarget);
+    }
+    // Both were checked to be ASCII above.
+    let method = std::str::from_utf8(method).map_err(|_| ProtocolError::BadMethod)?;
+    let target = std::str::from_utf8(target).map_err(|_| ProtocolError::BadTarget)?;
+    Ok(Start::Request(
+        Method::from_token(method),
+        target.to_owned(),
+        version,
+    ))
+}
+
+fn parse_status_line(line: &[u8]) -> Result<Start, ProtocolError> {
+    if let Some(e) = line_control(line) {
+        return Err(e);
+    }
+    let (version, rest) = match line.iter().position(|&b| b == b' ') {
+        Some(i) => (&line[..i], &line[i + 1..]),
+        None => return Err(ProtocolError::BadStatusLine),
+    };
+    let version = parse_version(version)?;
+    let (code, reason) = match rest.iter().position(|&b| b == b' ') {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, &b""[..]),
+    };
+    let status = match code {
+        [a @ b'1'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9'] => StatusCode::new(
+            u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'),
+        )
+        .ok_or(ProtocolError::BadStatusLine)?,
+        _ => return Err(ProtocolError::BadStatusLine),
+    };
+    Ok(Start::Response(
+        version,
+        status,
+        String::from_utf8_lossy(reason).into_owned(),
+    ))
+}
+
+fn parse_field(line: &[u8], headers: &mut Headers) -> Result<(), ProtocolError> {
+    if matches!(line[0], b' ' | b'\t') {
+        return Err(ProtocolError::ObsFold);
+    }
+    let mut i = 0;
+    while i < line.len() && TCHAR[line[i] as usize] {
+        i += 1;
+    }
+    if i == line.len() {
+        return Err(ProtocolError::MissingColon);
+    }
+    match line[i] {
+        b':' if i > 0 => {}
+        b' ' | b'\t' if i > 0 => return Err(ProtocolError::WhitespaceBeforeColon),
+        b'\r' => return Err(ProtocolError::BareCr),
+        b if b < 0x20 || b == 0x7f => return Err(ProtocolError::ControlCharacter),
+        _ => return Err(ProtocolError::BadHeaderName),
+    }
+    let value = &line[i + 1..];
+    if let Some(e) = line_control(value) {
+        return Err(e);
+    }
+    // The name is all tchar, which is ASCII.
+    let name = std::str::from_utf8(&line[..i]).map_err(|_| ProtocolError::BadHeaderName)?;
+    headers.append(name, crate::head::trim(value));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(bytes: &[u8]) -> Result<Parsed<RequestHead>, ProtocolError> {
+        RequestParser::new(Limits::default()).parse(bytes)
+    }
+
+    fn complete(bytes: &[u8]) -> RequestHead {
+        match req(bytes) {
+            Ok(Parsed::Complete { head, .. }) => head,
+            other => panic!("not complete: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn curl_request() {
+        let h = complete(
+            b"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n",
+        );
+        assert_eq!(h.method, Method::Get);
+        assert_eq!(h.target, "/index.html");
+        assert_eq!(h.version, Version::Http11);
+        assert_eq!(h.headers.get_str("host"), Some("127.0.0.1:8080"));
+        assert_eq!(h.headers.len(), 3);
+    }
+
+    #[test]
+    fn bare_lf_and_leading_empty_lines() {
+        let h = complete(b"\r\n\nHEAD / HTTP/1.0\nA:  b \t\n\n");
+        assert_eq!(h.method, Method::Head);
+        assert_eq!(h.headers.get("a"), Some(&b"b"[..]));
+    }
+
+    #[test]
+    fn rejections() {
+        use ProtocolError::*;
+        let cases: &[(&[u8], ProtocolError)] = &[
+            (b"GET / HTTP/1.0\r\nA: b\rc\r\n\r\n", BareCr),
+            (b"GET / HTTP/1.0\r\nA: b\0c\r\n\r\n", ControlCharacter),
+            (b"GET / HTTP/1.0\r\nA : b\r\n\r\n", WhitespaceBeforeColon),
+            (b"GET / HTTP/1.0\r\nA: b\r\n c\r\n\r\n", ObsFold),
+            (b"GET / HTTP/1.0\r\nAb\r\n\r\n", MissingColon),
+            (b"GET / HTTP/1.0\r\n: b\r\n\r\n", BadHeaderName),
+            (b"GET / HTTP/1.0\r\nA\"b: c\r\n\r\n", BadHeaderName),
+            (b"GET  / HTTP/1.0\r\n\r\n", BadRequestLine),
+            (b"GET /\r\n\r\n", BadRequestLine),
+            (b"G(T / HTTP/1.0\r\n\r\n", BadMethod),
+            (b"GET / HTTP/1.x\r\n\r\n", BadVersion),
+            (b"GET / http/1.1\r\n\r\n", BadVersion),
+            (
+                b"PRI * HTTP/2.0\r\n\r\n",
+                UnsupportedVersion { major: 2, minor: 0 },
+            ),
+            (
+                b"GET / HTTP/0.9\r\n\r\n",
+                UnsupportedVersion { major: 0, minor: 9 },
+            ),
+            (b"GET /\x7f HTTP/1.0\r\n\r\n", ControlCharacter),
+            (b"GET /\xff HTTP/1.0\r\n\r\n", BadTarget),
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                req(input),
+                Err(*want),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+            assert!(want.status().is_some());
+        }
+    }
+
+    #[test]
+    fn limits_pick_the_first_exceeded() {
+        let limits = Limits {
+            max_head_bytes: 64,
+            max_line_bytes: 32,
+            max_headers: 2,
+        };
+        let long_line = format!("GET /{} HTTP/1.0\r\n\r\n", "a".repeat(40));
+        assert_eq!(
+            RequestParser::new(limits).parse(long_line.as_bytes()),
+            Err(ProtocolError::RequestLineTooLong { limit: 32 })
+        );
+        let many = b"GET / HTTP/1.0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+        assert_eq!(
+            RequestParser::new(limits).parse(many),
+            Err(ProtocolError::TooManyHeaders { limit: 2 })
+        );
+        let big =
+            b"GET / HTTP/1.0\r\nA: 1234567890123456789012\r\nB: 1234567890123456789012\r\n\r\n";
+        assert_eq!(
+            RequestParser::new(limits).parse(big),
+            Err(ProtocolError::HeadTooLarge { limit: 64 })
+        );
+        assert_eq!(
+            ProtocolError::HeadTooLarge { limit: 1 }.status(),
+            Some(StatusCode::HEADER_FIELDS_TOO_LARGE)
+        );
+    }
+
+    #[test]
+    fn status_lines() {
+        let mut p = ResponseParser::new(Limits::default());
+        let Ok(Parsed::Complete { head, consumed }) =
+            p.parse(b"HTTP/1.1 404\r\nServer: x\r\n\r\nbody")
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (head.status.as_u16(), head.reason.as_str(), consumed),
+            (404, "", 27)
+        );
+        let Ok(Parsed::Complete { head, .. }) = p.parse(b"HTTP/1.0 200 OK fine\n\n") else {
+            panic!()
+        };
+        assert_eq!(head.reason, "OK fine");
+        assert_eq!(
+            p.parse(b"HTTP/1.0 20 OK\r\n\r\n"),
+            Err(ProtocolError::BadStatusLine)
+        );
+        assert_eq!(
+            p.parse(b"ICY 200 OK\r\n\r\n"),
+            Err(ProtocolError::BadVersion)
+        );
+    }
+}

@@ -1,0 +1,427 @@
+//! The server side of one connection: requests in, responses out.
+//!
+//! Invariants:
+//! - Events for one request come in the order `Head`, `Body`*, `End`; then
+//!   `Paused` until the response is finished, then the next request.
+//! - A response may be sent once per request, also after a
+//!   [`ProtocolError`] (to answer it); the error stays sticky and the
+//!   connection closes after that response.
+//! - The connection is kept alive only when the client asked, the response
+//!   length is known, the request was read to its end, and nothing failed.
+//! - Core counts outgoing body bytes but never sees them, so a driver may
+//!   send a file with `sendfile`.
+
+use std::time::{Duration, Instant};
+
+use crate::body::{request_framing, response_framing, BodyEvent, BodyReader, Framing};
+use crate::error::{ProtocolError, UsageError};
+use crate::head::{Method, RequestHead, ResponseHead, Version};
+use crate::parse::{Limits, Parsed, RequestParser};
+use crate::write::write_response;
+
+/// Limits and timeouts of a server connection; `None` means no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// Head size limits.
+    pub limits: Limits,
+    /// Time from a request's first byte (or from accepting, for the first
+    /// request) to its complete head: the slowloris bound. Default 10 s.
+    pub head_timeout: Option<Duration>,
+    /// Time a kept-alive connection may wait for its next request. Default 15 s.
+    pub idle_timeout: Option<Duration>,
+    /// Time a body (either direction) may go without progress. Default 30 s.
+    pub body_timeout: Option<Duration>,
+    /// Largest request body accepted; longer ones get 413 before a byte of
+    /// the body is read. Default none.
+    pub max_body: Option<u64>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            limits: Limits::default(),
+            head_timeout: Some(Duration::from_secs(10)),
+            idle_timeout: Some(Duration::from_secs(15)),
+            body_timeout: Some(Duration::from_secs(30)),
+            max_body: None,
+        }
+    }
+}
+
+/// What [`Connection::handle_input`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Event<'b> {
+    /// A request head.
+    Head(RequestHead),
+    /// Request body bytes, borrowed from the caller's buffer.
+    Body(&'b [u8]),
+    /// The request (head and body) is complete.
+    End,
+    /// Nothing to report until more bytes arrive.
+    NeedData,
+    /// A request is complete and its response is not finished yet; further
+    /// bytes (a pipelined request) wait until it is.
+    Paused,
+    /// The client closed the connection between requests.
+    Closed,
+}
+
+/// Whether the connection may carry another request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reuse {
+    /// Keep it open and read the next request.
+    KeepAlive,
+    /// Close it.
+    Close,
+}
+
+#[derive(Debug)]
+enum Recv {
+    /// Waiting for the first byte of a head since `since`.
+    Idle { since: Instant, first: bool },
+    /// Some bytes of a head arrived; the first at `since`.
+    Head { since: Instant },
+    /// Reading the body; last progress at `last`.
+    Body { reader: BodyReader, last: Instant },
+    /// The request is complete.
+    Done,
+    /// The client closed between requests.
+    Closed,
+}
+
+#[derive(Debug)]
+enum Send {
+    /// No response started for the current request.
+    Idle,
+    /// The head is out; `sent` of the body counted; last progress at `last`.
+    Body {
+        framing: Framing,
+        sent: u64,
+        last: Instant,
+    },
+}
+
+/// What the server remembers about the request being answered.
+#[derive(Debug, Clone)]
+struct Current {
+    method: Method,
+    keep_alive: bool,
+    expects_continue: bool,
+}
+
+/// The server side of one HTTP/1.x connection.
+///
+/// See the crate docs for the calling convention and the driver loop.
+#[derive(Debug)]
+pub struct Connection {
+    config: Config,
+    parser: RequestParser,
+    recv: Recv,
+    send: Send,
+    current: Option<Current>,
+    keep_alive: bool,
+    eof: bool,
+    /// A response ended the connection; nothing more may be sent.
+    finished: bool,
+    error: Option<ProtocolError>,
+}
+
+impl Connection {
+    /// A connection accepted at `now`.
+    pub fn new(config: Config, now: Instant) -> Connection {
+        Connection {
+            parser: RequestParser::new(config.limits),
+            config,
+            recv: Recv::Idle {
+                since: now,
+                first: true,
+            },
+            send: Send::Idle,
+            current: None,
+            keep_alive: false,
+            eof: false,
+            finished: false,
+            error: None,
+        }
+    }
+
+    fn fail(&mut self, e: ProtocolError) -> ProtocolError {
+        self.error = Some(e);
+        e
+    }
+
+    /// Feeds the unconsumed received bytes; returns how many were used and
+    /// what they held. Call again with the rest until `NeedData`, `Paused`
+    /// or `Closed`.
+    pub fn handle_input<'b>(
+        &mut self,
+        input: &'b [u8],
+        now: Instant,
+    ) -> Result<(usize, Event<'b>), ProtocolError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        match &mut self.recv {
+            Recv::Idle { .. } | Recv::Head { .. } => self.read_head(input, now),
+            Recv::Body { reader, last } => match reader.read(input) {
+                Ok((n, BodyEvent::Data(d))) => {
+                    *last = now;
+                    Ok((n, Event::Body(d)))
+                }
+                Ok((n, BodyEvent::End)) => {
+                    self.recv = Recv::Done;
+                    Ok((n, Event::End))
+                }
+                Ok((n, BodyEvent::NeedData)) if !self.eof => Ok((n, Event::NeedData)),
+                Ok(_) => {
+                    let e = reader.eof().err().unwrap_or(ProtocolError::IncompleteHead);
+                    Err(self.fail(e))
+                }
+                Err(e) => Err(self.fail(e)),
+            },
+            Recv::Done => Ok((0, Event::Paused)),
+            Recv::Closed => Ok((0, Event::Closed)),
+        }
+    }
+
+    fn read_head<'b>(
+        &mut self,
+        input: &'b [u8],
+        now: Instant,
+    ) -> Result<(usize, Event<'b>), ProtocolError> {
+        let parsed = self.parser.parse(input).map_err(|e| self.fail(e))?;
+        let Parsed::Complete { head, consumed } = parsed else {
+            if self.eof {
+                if input.is_empty() {
+                    self.recv = Recv::Closed;
+                    return Ok((0, Event::Closed));
+                }
+                return Err(self.fail(ProtocolError::IncompleteHead));
+            }
+            if let Recv::Idle { since, first } = self.recv {
+                if !input.is_empty() {
+                    // The first request's head is timed from the accept.
+                    let since = if first { since } else { now };
+                    self.recv = Recv::Head { since };
+                }
+            }
+            return Ok((0, Event::NeedData));
+        };
+        self.current = Some(Current {
+            method: head.method.clone(),
+            keep_alive: head.wants_keep_alive(),
+            expects_continue: head.version == Version::Http11
+                && head.headers.has_token("expect", "100-continue"),
+        });
+        if head.version == Version::Http11 && head.headers.get_all("host").count() != 1 {
+            return Err(self.fail(ProtocolError::BadHost));
+        }
+        let framing = request_framing(&head).map_err(|e| self.fail(e))?;
+        if let (Framing::Length(length), Some(limit)) = (framing, self.config.max_body) {
+            if length > limit {
+                return Err(self.fail(ProtocolError::BodyTooLarge { length, limit }));
+            }
+        }
+        self.recv = Recv::Body {
+            reader: BodyReader::new(framing),
+            last: now,
+        };
+        Ok((consumed, Event::Head(head)))
+    }
+
+    /// Tells the connection the client closed its side (a read returned 0).
+    pub fn handle_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// The next instant at which [`Connection::handle_timeout`] must be
+    /// called, if any deadline is running.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.error.is_some() {
+            return None;
+        }
+        let c = &self.config;
+        match (&self.recv, &self.send) {
+            (_, Send::Body { last, .. }) => add(*last, c.body_timeout),
+            (Recv::Idle { since, first: true }, _) => add(*since, c.head_timeout),
+            (
+                Recv::Idle {
+                    since,
+                    first: false,
+                },
+                _,
+            ) => add(*since, c.idle_timeout),
+            (Recv::Head { since }, _) => add(*since, c.head_timeout),
+            (Recv::Body { reader, last }, _) if !reader.is_done() => add(*last, c.body_timeout),
+            _ => None,
+        }
+    }
+
+    /// Checks the deadlines at `now`; an expired one becomes a sticky error.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), ProtocolError> {
+        match self.poll_timeout() {
+            Some(deadline) if deadline <= now => {
+                let e = match (&self.recv, &self.send) {
+                    (_, Send::Body { .. }) | (Recv::Body { .. }, _) => ProtocolError::BodyStalled,
+                    (Recv::Head { .. }, _) => ProtocolError::HeadTimeout,
+                    _ => ProtocolError::IdleTimeout,
+                };
+                Err(self.fail(e))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The sticky error, if the client broke the protocol or timed out.
+    pub fn error(&self) -> Option<ProtocolError> {
+        self.error
+    }
+
+    /// True while no response has been started for the current request
+    /// (or for a failed one), so [`Connection::send_response`] may be called.
+    pub fn can_respond(&self) -> bool {
+        !self.finished
+            && matches!(self.send, Send::Idle)
+            && (self.current.is_some() || self.error.is_some())
+    }
+
+    /// Writes `HTTP/1.1 100 Continue` to `out` when the client is waiting
+    /// for it (an HTTP/1.1 `Expect: 100-continue` request). Call it before
+    /// reading a body the server intends to accept.
+    pub fn accept_body(&mut self, out: &mut Vec<u8>) {
+        if let Some(cur) = &mut self.current {
+            if cur.expects_continue && matches!(self.send, Send::Idle) {
+                cur.expects_continue = false;
+                out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            }
+        }
+    }
+
+    /// Writes the response head to `out`, adding the `Connection` field.
+    /// The caller supplies Content-Length (or none, to close after the body).
+    pub fn send_response(
+        &mut self,
+        head: &ResponseHead,
+        out: &mut Vec<u8>,
+        now: Instant,
+    ) -> Result<(), UsageError> {
+        if !self.can_respond() {
+            return Err(self.wrong_state("send_response"));
+        }
+        let method = self
+            .current
+            .as_ref()
+            .map_or(Method::Get, |c| c.method.clone());
+        let framing = response_framing(&method, head).map_err(|_| UsageError::InvalidLength)?;
+        if framing == Framing::Chunked {
+            return Err(UsageError::InvalidLength);
+        }
+        self.keep_alive = self.error.is_none()
+            && self.current.as_ref().is_some_and(|c| c.keep_alive)
+            && framing != Framing::UntilClose
+            && !head.headers.has_token("connection", "close");
+        let mut head = head.clone();
+        head.headers.remove("connection");
+        head.headers.append(
+            "Connection",
+            if self.keep_alive {
+                "keep-alive"
+            } else {
+                "close"
+            },
+        );
+        write_response(&head, out)?;
+        self.send = Send::Body {
+            framing,
+            sent: 0,
+            last: now,
+        };
+        Ok(())
+    }
+
+    /// The number of body bytes the response head allows, if it states one.
+    pub fn response_length(&self) -> Option<u64> {
+        match self.send {
+            Send::Body { framing, .. } => framing.known_length(),
+            Send::Idle => None,
+        }
+    }
+
+    /// Counts `n` response body bytes the caller sent.
+    pub fn send_body(&mut self, n: usize, now: Instant) -> Result<(), UsageError> {
+        let Send::Body {
+            framing,
+            sent,
+            last,
+        } = &mut self.send
+        else {
+            return Err(self.wrong_state("send_body"));
+        };
+        let attempted = *sent + n as u64;
+        if let Some(declared) = framing.known_length() {
+            if attempted > declared {
+                return Err(UsageError::BodyTooLong {
+                    declared,
+                    attempted,
+                });
+            }
+        }
+        *sent = attempted;
+        *last = now;
+        Ok(())
+    }
+
+    /// Ends the response; says whether the connection carries another
+    /// request, and if so readies it for one, with the idle timer from `now`.
+    pub fn finish_response(&mut self, now: Instant) -> Result<Reuse, UsageError> {
+        let Send::Body { framing, sent, .. } = self.send else {
+            return Err(self.wrong_state("finish_response"));
+        };
+        if let Some(declared) = framing.known_length() {
+            if sent != declared {
+                self.keep_alive = false;
+                self.send = Send::Idle;
+                self.current = None;
+                self.finished = true;
+                return Err(UsageError::BodyIncomplete { declared, sent });
+            }
+        }
+        let request_done = match &self.recv {
+            Recv::Done => true,
+            Recv::Body { reader, .. } => reader.is_done(),
+            _ => false,
+        };
+        self.send = Send::Idle;
+        self.current = None;
+        if self.keep_alive && request_done && self.error.is_none() && !self.eof {
+            self.recv = Recv::Idle {
+                since: now,
+                first: false,
+            };
+            Ok(Reuse::KeepAlive)
+        } else {
+            self.recv = Recv::Done;
+            self.keep_alive = false;
+            self.finished = true;
+            Ok(Reuse::Close)
+        }
+    }
+
+    fn wrong_state(&self, action: &'static str) -> UsageError {
+        let state = match (&self.recv, &self.send) {
+            (_, Send::Body { .. }) => "sending a response body",
+            (Recv::Idle { .. } | Recv::Head { .. }, _) if self.error.is_none() => {
+                "waiting for a request head"
+            }
+            _ if self.finished => "closed",
+            (Recv::Closed, _) => "closed",
+            _ if self.current.is_none() && self.error.is_none() => "no request to answer",
+            _ => "reading a request",
+        };
+        UsageError::WrongState { action, state }
+    }
+}
+
+fn add(at: Instant, d: Option<Duration>) -> Option<Instant> {
+    d.and_then(|d| at.checked_add(d))
+}
