@@ -1,1 +1,215 @@
-fn main() {}
+//! `pared`: an HTTP/1.0 file server and client. This file only turns flags
+//! into pared-core's config types and hands them to a transport.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use pared_core::client::Config as ClientConfig;
+use pared_core::service::ServiceConfig;
+use pared_core::{ClientOptions, Limits, ServerOptions};
+
+mod client_cmd;
+
+/// The runtime that drives pared-core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Runtime {
+    /// Blocking sockets, one thread per connection.
+    Std,
+    /// The smol async runtime.
+    Smol,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pared",
+    version,
+    about = "A small, serious HTTP/1.0 file server and client."
+)]
+struct Cli {
+    /// Which runtime drives the protocol core.
+    #[arg(long, value_enum, default_value_t = Runtime::Std, global = true)]
+    runtime: Runtime,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the files under a root directory (GET, HEAD, PUT, DELETE).
+    Server(ServerArgs),
+    /// Fetch, show, upload or delete one resource on an HTTP/1.x server.
+    Client(client_cmd::ClientArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "SIGINT or SIGTERM stops accepting, lets requests in flight finish \
+(10 s grace), removes unfinished uploads and exits 0."
+)]
+struct ServerArgs {
+    /// Port to listen on; 0 picks a free one and prints it.
+    #[arg(default_value_t = 8080)]
+    port: u16,
+    /// Directory to serve.
+    #[arg(long, default_value = ".")]
+    root: PathBuf,
+    /// Address to bind [default: every interface, IPv6 and IPv4].
+    #[arg(long)]
+    bind: Option<IpAddr>,
+    /// Refuse PUT and DELETE (405).
+    #[arg(long)]
+    read_only: bool,
+    /// Largest upload accepted, e.g. 512K, 100M, 2G; larger gets 413 [default: no limit].
+    #[arg(long, value_parser = parse_size)]
+    max_upload: Option<u64>,
+    /// Connections served at once; accepting pauses at the limit (0: no limit).
+    #[arg(long, default_value_t = 512)]
+    max_connections: usize,
+    /// Seconds a client has to send a whole request head (slowloris bound).
+    #[arg(long, default_value_t = 10.0, value_parser = parse_secs)]
+    header_timeout: f64,
+    /// Seconds a kept-alive connection may wait for its next request.
+    #[arg(long, default_value_t = 15.0, value_parser = parse_secs)]
+    idle_timeout: f64,
+    /// Seconds a body transfer may make no progress, either direction.
+    #[arg(long, default_value_t = 30.0, value_parser = parse_secs)]
+    body_timeout: f64,
+    /// Largest request head in bytes (431 beyond it).
+    #[arg(long, default_value_t = 16 * 1024, value_parser = clap::value_parser!(u64).range(256..=1 << 20))]
+    max_head: u64,
+    /// Seconds requests in flight may take to finish after SIGINT/SIGTERM.
+    #[arg(long, default_value_t = 10.0, value_parser = parse_secs)]
+    grace: f64,
+    /// No access log (errors are still reported).
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Parses `123`, `64K`, `10M`, `2G` (binary units) into bytes.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (digits, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => return Err(format!("unknown unit in {s:?} (use K, M, G or T)")),
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("not a size: {s:?}"))
+}
+
+/// Parses a non-negative number of seconds.
+fn parse_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 && v <= 1e7 => Ok(v),
+        _ => Err(format!("not a number of seconds: {s:?}")),
+    }
+}
+
+/// Zero seconds means "no limit".
+fn secs(v: f64) -> Option<Duration> {
+    (v > 0.0).then(|| Duration::from_secs_f64(v))
+}
+
+impl ServerArgs {
+    fn options(&self) -> ServerOptions {
+        let mut o = ServerOptions::default();
+        let max_head = self.max_head as usize;
+        o.connection.limits = Limits {
+            max_head_bytes: max_head,
+            max_line_bytes: Limits::default().max_line_bytes.min(max_head),
+            ..Limits::default()
+        };
+        o.connection.head_timeout = secs(self.header_timeout);
+        o.connection.idle_timeout = secs(self.idle_timeout);
+        o.connection.body_timeout = secs(self.body_timeout);
+        o.connection.max_body = self.max_upload;
+        o.service = ServiceConfig {
+            read_only: self.read_only,
+            max_upload: self.max_upload,
+        };
+        o.max_connections = (self.max_connections > 0).then_some(self.max_connections);
+        o.grace = Duration::from_secs_f64(self.grace);
+        o.access_log = !self.quiet;
+        o
+    }
+}
+
+fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
+    let opts = args.options();
+    let root_dir = args
+        .root
+        .canonicalize()
+        .map_err(|e| format!("cannot serve {}: {e}", args.root.display()))?;
+    let root = pared_std::Root::open(&root_dir)
+        .map_err(|e| format!("cannot serve {}: {e}", root_dir.display()))?;
+    let listener = pared_std::server::listen(args.bind, args.port)
+        .map_err(|e| format!("cannot listen on port {}: {e}", args.port))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let stop =
+        pared_std::Shutdown::on_signals().map_err(|e| format!("cannot handle signals: {e}"))?;
+    let uploads = match (args.read_only, args.max_upload) {
+        (true, _) => "uploads off (read-only)".to_owned(),
+        (false, None) => "uploads on".to_owned(),
+        (false, Some(n)) => format!("uploads on (max {n} bytes)"),
+    };
+    println!(
+        "pared: serving {} on http://{addr}/ (port {}, runtime {}, {uploads})",
+        root_dir.display(),
+        addr.port(),
+        match runtime {
+            Runtime::Std => "std",
+            Runtime::Smol => "smol",
+        },
+    );
+    let result = match runtime {
+        Runtime::Std => pared_std::server::serve(listener, root, opts, stop),
+        Runtime::Smol => pared_smol::server::serve(listener, root, opts, stop),
+    };
+    result.map_err(|e| format!("server failed: {e}"))
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                client_cmd::EXIT_USAGE
+            } else {
+                0
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match &cli.command {
+        Command::Server(args) => match run_server(cli.runtime, args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(msg) => {
+                eprintln!("pared: {msg}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Client(args) => {
+            let mut opts = ClientOptions::default();
+            opts.connection = ClientConfig {
+                read_timeout: args.timeout.and_then(secs).or(opts.connection.read_timeout),
+                ..opts.connection
+            };
+            client_cmd::run(cli.runtime == Runtime::Smol, args, opts)
+        }
+    }
+}

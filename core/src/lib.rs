@@ -67,9 +67,11 @@
 pub mod body;
 pub mod client;
 mod error;
+pub mod fetch;
 mod head;
 pub mod listing;
 pub mod log;
+pub mod options;
 mod parse;
 pub mod path;
 pub mod server;
@@ -79,5 +81,6 @@ mod write;
 pub use body::Framing;
 pub use error::{ProtocolError, UsageError};
 pub use head::{Field, Headers, Method, RequestHead, ResponseHead, StatusCode, Version};
+pub use options::{ClientOptions, ServerOptions};
 pub use parse::{Limits, Parsed, RequestParser, ResponseParser};
 pub use write::{write_request, write_response};

@@ -272,6 +272,12 @@ impl Connection {
         }
     }
 
+    /// True between requests: no byte of a next request has arrived, so a
+    /// server shutting down may close the connection without losing work.
+    pub fn is_idle(&self) -> bool {
+        matches!(self.recv, Recv::Idle { .. } | Recv::Closed) && matches!(self.send, Send::Idle)
+    }
+
     /// The sticky error, if the client broke the protocol or timed out.
     pub fn error(&self) -> Option<ProtocolError> {
         self.error

@@ -88,6 +88,8 @@ pub enum ReplyBody {
     File,
     /// A short fixed text (error pages).
     Static(&'static [u8]),
+    /// The bytes the caller generated for it (a directory listing).
+    Generated,
 }
 
 /// A response head and where its body comes from.
@@ -353,13 +355,18 @@ pub fn index_reply(
     }
 }
 
-/// The head of a directory listing of `len` bytes of HTML.
-pub fn listing_head(len: usize, now: SystemTime) -> ResponseHead {
+/// The answer with a directory listing of `len` bytes of HTML.
+pub fn listing_reply(req: &RequestHead, len: usize, now: SystemTime) -> Reply {
     let mut head = base(StatusCode::OK, now);
     head.headers
         .append("Content-Type", "text/html; charset=utf-8");
     head.headers.append("Content-Length", len.to_string());
-    head
+    let body = if req.method == Method::Head {
+        ReplyBody::None
+    } else {
+        ReplyBody::Generated
+    };
+    Reply { head, body }
 }
 
 /// The answer after an upload: 201 with Location when `created`, 200 when

@@ -1,1 +1,21 @@
-//! x
+//! pared-std: the blocking transport of pared, and the file-system layer
+//! every runtime shares.
+//!
+//! - [`fs`]: root-confined opens (`openat2` beneath the root), atomic
+//!   uploads, deletes, directory entries.
+//! - [`serve`]: the file service's blocking steps, deciding nothing itself:
+//!   it runs file-system calls and asks `pared_core::service` what to answer.
+//! - [`server`] and [`client`]: the std drivers, short loops of socket
+//!   reads, core events and file-system calls.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod buf;
+pub mod client;
+pub mod fs;
+pub mod serve;
+pub mod server;
+pub mod shutdown;
+
+pub use fs::Root;
+pub use shutdown::Shutdown;

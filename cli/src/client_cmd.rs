@@ -1,0 +1,118 @@
+//! The `client` subcommand: flags → a pared-core `Session` and a job, run
+//! on the chosen runtime; failures become one line and an exit code.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use pared_core::fetch::{Session, Target};
+use pared_core::{ClientOptions, Method};
+use pared_std::client::{ClientError, Job};
+
+pub use pared_core::fetch::EXIT_USAGE;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit codes: 0 success (2xx or 304); 1 local file error; 2 usage error; \
+3 network or protocol error (lookup, connect, timeout, truncated or malformed response); \
+4 HTTP 4xx; 5 HTTP 5xx; 6 other status (a redirect not followed, too many redirects, \
+a redirect loop or to https)."
+)]
+pub struct ClientArgs {
+    /// Server host name, IPv4 address or IPv6 literal.
+    host: String,
+    /// Server port.
+    port: u16,
+    /// GET, HEAD, PUT or DELETE (any case).
+    method: String,
+    /// Path on the server (`index.html` and `/index.html` are the same); for
+    /// PUT also the local file to upload unless --upload-from is given.
+    path: String,
+    /// Write the body to FILE (complete, or not at all) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Upload this local file (PUT) instead of PATH.
+    #[arg(long, value_name = "FILE")]
+    upload_from: Option<PathBuf>,
+    /// Show the response head on stderr.
+    #[arg(short = 'i', long = "include")]
+    include: bool,
+    /// Show the request and response heads on stderr.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Follow http redirects (at most 10; loops are detected).
+    #[arg(short = 'L', long = "location")]
+    location: bool,
+    /// Seconds allowed for connecting and for each wait on the server.
+    #[arg(long, value_name = "SECS", value_parser = crate::parse_secs)]
+    pub timeout: Option<f64>,
+    /// Extra request header, e.g. -H 'Accept: text/html' (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+}
+
+fn method(s: &str) -> Result<Method, String> {
+    match Method::from_token(&s.to_ascii_uppercase()) {
+        m @ (Method::Get | Method::Head | Method::Put | Method::Delete) => Ok(m),
+        _ => Err(format!(
+            "unsupported method {s:?} (use GET, HEAD, PUT or DELETE)"
+        )),
+    }
+}
+
+fn usage(msg: String) -> ExitCode {
+    eprintln!("pared: {msg}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// Runs the client command on std (or smol) and maps the result to an exit code.
+pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
+    let method = match method(&args.method) {
+        Ok(m) => m,
+        Err(e) => return usage(e),
+    };
+    let mut headers = Vec::new();
+    for h in &args.headers {
+        match h.split_once(':') {
+            Some((n, v)) => headers.push((n.trim().to_owned(), v.trim().to_owned())),
+            None => return usage(format!("header {h:?} is not NAME: VALUE")),
+        }
+    }
+    if let Some(t) = args.timeout.and_then(crate::secs) {
+        opts.connect_timeout = Some(t);
+    }
+    opts.follow_redirects = args.location;
+    let job = Job {
+        upload: (method == Method::Put).then(|| {
+            args.upload_from
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(&args.path))
+        }),
+        output: args.output.clone(),
+        show_response_head: args.include,
+        verbose: args.verbose,
+    };
+    let result = (|| -> Result<u8, ClientError> {
+        let upload_len = job.open_upload()?.map(|(_, len)| len);
+        let target = Target::new(&args.host, args.port, &args.path)?;
+        let session = Session::new(
+            method,
+            target,
+            headers,
+            upload_len,
+            opts.follow_redirects,
+            opts.max_redirects,
+        )?;
+        if smol {
+            pared_smol::client::run(session, &job, &opts)
+        } else {
+            pared_std::client::run(session, &job, &opts)
+        }
+    })();
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("pared: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

@@ -1,0 +1,547 @@
+//! The client's decisions: what request to send for `HOST PORT METHOD PATH`,
+//! whether a response is delivered or a redirect followed, and which exit
+//! code a result earns. A transport runs one [`Session`] per command.
+//!
+//! Invariants: no CR, LF or NUL from the command line ever reaches the wire
+//! (refused before anything is sent); a redirect is followed only to
+//! `http:` URLs, at most `max_redirects` times, never to a place already
+//! visited; every [`Session`] ends in delivery or a [`FetchError`].
+
+use std::collections::HashSet;
+
+use crate::head::{Method, RequestHead, ResponseHead, StatusCode, Version};
+use crate::path::encode_into;
+
+/// Exit code: success (2xx, or 304).
+pub const EXIT_OK: u8 = 0;
+/// Exit code: a local file could not be read or written.
+pub const EXIT_LOCAL: u8 = 1;
+/// Exit code: the command line was wrong.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: network or protocol failure (name lookup, connect, timeout,
+/// truncated or malformed response).
+pub const EXIT_NETWORK: u8 = 3;
+/// Exit code: the server answered 4xx.
+pub const EXIT_HTTP_4XX: u8 = 4;
+/// Exit code: the server answered 5xx.
+pub const EXIT_HTTP_5XX: u8 = 5;
+/// Exit code: a redirect that was not or could not be followed, or any
+/// other status that is not success.
+pub const EXIT_HTTP_OTHER: u8 = 6;
+
+/// The exit code a final response status earns.
+pub fn status_exit(status: StatusCode) -> u8 {
+    match status.as_u16() {
+        200..=299 | 304 => EXIT_OK,
+        400..=499 => EXIT_HTTP_4XX,
+        500..=599 => EXIT_HTTP_5XX,
+        _ => EXIT_HTTP_OTHER,
+    }
+}
+
+/// Why a fetch cannot go on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// A host, path or header with CR, LF, NUL, or otherwise unusable.
+    #[error("invalid {what}: {detail}")]
+    Invalid {
+        /// Which argument.
+        what: &'static str,
+        /// Why.
+        detail: String,
+    },
+    /// A redirect to a scheme pared does not speak.
+    #[error("redirected to {location}, but pared speaks only plain http")]
+    UnsupportedScheme {
+        /// Where the server pointed.
+        location: String,
+    },
+    /// A redirect without a usable Location.
+    #[error("redirect {status} without a usable Location")]
+    BadLocation {
+        /// The redirect status.
+        status: u16,
+    },
+    /// More redirects than allowed.
+    #[error("more than {max} redirects")]
+    TooManyRedirects {
+        /// The limit.
+        max: usize,
+    },
+    /// A redirect back to a place already visited.
+    #[error("redirect loop at {url}")]
+    RedirectLoop {
+        /// The repeated URL.
+        url: String,
+    },
+}
+
+impl FetchError {
+    /// The exit code for this failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            FetchError::Invalid { .. } => EXIT_USAGE,
+            _ => EXIT_HTTP_OTHER,
+        }
+    }
+}
+
+/// Where a request goes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    /// Host name or address (IPv6 without brackets).
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// The request target, origin-form, already percent-encoded.
+    pub path: String,
+}
+
+impl Target {
+    /// A target from command-line pieces: `index.html` and `/index.html`
+    /// are the same, and characters that need it are percent-encoded.
+    pub fn new(host: &str, port: u16, path: &str) -> Result<Target, FetchError> {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty()
+            || host
+                .bytes()
+                .any(|b| b <= b' ' || b == 0x7f || b"/?#@".contains(&b))
+        {
+            return Err(FetchError::Invalid {
+                what: "host",
+                detail: format!("{host:?}"),
+            });
+        }
+        if path.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            return Err(FetchError::Invalid {
+                what: "path",
+                detail: "contains CR, LF or NUL".into(),
+            });
+        }
+        Ok(Target {
+            host: host.to_owned(),
+            port,
+            path: encode_path(path),
+        })
+    }
+
+    /// The Host field: the host (bracketed if IPv6) and the port unless 80.
+    pub fn authority(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.port == 80 {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+
+    /// `http://authority/path`, for messages.
+    pub fn url(&self) -> String {
+        format!("http://{}{}", self.authority(), self.path)
+    }
+}
+
+/// Percent-encodes what may not appear in a request target, keeping `/`,
+/// `?`, `&`, `=` and existing `%XX` escapes; adds the leading `/`.
+pub fn encode_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len() + 1);
+    if !path.starts_with('/') {
+        out.push('/');
+    }
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let escaped = b == b'%'
+            && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+        if escaped || b == b'/' || b == b'?' {
+            out.push(b as char);
+        } else if b.is_ascii() {
+            let one = [b];
+            encode_into(std::str::from_utf8(&one).unwrap_or("?"), &mut out);
+        } else {
+            // Each byte of a non-ASCII character's UTF-8 form.
+            out.push_str(&format!("%{b:02X}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+/// One request-response exchange the transport is to make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    /// Where to connect and what target to ask for.
+    pub target: Target,
+    /// The head to send (Host, User-Agent, Accept, Content-Length set).
+    pub head: RequestHead,
+    /// True when the local file's bytes follow the head.
+    pub upload: bool,
+}
+
+/// What to do with a response head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// This is the answer: show it and its body; the exit code follows.
+    Deliver {
+        /// The exit code the command ends with once the body is complete.
+        exit: u8,
+    },
+    /// A redirect to follow: drop this body and make [`Session::hop`] again.
+    Follow,
+}
+
+/// The client's decisions for one command, across redirects.
+#[derive(Debug, Clone)]
+pub struct Session {
+    method: Method,
+    target: Target,
+    headers: Vec<(String, String)>,
+    upload_len: Option<u64>,
+    follow: bool,
+    max_redirects: usize,
+    redirects: usize,
+    visited: HashSet<String>,
+}
+
+/// The User-Agent pared sends.
+pub const USER_AGENT: &str = concat!("pared/", env!("CARGO_PKG_VERSION"));
+
+impl Session {
+    /// A session for `method` on `target`; `upload_len` is the local file's
+    /// length for PUT; `headers` are extra `-H` fields.
+    pub fn new(
+        method: Method,
+        target: Target,
+        headers: Vec<(String, String)>,
+        upload_len: Option<u64>,
+        follow: bool,
+        max_redirects: usize,
+    ) -> Result<Session, FetchError> {
+        for (n, v) in &headers {
+            if !crate::parse::is_token(n.as_bytes())
+                || v.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0))
+            {
+                return Err(FetchError::Invalid {
+                    what: "header",
+                    detail: format!("{n:?}"),
+                });
+            }
+        }
+        let mut visited = HashSet::new();
+        visited.insert(target.url());
+        Ok(Session {
+            method,
+            target,
+            headers,
+            upload_len,
+            follow,
+            max_redirects,
+            redirects: 0,
+            visited,
+        })
+    }
+
+    /// The next exchange to make.
+    pub fn hop(&self) -> Hop {
+        let mut head = RequestHead::new(
+            self.method.clone(),
+            self.target.path.clone(),
+            Version::Http10,
+        );
+        let user_has = |name: &str| {
+            self.headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name))
+        };
+        head.headers.append("Host", self.target.authority());
+        if !user_has("user-agent") {
+            head.headers.append("User-Agent", USER_AGENT);
+        }
+        if !user_has("accept") {
+            head.headers.append("Accept", "*/*");
+        }
+        for (n, v) in &self.headers {
+            if !n.eq_ignore_ascii_case("host") && !n.eq_ignore_ascii_case("content-length") {
+                head.headers.append(n, v.trim());
+            }
+        }
+        let upload = self.method == Method::Put;
+        if upload {
+            head.headers
+                .append("Content-Length", self.upload_len.unwrap_or(0).to_string());
+        }
+        Hop {
+            target: self.target.clone(),
+            head,
+            upload,
+        }
+    }
+
+    /// Decides what a response head means: deliver it, or follow it (and
+    /// then the next [`Session::hop`] goes to the new place).
+    pub fn on_response(&mut self, head: &ResponseHead) -> Result<Verdict, FetchError> {
+        let status = head.status.as_u16();
+        let redirect = matches!(status, 301 | 302 | 303 | 307 | 308);
+        if !(self.follow && redirect) {
+            return Ok(Verdict::Deliver {
+                exit: status_exit(head.status),
+            });
+        }
+        let location = head
+            .headers
+            .get_str("location")
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .ok_or(FetchError::BadLocation { status })?;
+        let next = resolve_location(&self.target, location, status)?;
+        if self.redirects >= self.max_redirects {
+            return Err(FetchError::TooManyRedirects {
+                max: self.max_redirects,
+            });
+        }
+        if !self.visited.insert(next.url()) {
+            return Err(FetchError::RedirectLoop { url: next.url() });
+        }
+        self.redirects += 1;
+        if status == 303 && self.method != Method::Head {
+            self.method = Method::Get;
+            self.upload_len = None;
+        }
+        self.target = next;
+        Ok(Verdict::Follow)
+    }
+
+    /// Where the session is now.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+}
+
+/// Resolves a Location against the current target.
+fn resolve_location(current: &Target, location: &str, status: u16) -> Result<Target, FetchError> {
+    let bad = || FetchError::BadLocation { status };
+    if location.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return Err(bad());
+    }
+    let lower = location.to_ascii_lowercase();
+    if let Some(rest) = lower.strip_prefix("http://").map(|_| &location[7..]) {
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let authority = authority.rsplit('@').next().unwrap_or(authority);
+        let (host, port) = split_authority(authority).ok_or_else(bad)?;
+        return Target::new(host, port, path.split('#').next().unwrap_or("/")).map_err(|_| bad());
+    }
+    if let Some(i) = lower.find("://") {
+        if lower[..i]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        {
+            return Err(FetchError::UnsupportedScheme {
+                location: location.to_owned(),
+            });
+        }
+    }
+    if let Some(rest) = location.strip_prefix("//") {
+        // Network-path reference: same scheme (http), new authority.
+        return resolve_location(current, &format!("http://{rest}"), status);
+    }
+    let path = location.split('#').next().unwrap_or("");
+    let joined = if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        let base = current.path.split('?').next().unwrap_or("/");
+        let dir = &base[..base.rfind('/').map_or(0, |i| i + 1)];
+        format!("{dir}{path}")
+    };
+    Target::new(&current.host, current.port, &joined).map_err(|_| bad())
+}
+
+fn split_authority(a: &str) -> Option<(&str, u16)> {
+    if let Some(rest) = a.strip_prefix('[') {
+        let end = rest.find(']')?;
+        let host = &rest[..end];
+        let port = match &rest[end + 1..] {
+            "" => 80,
+            p => p.strip_prefix(':')?.parse().ok()?,
+        };
+        return Some((host, port));
+    }
+    match a.rsplit_once(':') {
+        Some((h, p)) => Some((h, if p.is_empty() { 80 } else { p.parse().ok()? })),
+        None => Some((a, 80)),
+    }
+}
+
+/// True when the first bytes of a body look binary (a NUL byte, as curl
+/// judges), so a terminal should not get them.
+pub fn looks_binary(first: &[u8]) -> bool {
+    first.iter().take(8192).any(|&b| b == 0)
+}
+
+/// A progress line: bytes so far, total if known, rate and ETA.
+pub fn progress_line(done: u64, total: Option<u64>, elapsed_secs: f64) -> String {
+    fn human(n: f64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+        let mut v = n;
+        let mut u = 0;
+        while v >= 1024.0 && u + 1 < units.len() {
+            v /= 1024.0;
+            u += 1;
+        }
+        format!("{v:.1} {}", units[u])
+    }
+    let rate = if elapsed_secs > 0.0 {
+        done as f64 / elapsed_secs
+    } else {
+        0.0
+    };
+    match total {
+        Some(t) if t > 0 => {
+            let pct = (done as f64 / t as f64 * 100.0).min(100.0);
+            let width = 24;
+            let filled = ((pct / 100.0) * width as f64) as usize;
+            let eta = if rate > 0.0 {
+                format!("{:.0}s", (t.saturating_sub(done)) as f64 / rate)
+            } else {
+                "--".into()
+            };
+            format!(
+                "[{}{}] {pct:5.1}% {} / {} {}/s ETA {eta}",
+                "#".repeat(filled),
+                " ".repeat(width - filled),
+                human(done as f64),
+                human(t as f64),
+                human(rate)
+            )
+        }
+        _ => format!("{} {}/s", human(done as f64), human(rate)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn redirect(status: u16, location: &str) -> ResponseHead {
+        let mut h = ResponseHead::new(StatusCode::new(status).unwrap());
+        h.headers.append("Location", location);
+        h
+    }
+
+    #[test]
+    fn targets() {
+        let t = Target::new("example.com", 80, "index.html").unwrap();
+        assert_eq!(
+            (t.path.as_str(), t.authority()),
+            ("/index.html", "example.com".into())
+        );
+        let t = Target::new("::1", 8080, "/a b/ü?x=1&y=%41").unwrap();
+        assert_eq!(t.path, "/a%20b/%C3%BC?x=1&y=%41");
+        assert_eq!(t.authority(), "[::1]:8080");
+        assert!(Target::new("h", 80, "/a\r\nX: y").is_err());
+        assert!(Target::new("h\r\nX: y", 80, "/").is_err());
+        assert_eq!(encode_path("100%"), "/100%25");
+    }
+
+    #[test]
+    fn request_heads() {
+        let t = Target::new("h", 8080, "f.txt").unwrap();
+        let s = Session::new(
+            Method::Put,
+            t,
+            vec![("X-A".into(), "1".into())],
+            Some(7),
+            false,
+            10,
+        )
+        .unwrap();
+        let hop = s.hop();
+        assert!(hop.upload);
+        assert_eq!(hop.head.headers.get_str("host"), Some("h:8080"));
+        assert_eq!(hop.head.headers.get_str("content-length"), Some("7"));
+        assert_eq!(hop.head.headers.get_str("user-agent"), Some(USER_AGENT));
+        assert_eq!(hop.head.headers.get_str("x-a"), Some("1"));
+        let bad = Session::new(
+            Method::Get,
+            Target::new("h", 80, "/").unwrap(),
+            vec![("X".into(), "a\nb".into())],
+            None,
+            false,
+            1,
+        );
+        assert!(bad.is_err());
+    }
+
+    #[test]
+    fn redirects() {
+        let t = Target::new("h", 8000, "/a/b").unwrap();
+        let mut s = Session::new(Method::Get, t, vec![], None, true, 3).unwrap();
+        assert_eq!(s.on_response(&redirect(301, "c/")), Ok(Verdict::Follow));
+        assert_eq!(s.target().path, "/a/c/");
+        assert_eq!(
+            s.on_response(&redirect(302, "http://other:81/x")),
+            Ok(Verdict::Follow)
+        );
+        assert_eq!((s.target().host.as_str(), s.target().port), ("other", 81));
+        assert_eq!(
+            s.on_response(&redirect(307, "https://h/")),
+            Err(FetchError::UnsupportedScheme {
+                location: "https://h/".into()
+            })
+        );
+        assert_eq!(
+            s.on_response(&redirect(301, "http://h:8000/a/b")),
+            Err(FetchError::RedirectLoop {
+                url: "http://h:8000/a/b".into()
+            })
+        );
+        assert_eq!(s.on_response(&redirect(301, "/y")), Ok(Verdict::Follow));
+        assert_eq!(
+            s.on_response(&redirect(301, "/z")),
+            Err(FetchError::TooManyRedirects { max: 3 })
+        );
+        let ok = ResponseHead::new(StatusCode::NOT_FOUND);
+        assert_eq!(
+            s.on_response(&ok),
+            Ok(Verdict::Deliver {
+                exit: EXIT_HTTP_4XX
+            })
+        );
+        let mut nofollow = Session::new(
+            Method::Get,
+            Target::new("h", 80, "/").unwrap(),
+            vec![],
+            None,
+            false,
+            3,
+        )
+        .unwrap();
+        assert_eq!(
+            nofollow.on_response(&redirect(301, "/x")),
+            Ok(Verdict::Deliver {
+                exit: EXIT_HTTP_OTHER
+            })
+        );
+    }
+
+    #[test]
+    fn exit_codes_and_helpers() {
+        assert_eq!(status_exit(StatusCode::NOT_MODIFIED), EXIT_OK);
+        assert_eq!(
+            status_exit(StatusCode::INTERNAL_SERVER_ERROR),
+            EXIT_HTTP_5XX
+        );
+        assert!(looks_binary(b"ab\0c"));
+        assert!(!looks_binary("héllo".as_bytes()));
+        assert!(progress_line(512, Some(1024), 1.0).contains("50.0%"));
+    }
+}

@@ -1,0 +1,60 @@
+//! Whole-server and whole-client settings, as the CLI builds them from
+//! flags and the transports read them. Kept here so both runtimes share
+//! one meaning and one set of defaults.
+
+use std::time::Duration;
+
+use crate::service::ServiceConfig;
+use crate::{client, server};
+
+/// Everything a server transport needs besides sockets and a root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerOptions {
+    /// Per-connection limits and timeouts.
+    pub connection: server::Config,
+    /// File-service behaviour.
+    pub service: ServiceConfig,
+    /// Connections served at once; accepting pauses at the limit.
+    /// Default 512; `None` means no limit.
+    pub max_connections: Option<usize>,
+    /// How long in-flight requests may run after SIGINT/SIGTERM. Default 10 s.
+    pub grace: Duration,
+    /// Write one access-log line per request to stderr. Default on.
+    pub access_log: bool,
+}
+
+impl Default for ServerOptions {
+    fn default() -> ServerOptions {
+        ServerOptions {
+            connection: server::Config::default(),
+            service: ServiceConfig::default(),
+            max_connections: Some(512),
+            grace: Duration::from_secs(10),
+            access_log: true,
+        }
+    }
+}
+
+/// Everything a client transport needs besides the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientOptions {
+    /// Response limits and the read timeout.
+    pub connection: client::Config,
+    /// Time to connect. Default 30 s; `None` waits as long as the OS does.
+    pub connect_timeout: Option<Duration>,
+    /// Follow redirects (`-L`).
+    pub follow_redirects: bool,
+    /// The most redirects followed. Default 10.
+    pub max_redirects: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> ClientOptions {
+        ClientOptions {
+            connection: client::Config::default(),
+            connect_timeout: Some(Duration::from_secs(30)),
+            follow_redirects: false,
+            max_redirects: 10,
+        }
+    }
+}

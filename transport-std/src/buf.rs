@@ -1,0 +1,75 @@
+//! The receive buffer a driver owns and feeds to pared-core.
+//!
+//! Invariant: `data()` is exactly the received bytes core has not consumed
+//! yet, in order; free space is reclaimed by moving them to the front only
+//! when the tail runs out, so each byte is moved at most once per fill.
+
+/// A fixed-capacity byte buffer with a consumed front and a filled back.
+#[derive(Debug)]
+pub struct RecvBuf {
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+}
+
+impl RecvBuf {
+    /// A buffer of `capacity` bytes; it must hold a whole head.
+    pub fn new(capacity: usize) -> RecvBuf {
+        RecvBuf {
+            buf: vec![0; capacity].into_boxed_slice(),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// The bytes received and not yet consumed.
+    pub fn data(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Drops `n` bytes from the front.
+    pub fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.end);
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Free space to read into (empty only when the buffer is full of
+    /// unconsumed bytes).
+    pub fn spare(&mut self) -> &mut [u8] {
+        if self.end == self.buf.len() && self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        &mut self.buf[self.end..]
+    }
+
+    /// Marks `n` bytes of [`RecvBuf::spare`] as received.
+    pub fn filled(&mut self, n: usize) {
+        self.end = (self.end + n).min(self.buf.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_order_across_compaction() {
+        let mut b = RecvBuf::new(8);
+        b.spare()[..6].copy_from_slice(b"abcdef");
+        b.filled(6);
+        b.consume(4);
+        assert_eq!(b.data(), b"ef");
+        assert_eq!(b.spare().len(), 2);
+        b.spare()[..2].copy_from_slice(b"gh");
+        b.filled(2);
+        assert_eq!(b.spare().len(), 4);
+        b.spare()[..1].copy_from_slice(b"i");
+        b.filled(1);
+        assert_eq!(b.data(), b"efghi");
+    }
+}

@@ -1,0 +1,452 @@
+//! The blocking server: one thread per connection, each a loop of socket
+//! reads, pared-core events and file-system calls.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use pared_core::log::{access_line, AccessRecord};
+use pared_core::server::{Connection, Event, Reuse};
+use pared_core::service::{self, Route};
+use pared_core::{ProtocolError, RequestHead, ServerOptions};
+
+use crate::buf::RecvBuf;
+use crate::fs::{remove_unfinished_uploads, Root, Upload};
+use crate::serve::{self, Body, Prepared};
+use crate::shutdown::{Shutdown, POLL};
+
+/// Binds the listening socket: `bind` if given, else every interface
+/// (one dual-stack IPv6 socket, or IPv4 where IPv6 is unavailable).
+pub fn listen(bind: Option<IpAddr>, port: u16) -> io::Result<TcpListener> {
+    match bind {
+        Some(ip) => TcpListener::bind(SocketAddr::new(ip, port)),
+        None => TcpListener::bind(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port))
+            .or_else(|_| TcpListener::bind(SocketAddr::new([0, 0, 0, 0].into(), port))),
+    }
+}
+
+/// The receive-buffer size for a server connection: at least a whole head.
+pub fn recv_capacity(opts: &ServerOptions) -> usize {
+    (opts.connection.limits.max_head_bytes + 1).max(64 * 1024)
+}
+
+/// Writes one access-log line to stderr, if logging is on.
+pub fn log_request(opts: &ServerOptions, record: &AccessRecord<'_>) {
+    if opts.access_log {
+        let mut line = access_line(record);
+        line.push('\n');
+        let _ = io::stderr().lock().write_all(line.as_bytes());
+    }
+}
+
+/// Counts connections and pauses accepting at the limit.
+#[derive(Debug, Default)]
+struct Gate {
+    active: Mutex<usize>,
+    changed: Condvar,
+}
+
+impl Gate {
+    /// Waits (polling `stop`) for a free slot; false when stopping.
+    fn enter(&self, max: Option<usize>, stop: &Shutdown) -> bool {
+        let Ok(mut n) = self.active.lock() else {
+            return false;
+        };
+        while max.is_some_and(|m| *n >= m) {
+            if stop.requested() {
+                return false;
+            }
+            n = match self.changed.wait_timeout(n, POLL) {
+                Ok((g, _)) => g,
+                Err(_) => return false,
+            };
+        }
+        *n += 1;
+        true
+    }
+
+    fn leave(&self) {
+        if let Ok(mut n) = self.active.lock() {
+            *n = n.saturating_sub(1);
+            self.changed.notify_all();
+        }
+    }
+
+    /// Waits until no connection is active or `deadline` passes.
+    fn drain(&self, deadline: Instant) -> usize {
+        let Ok(mut n) = self.active.lock() else {
+            return 0;
+        };
+        while *n > 0 && Instant::now() < deadline {
+            n = match self.changed.wait_timeout(n, POLL) {
+                Ok((g, _)) => g,
+                Err(_) => return 0,
+            };
+        }
+        *n
+    }
+}
+
+struct Shared {
+    root: Root,
+    opts: ServerOptions,
+    stop: Shutdown,
+    gate: Gate,
+}
+
+/// Serves `root` on `listener` until `stop` is requested, then lets
+/// in-flight requests finish within the grace period and removes the
+/// temporaries of unfinished uploads.
+pub fn serve(
+    listener: TcpListener,
+    root: Root,
+    opts: ServerOptions,
+    stop: Shutdown,
+) -> io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let shared = Arc::new(Shared {
+        root,
+        opts,
+        stop,
+        gate: Gate::default(),
+    });
+    while shared.gate.enter(opts.max_connections, &shared.stop) {
+        let accepted = loop {
+            if shared.stop.requested() {
+                break None;
+            }
+            match listener.accept() {
+                Ok(conn) => break Some(conn),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let mut fds = [rustix::event::PollFd::new(
+                        &listener,
+                        rustix::event::PollFlags::IN,
+                    )];
+                    let timeout = rustix::event::Timespec {
+                        tv_sec: 0,
+                        tv_nsec: POLL.as_nanos() as i64,
+                    };
+                    let _ = rustix::event::poll(&mut fds, Some(&timeout));
+                }
+                Err(e) if transient_accept_error(&e) => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                Err(e) => {
+                    shared.gate.leave();
+                    return Err(e);
+                }
+            }
+        };
+        let Some((stream, peer)) = accepted else {
+            shared.gate.leave();
+            break;
+        };
+        let s = shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name("pared-conn".into())
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let _ = handle(stream, peer, &s);
+                s.gate.leave();
+            });
+        if spawned.is_err() {
+            shared.gate.leave();
+        }
+    }
+    let left = shared.gate.drain(Instant::now() + shared.opts.grace);
+    let removed = remove_unfinished_uploads();
+    if left > 0 || removed > 0 {
+        eprintln!(
+            "pared: shutdown: {left} connection(s) cut off, {removed} unfinished upload(s) removed"
+        );
+    }
+    Ok(())
+}
+
+/// Errors after which accepting goes on (the peer left, or a resource
+/// limit that frees up).
+pub fn transient_accept_error(e: &io::Error) -> bool {
+    use rustix::io::Errno;
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted
+    ) || matches!(
+        e.raw_os_error().map(Errno::from_raw_os_error),
+        Some(Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM | Errno::PROTO)
+    )
+}
+
+/// One connection's state as the driver loop sees it.
+struct Conn<'a> {
+    stream: TcpStream,
+    peer: String,
+    conn: Connection,
+    buf: RecvBuf,
+    out: Vec<u8>,
+    shared: &'a Shared,
+}
+
+/// Why a connection loop stops.
+enum Stop {
+    Io(#[allow(dead_code)] io::Error),
+    Protocol(ProtocolError),
+    Shutdown,
+}
+
+impl From<io::Error> for Stop {
+    fn from(e: io::Error) -> Stop {
+        Stop::Io(e)
+    }
+}
+
+fn handle(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> Result<(), Stop> {
+    stream.set_nodelay(true)?;
+    stream.set_nonblocking(false)?;
+    let mut c = Conn {
+        stream,
+        peer: peer.ip().to_canonical().to_string(),
+        conn: Connection::new(shared.opts.connection, Instant::now()),
+        buf: RecvBuf::new(recv_capacity(&shared.opts)),
+        out: Vec::with_capacity(512),
+        shared,
+    };
+    loop {
+        let head = match c.next_head() {
+            Ok(Some(head)) => head,
+            Ok(None) => return Ok(()),
+            Err(Stop::Protocol(e)) => {
+                c.answer_error(e);
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        match c.serve_request(head) {
+            Ok(Reuse::KeepAlive) => continue,
+            Ok(Reuse::Close) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+impl Conn<'_> {
+    /// Reads until a request head arrives; `None` when the client closed.
+    fn next_head(&mut self) -> Result<Option<RequestHead>, Stop> {
+        loop {
+            let (used, event) = self
+                .conn
+                .handle_input(self.buf.data(), Instant::now())
+                .map_err(Stop::Protocol)?;
+            match event {
+                Event::Head(head) => {
+                    self.buf.consume(used);
+                    return Ok(Some(head));
+                }
+                Event::Closed => return Ok(None),
+                Event::NeedData => {
+                    self.buf.consume(used);
+                    if self.conn.is_idle() && self.shared.stop.requested() {
+                        return Ok(None);
+                    }
+                    self.fill()?;
+                }
+                // Not reachable between requests; treat as the end.
+                Event::Body(_) | Event::End | Event::Paused => return Ok(None),
+            }
+        }
+    }
+
+    /// One read from the socket, bounded by core's next deadline.
+    fn fill(&mut self) -> Result<(), Stop> {
+        let now = Instant::now();
+        let wait = match self.conn.poll_timeout() {
+            Some(deadline) if deadline <= now => {
+                return Err(self
+                    .conn
+                    .handle_timeout(now)
+                    .err()
+                    .map_or(Stop::Shutdown, Stop::Protocol));
+            }
+            Some(deadline) => (deadline - now).min(POLL * 5),
+            None => POLL * 5,
+        };
+        let wait = if self.conn.is_idle() {
+            wait.min(POLL)
+        } else {
+            wait
+        };
+        self.stream
+            .set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+        let spare = self.buf.spare();
+        if spare.is_empty() {
+            // Core never lets a head outgrow the buffer; a full buffer is a bug.
+            return Err(Stop::Io(io::Error::other("receive buffer full")));
+        }
+        match self.stream.read(spare) {
+            Ok(0) => self.conn.handle_eof(),
+            Ok(n) => self.buf.filled(n),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => return Err(Stop::Io(e)),
+        }
+        Ok(())
+    }
+
+    /// Answers a protocol error if it deserves an answer and none was sent.
+    fn answer_error(&mut self, e: ProtocolError) {
+        let start = SystemTime::now();
+        let began = Instant::now();
+        if !self.conn.can_respond() {
+            return;
+        }
+        if let Some(reply) = service::protocol_error_reply(e, start) {
+            let status = reply.head.status.as_u16();
+            let sent = self.send(Prepared::reply(reply)).unwrap_or(0);
+            log_request(
+                &self.shared.opts,
+                &AccessRecord {
+                    remote: &self.peer,
+                    request: None,
+                    status: Some(status),
+                    bytes: sent,
+                    start,
+                    duration: began.elapsed(),
+                },
+            );
+        }
+    }
+
+    fn serve_request(&mut self, req: RequestHead) -> Result<Reuse, Stop> {
+        let start = SystemTime::now();
+        let began = Instant::now();
+        let shared = self.shared;
+        let prepared = match service::route(&shared.opts.service, &req, start) {
+            Route::Reply(reply) => Prepared::reply(reply),
+            Route::Read(path) => serve::read(&shared.root, &req, &path, start),
+            Route::Delete(path) => serve::delete(&shared.root, &path, start),
+            Route::Write { path, .. } => match shared.root.begin_upload(&path) {
+                Ok(upload) => match self.receive_upload(upload) {
+                    Ok(stored) => {
+                        Prepared::reply(service::put_reply(&path, stored, SystemTime::now()))
+                    }
+                    Err(Stop::Protocol(e)) => {
+                        self.answer_error(e);
+                        return Err(Stop::Protocol(e));
+                    }
+                    Err(e) => return Err(e),
+                },
+                Err(f) => Prepared::reply(service::put_reply(&path, Err(f), start)),
+            },
+        };
+        let status = prepared.head.status.as_u16();
+        let sent = self.send(prepared);
+        log_request(
+            &shared.opts,
+            &AccessRecord {
+                remote: &self.peer,
+                request: Some((req.method.as_str(), &req.target, req.version.as_str())),
+                status: Some(status),
+                bytes: *sent.as_ref().unwrap_or(&0),
+                start,
+                duration: began.elapsed(),
+            },
+        );
+        sent?;
+        self.conn
+            .finish_response(Instant::now())
+            .map_err(|e| Stop::Io(io::Error::other(e)))
+    }
+
+    /// Streams the request body into the upload; the upload is removed if
+    /// anything goes wrong before the body is complete.
+    fn receive_upload(
+        &mut self,
+        mut upload: Upload,
+    ) -> Result<Result<bool, pared_core::service::FsFailure>, Stop> {
+        self.out.clear();
+        self.conn.accept_body(&mut self.out);
+        if !self.out.is_empty() {
+            self.stream.write_all(&self.out)?;
+        }
+        let mut failed = None;
+        loop {
+            let (used, event) = self
+                .conn
+                .handle_input(self.buf.data(), Instant::now())
+                .map_err(Stop::Protocol)?;
+            match event {
+                Event::Body(data) => {
+                    if failed.is_none() {
+                        failed = upload.write(data).err();
+                    }
+                    self.buf.consume(used);
+                }
+                Event::End => {
+                    self.buf.consume(used);
+                    break;
+                }
+                Event::NeedData => {
+                    self.buf.consume(used);
+                    self.fill()?;
+                }
+                Event::Head(_) | Event::Paused | Event::Closed => break,
+            }
+        }
+        Ok(match failed {
+            Some(f) => Err(f),
+            None => upload.commit(),
+        })
+    }
+
+    /// Sends a prepared response; returns the body bytes sent.
+    fn send(&mut self, prepared: Prepared) -> Result<u64, Stop> {
+        self.out.clear();
+        self.conn
+            .send_response(&prepared.head, &mut self.out, Instant::now())
+            .map_err(|e| Stop::Io(io::Error::other(e)))?;
+        let timeout = self.shared.opts.connection.body_timeout;
+        self.stream.set_write_timeout(timeout)?;
+        let mut sent = 0u64;
+        match prepared.body {
+            Body::None => self.stream.write_all(&self.out)?,
+            Body::Static(bytes) => sent += self.write_with_head(bytes)?,
+            Body::Bytes(bytes) => sent += self.write_with_head(&bytes)?,
+            Body::File(file) => {
+                self.stream.write_all(&self.out)?;
+                let len = self.conn.response_length().unwrap_or(0);
+                while sent < len {
+                    let want = usize::try_from(len - sent)
+                        .unwrap_or(usize::MAX)
+                        .min(1 << 30);
+                    let n = rustix::fs::sendfile(self.stream.as_fd(), file.as_fd(), None, want)
+                        .map_err(io::Error::from)?;
+                    if n == 0 {
+                        // The file shrank under us: the promised length cannot be kept.
+                        return Err(Stop::Io(io::Error::other("file shrank while sending")));
+                    }
+                    self.conn
+                        .send_body(n, Instant::now())
+                        .map_err(|e| Stop::Io(io::Error::other(e)))?;
+                    sent += n as u64;
+                }
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Sends the head and a small body in one write.
+    fn write_with_head(&mut self, body: &[u8]) -> Result<u64, Stop> {
+        self.out.extend_from_slice(body);
+        self.stream.write_all(&self.out)?;
+        self.conn
+            .send_body(body.len(), Instant::now())
+            .map_err(|e| Stop::Io(io::Error::other(e)))?;
+        Ok(body.len() as u64)
+    }
+}
