@@ -1,8 +1,208 @@
-//! The async client.
-use pared_core::fetch::Session;
+//! The async client: the same session and job as the std client, with
+//! async-net sockets and smol timers. The upload file is read on smol's
+//! blocking pool; the body sink writes inline, since a client command is a
+//! single task on `block_on` with nothing else to stall.
+
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use async_net::TcpStream;
+use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
+use pared_core::client::{Connection, Event};
+use pared_core::fetch::{Session, Verdict};
 use pared_core::ClientOptions;
-use pared_std::client::{ClientError, Job};
-/// Runs on smol.
-pub fn run(_s: Session, _j: &Job, _o: &ClientOptions) -> Result<u8, ClientError> {
-    Ok(0)
+use pared_std::buf::RecvBuf;
+use pared_std::client::{timeout_or, ClientError, Job, Progress, RECV_CAPACITY, UPLOAD_CHUNK};
+use smol::Timer;
+
+/// Runs `fut`, or gives `None` after `limit`.
+async fn within<T>(
+    limit: Option<Duration>,
+    fut: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    match limit {
+        None => Some(fut.await),
+        Some(t) => {
+            future::or(async { Some(fut.await) }, async {
+                Timer::after(t).await;
+                None
+            })
+            .await
+        }
+    }
+}
+
+async fn connect(
+    host: &str,
+    port: u16,
+    timeout: Option<Duration>,
+) -> Result<TcpStream, ClientError> {
+    let addrs: Vec<SocketAddr> = within(timeout, async_net::resolve((host, port)))
+        .await
+        .ok_or(ClientError::Timeout {
+            during: "resolving",
+        })?
+        .map_err(|source| ClientError::Resolve {
+            host: host.to_owned(),
+            source,
+        })?;
+    let mut last = None;
+    for addr in addrs {
+        match within(timeout, TcpStream::connect(addr)).await {
+            None => {
+                return Err(ClientError::Timeout {
+                    during: "connecting",
+                })
+            }
+            Some(Ok(s)) => return Ok(s),
+            Some(Err(e)) => last = Some((addr.to_string(), e)),
+        }
+    }
+    let (addr, source) = last.unwrap_or_else(|| (host.to_owned(), io::Error::other("no address")));
+    Err(ClientError::Connect { addr, source })
+}
+
+/// Runs a client command on smol; see [`pared_std::client::run`].
+pub fn run(session: Session, job: &Job, opts: &ClientOptions) -> Result<u8, ClientError> {
+    smol::block_on(run_async(session, job, opts))
+}
+
+async fn run_async(
+    mut session: Session,
+    job: &Job,
+    opts: &ClientOptions,
+) -> Result<u8, ClientError> {
+    loop {
+        let hop = session.hop();
+        let url = hop.target.url();
+        let net = |source| ClientError::Network {
+            url: url.clone(),
+            source,
+        };
+        let proto = |source| ClientError::Protocol {
+            url: url.clone(),
+            source,
+        };
+        let mut stream = connect(&hop.target.host, hop.target.port, opts.connect_timeout).await?;
+        let _ = stream.set_nodelay(true);
+        let mut conn = Connection::new(opts.connection);
+        let mut out = Vec::new();
+        conn.send_request(&hop.head, &mut out, Instant::now())?;
+        job.show_request(&out);
+        stream.write_all(&out).await.map_err(net)?;
+        let mut write_failed = None;
+        if hop.upload {
+            if let Some((file, _)) = job.open_upload()? {
+                write_failed = send_file(&mut stream, file, &mut conn, job).await.err();
+            }
+        }
+        let mut buf = RecvBuf::new(RECV_CAPACITY);
+        let head = loop {
+            match conn.handle_input(buf.data(), Instant::now()) {
+                Ok((used, Event::Head(head))) => {
+                    buf.consume(used);
+                    break head;
+                }
+                Ok((used, _)) => {
+                    buf.consume(used);
+                    fill(&mut stream, &mut buf, &mut conn).await.map_err(net)?;
+                }
+                Err(e) => {
+                    return Err(match write_failed {
+                        Some(ClientError::Network { source, .. }) => net(source),
+                        Some(other) => other,
+                        None => timeout_or(e, proto),
+                    })
+                }
+            }
+        };
+        let exit = match session.on_response(&head)? {
+            Verdict::Follow => continue,
+            Verdict::Deliver { exit } => exit,
+        };
+        job.show_response(&hop.head.method, &head)?;
+        let mut sink = job.sink(&head)?;
+        loop {
+            match conn.handle_input(buf.data(), Instant::now()) {
+                Ok((used, Event::Body(data))) => {
+                    sink.write(data)?;
+                    buf.consume(used);
+                }
+                Ok((_, Event::End)) => break,
+                Ok((used, _)) => {
+                    buf.consume(used);
+                    fill(&mut stream, &mut buf, &mut conn).await.map_err(net)?;
+                }
+                Err(e) => return Err(timeout_or(e, proto)),
+            }
+        }
+        sink.finish()?;
+        return Ok(exit);
+    }
+}
+
+async fn send_file(
+    stream: &mut TcpStream,
+    file: std::fs::File,
+    conn: &mut Connection,
+    job: &Job,
+) -> Result<(), ClientError> {
+    let path = job
+        .upload
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let mut progress = Progress::new(file.metadata().ok().map(|m| m.len()));
+    let mut state = (file, vec![0u8; UPLOAD_CHUNK]);
+    loop {
+        let (file, mut chunk) = state;
+        let (file, chunk, read) = smol::unblock(move || {
+            let mut file = file;
+            let r = file.read(&mut chunk);
+            (file, chunk, r)
+        })
+        .await;
+        let n = read.map_err(|source| ClientError::Local {
+            path: path.clone(),
+            source,
+        })?;
+        if n == 0 {
+            break;
+        }
+        conn.send_body(n, Instant::now())?;
+        stream
+            .write_all(&chunk[..n])
+            .await
+            .map_err(|source| ClientError::Network {
+                url: String::new(),
+                source,
+            })?;
+        progress.add(n);
+        state = (file, chunk);
+    }
+    progress.finish();
+    conn.finish_request()?;
+    Ok(())
+}
+
+/// One read bounded by core's deadline; a timeout becomes core's error.
+async fn fill(stream: &mut TcpStream, buf: &mut RecvBuf, conn: &mut Connection) -> io::Result<()> {
+    let now = Instant::now();
+    let limit = match conn.poll_timeout() {
+        Some(deadline) if deadline <= now => {
+            let _ = conn.handle_timeout(now);
+            return Ok(());
+        }
+        Some(deadline) => Some(deadline - now),
+        None => None,
+    };
+    match within(limit, stream.read(buf.spare())).await {
+        None => {}
+        Some(Ok(0)) => conn.handle_eof(),
+        Some(Ok(n)) => buf.filled(n),
+        Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+        Some(Err(e)) => return Err(e),
+    }
+    Ok(())
 }

@@ -1,12 +1,468 @@
-//! The async server.
-use pared_core::ServerOptions;
+//! The async server: a smol executor on every core, one task per
+//! connection, each a loop of socket reads, pared-core events and
+//! file-system calls (run on smol's blocking pool through pared-std).
+//!
+//! File bodies go out with `sendfile` when the socket is writable; like
+//! nginx without thread pools, a page-cache miss blocks that one executor
+//! thread for the duration of the disk read.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use async_net::TcpStream;
+use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
+use pared_core::log::AccessRecord;
+use pared_core::server::{Connection, Event, Reuse};
+use pared_core::service::{self, FsFailure, Route};
+use pared_core::{ProtocolError, RequestHead, ServerOptions};
+use pared_std::buf::RecvBuf;
+use pared_std::fs::{remove_unfinished_uploads, Upload};
+use pared_std::serve::{self, Body, Prepared};
+use pared_std::server::{log_request, recv_capacity, transient_accept_error};
+use pared_std::shutdown::POLL;
 use pared_std::{Root, Shutdown};
-/// Serves on smol.
+use smol::{Async, Executor, Timer};
+
+/// Upload bytes gathered before one blocking write on the pool.
+const UPLOAD_BATCH: usize = 256 * 1024;
+
+struct Shared {
+    root: Root,
+    opts: ServerOptions,
+    stop: Shutdown,
+    active: AtomicUsize,
+}
+
+/// Serves `root` on `listener` until `stop` is requested, then lets
+/// in-flight requests finish within the grace period and removes the
+/// temporaries of unfinished uploads.
 pub fn serve(
-    _l: std::net::TcpListener,
-    _r: Root,
-    _o: ServerOptions,
-    _s: Shutdown,
-) -> std::io::Result<()> {
-    Err(std::io::Error::other("todo"))
+    listener: TcpListener,
+    root: Root,
+    opts: ServerOptions,
+    stop: Shutdown,
+) -> io::Result<()> {
+    let ex = Arc::new(Executor::new());
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (done_tx, done_rx) = smol::channel::bounded::<()>(1);
+    let mut workers = Vec::new();
+    for i in 1..threads {
+        let ex = ex.clone();
+        let done = done_rx.clone();
+        workers.push(
+            std::thread::Builder::new()
+                .name(format!("pared-smol-{i}"))
+                .spawn(move || smol::block_on(ex.run(done.recv())))?,
+        );
+    }
+    let shared = Arc::new(Shared {
+        root,
+        opts,
+        stop,
+        active: AtomicUsize::new(0),
+    });
+    let result = smol::block_on(ex.run(accept_loop(&ex, listener, shared.clone())));
+    drop(done_tx);
+    for w in workers {
+        let _ = w.join();
+    }
+    let left = shared.active.load(Ordering::SeqCst);
+    let removed = remove_unfinished_uploads();
+    if left > 0 || removed > 0 {
+        eprintln!(
+            "pared: shutdown: {left} connection(s) cut off, {removed} unfinished upload(s) removed"
+        );
+    }
+    result
+}
+
+/// Resolves once a shutdown was requested.
+async fn stopping(stop: &Shutdown) {
+    while !stop.requested() {
+        Timer::after(POLL).await;
+    }
+}
+
+async fn accept_loop(
+    ex: &Executor<'static>,
+    listener: TcpListener,
+    shared: Arc<Shared>,
+) -> io::Result<()> {
+    let listener = async_net::TcpListener::try_from(listener)?;
+    let slots = shared
+        .opts
+        .max_connections
+        .map(|n| Arc::new(smol::lock::Semaphore::new(n)));
+    loop {
+        let permit = match &slots {
+            Some(s) => match future::or(async { Some(s.acquire_arc().await) }, async {
+                stopping(&shared.stop).await;
+                None
+            })
+            .await
+            {
+                Some(p) => Some(p),
+                None => break,
+            },
+            None => None,
+        };
+        let accepted = future::or(async { Some(listener.accept().await) }, async {
+            stopping(&shared.stop).await;
+            None
+        })
+        .await;
+        let (stream, peer) = match accepted {
+            None => break,
+            Some(Ok(conn)) => conn,
+            Some(Err(e)) if transient_accept_error(&e) => {
+                Timer::after(Duration::from_millis(10)).await;
+                continue;
+            }
+            Some(Err(e)) => return Err(e),
+        };
+        let s = shared.clone();
+        s.active.fetch_add(1, Ordering::SeqCst);
+        ex.spawn(async move {
+            let _ = handle(stream, peer, &s).await;
+            s.active.fetch_sub(1, Ordering::SeqCst);
+            drop(permit);
+        })
+        .detach();
+    }
+    let deadline = Instant::now() + shared.opts.grace;
+    while shared.active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        Timer::after(POLL).await;
+    }
+    Ok(())
+}
+
+/// Why a connection loop stops.
+enum Stop {
+    Io(#[allow(dead_code)] io::Error),
+    Protocol(ProtocolError),
+    Shutdown,
+}
+
+impl From<io::Error> for Stop {
+    fn from(e: io::Error) -> Stop {
+        Stop::Io(e)
+    }
+}
+
+struct Conn<'a> {
+    stream: TcpStream,
+    raw: Arc<Async<std::net::TcpStream>>,
+    peer: String,
+    conn: Connection,
+    buf: RecvBuf,
+    out: Vec<u8>,
+    shared: &'a Shared,
+}
+
+async fn handle(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> Result<(), Stop> {
+    stream.set_nodelay(true)?;
+    let raw: Arc<Async<std::net::TcpStream>> = stream.clone().into();
+    let mut c = Conn {
+        stream,
+        raw,
+        peer: peer.ip().to_canonical().to_string(),
+        conn: Connection::new(shared.opts.connection, Instant::now()),
+        buf: RecvBuf::new(recv_capacity(&shared.opts)),
+        out: Vec::with_capacity(512),
+        shared,
+    };
+    loop {
+        let head = match c.next_head().await {
+            Ok(Some(head)) => head,
+            Ok(None) => return Ok(()),
+            Err(Stop::Protocol(e)) => {
+                c.answer_error(e).await;
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        if c.serve_request(head).await? == Reuse::Close {
+            return Ok(());
+        }
+    }
+}
+
+fn usage(e: pared_core::UsageError) -> Stop {
+    Stop::Io(io::Error::other(e))
+}
+
+impl Conn<'_> {
+    async fn next_head(&mut self) -> Result<Option<RequestHead>, Stop> {
+        loop {
+            let (used, event) = self
+                .conn
+                .handle_input(self.buf.data(), Instant::now())
+                .map_err(Stop::Protocol)?;
+            match event {
+                Event::Head(head) => {
+                    self.buf.consume(used);
+                    return Ok(Some(head));
+                }
+                Event::NeedData => {
+                    self.buf.consume(used);
+                    if self.conn.is_idle() && self.shared.stop.requested() {
+                        return Ok(None);
+                    }
+                    self.fill().await?;
+                }
+                Event::Closed | Event::Body(_) | Event::End | Event::Paused => return Ok(None),
+            }
+        }
+    }
+
+    /// One read from the socket, bounded by core's next deadline.
+    async fn fill(&mut self) -> Result<(), Stop> {
+        let now = Instant::now();
+        let wait = match self.conn.poll_timeout() {
+            Some(deadline) if deadline <= now => {
+                return Err(self
+                    .conn
+                    .handle_timeout(now)
+                    .err()
+                    .map_or(Stop::Shutdown, Stop::Protocol));
+            }
+            Some(deadline) => (deadline - now).min(POLL * 5),
+            None => POLL * 5,
+        };
+        let wait = if self.conn.is_idle() {
+            wait.min(POLL)
+        } else {
+            wait
+        };
+        let spare = self.buf.spare();
+        if spare.is_empty() {
+            return Err(Stop::Io(io::Error::other("receive buffer full")));
+        }
+        let read = future::or(async { Some(self.stream.read(spare).await) }, async {
+            Timer::after(wait).await;
+            None
+        })
+        .await;
+        match read {
+            None => {}
+            Some(Ok(0)) => self.conn.handle_eof(),
+            Some(Ok(n)) => self.buf.filled(n),
+            Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+            Some(Err(e)) => return Err(Stop::Io(e)),
+        }
+        Ok(())
+    }
+
+    async fn answer_error(&mut self, e: ProtocolError) {
+        let start = SystemTime::now();
+        let began = Instant::now();
+        if !self.conn.can_respond() {
+            return;
+        }
+        if let Some(reply) = service::protocol_error_reply(e, start) {
+            let status = reply.head.status.as_u16();
+            let sent = self.send(Prepared::reply(reply)).await.unwrap_or(0);
+            log_request(
+                &self.shared.opts,
+                &AccessRecord {
+                    remote: &self.peer,
+                    request: None,
+                    status: Some(status),
+                    bytes: sent,
+                    start,
+                    duration: began.elapsed(),
+                },
+            );
+        }
+    }
+
+    async fn serve_request(&mut self, req: RequestHead) -> Result<Reuse, Stop> {
+        let start = SystemTime::now();
+        let began = Instant::now();
+        let shared = self.shared;
+        let root = shared.root.clone();
+        let prepared = match service::route(&shared.opts.service, &req, start) {
+            Route::Reply(reply) => Prepared::reply(reply),
+            Route::Read(path) => {
+                let r = req.clone();
+                smol::unblock(move || serve::read(&root, &r, &path, start)).await
+            }
+            Route::Delete(path) => smol::unblock(move || serve::delete(&root, &path, start)).await,
+            Route::Write { path, .. } => {
+                let p = path.clone();
+                match smol::unblock(move || root.begin_upload(&p)).await {
+                    Ok(upload) => match self.receive_upload(upload).await {
+                        Ok(stored) => {
+                            Prepared::reply(service::put_reply(&path, stored, SystemTime::now()))
+                        }
+                        Err(Stop::Protocol(e)) => {
+                            self.answer_error(e).await;
+                            return Err(Stop::Protocol(e));
+                        }
+                        Err(e) => return Err(e),
+                    },
+                    Err(f) => Prepared::reply(service::put_reply(&path, Err(f), start)),
+                }
+            }
+        };
+        let status = prepared.head.status.as_u16();
+        let sent = self.send(prepared).await;
+        log_request(
+            &shared.opts,
+            &AccessRecord {
+                remote: &self.peer,
+                request: Some((req.method.as_str(), &req.target, req.version.as_str())),
+                status: Some(status),
+                bytes: *sent.as_ref().unwrap_or(&0),
+                start,
+                duration: began.elapsed(),
+            },
+        );
+        sent?;
+        self.conn.finish_response(Instant::now()).map_err(usage)
+    }
+
+    /// Streams the body into the upload in batches written on the blocking
+    /// pool; the upload is removed if the body does not complete.
+    async fn receive_upload(&mut self, upload: Upload) -> Result<Result<bool, FsFailure>, Stop> {
+        self.out.clear();
+        self.conn.accept_body(&mut self.out);
+        if !self.out.is_empty() {
+            self.stream.write_all(&self.out).await?;
+        }
+        let mut upload = Some(upload);
+        let mut batch = Vec::with_capacity(UPLOAD_BATCH);
+        let mut failed = None;
+        loop {
+            let (used, event) = self
+                .conn
+                .handle_input(self.buf.data(), Instant::now())
+                .map_err(Stop::Protocol)?;
+            match event {
+                Event::Body(data) => {
+                    batch.extend_from_slice(data);
+                    self.buf.consume(used);
+                    if batch.len() >= UPLOAD_BATCH && failed.is_none() {
+                        let (u, b, r) = write_batch(upload.take(), batch).await;
+                        (upload, batch, failed) = (u, b, r.err());
+                    }
+                }
+                Event::End => {
+                    self.buf.consume(used);
+                    break;
+                }
+                Event::NeedData => {
+                    self.buf.consume(used);
+                    self.fill().await?;
+                }
+                Event::Head(_) | Event::Paused | Event::Closed => break,
+            }
+        }
+        if let Some(f) = failed {
+            return Ok(Err(f));
+        }
+        let (upload, _, r) = write_batch(upload, batch).await;
+        if let Err(f) = r {
+            return Ok(Err(f));
+        }
+        Ok(match upload {
+            Some(u) => smol::unblock(move || u.commit()).await,
+            None => Err(FsFailure::Other),
+        })
+    }
+
+    async fn send(&mut self, prepared: Prepared) -> Result<u64, Stop> {
+        self.out.clear();
+        self.conn
+            .send_response(&prepared.head, &mut self.out, Instant::now())
+            .map_err(usage)?;
+        let mut sent = 0u64;
+        match prepared.body {
+            Body::None => {
+                self.write_timed(None).await?;
+            }
+            Body::Static(bytes) => sent += self.write_timed(Some(bytes)).await?,
+            Body::Bytes(bytes) => sent += self.write_timed(Some(&bytes)).await?,
+            Body::File(file) => {
+                self.write_timed(None).await?;
+                let len = self.conn.response_length().unwrap_or(0);
+                while sent < len {
+                    let want = usize::try_from(len - sent)
+                        .unwrap_or(usize::MAX)
+                        .min(1 << 30);
+                    let send = self.raw.write_with(|s| {
+                        rustix::fs::sendfile(s.as_fd(), file.as_fd(), None, want)
+                            .map_err(io::Error::from)
+                    });
+                    let n = self.timed(send).await?;
+                    if n == 0 {
+                        return Err(Stop::Io(io::Error::other("file shrank while sending")));
+                    }
+                    self.conn.send_body(n, Instant::now()).map_err(usage)?;
+                    sent += n as u64;
+                }
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Writes the head (and a small body) within the body timeout.
+    async fn write_timed(&mut self, body: Option<&[u8]>) -> Result<u64, Stop> {
+        let n = body.map_or(0, <[u8]>::len);
+        if let Some(b) = body {
+            self.out.extend_from_slice(b);
+        }
+        let mut stream = self.stream.clone();
+        let out = std::mem::take(&mut self.out);
+        let r = self.timed(async { stream.write_all(&out).await }).await;
+        self.out = out;
+        r?;
+        if n > 0 {
+            self.conn.send_body(n, Instant::now()).map_err(usage)?;
+        }
+        Ok(n as u64)
+    }
+
+    /// Runs a write, failing it once it makes no progress for the body timeout.
+    async fn timed<T>(
+        &self,
+        fut: impl std::future::Future<Output = io::Result<T>>,
+    ) -> Result<T, Stop> {
+        match self.shared.opts.connection.body_timeout {
+            None => Ok(fut.await?),
+            Some(t) => future::or(async { Some(fut.await) }, async {
+                Timer::after(t).await;
+                None
+            })
+            .await
+            .ok_or(Stop::Io(io::ErrorKind::TimedOut.into()))?
+            .map_err(Stop::Io),
+        }
+    }
+}
+
+/// Writes a batch on the blocking pool; hands back the upload and an
+/// emptied buffer for reuse.
+async fn write_batch(
+    upload: Option<Upload>,
+    batch: Vec<u8>,
+) -> (Option<Upload>, Vec<u8>, Result<(), FsFailure>) {
+    if batch.is_empty() {
+        return (upload, batch, Ok(()));
+    }
+    smol::unblock(move || {
+        let mut upload = upload;
+        let mut batch = batch;
+        let r = match &mut upload {
+            Some(u) => u.write(&batch),
+            None => Err(FsFailure::Other),
+        };
+        batch.clear();
+        (upload, batch, r)
+    })
+    .await
 }
