@@ -114,7 +114,7 @@ fn parse_size(s: &str) -> Result<u64, String> {
 /// Parses a non-negative number of seconds.
 fn parse_secs(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 && v <= 1e7 => Ok(v),
+        Ok(v) if (0.0..=1e7).contains(&v) => Ok(v),
         _ => Err(format!("not a number of seconds: {s:?}")),
     }
 }

@@ -1,0 +1,280 @@
+//! The client end to end, on both runtimes, against small scripted
+//! loopback servers that send each response shape real servers send.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use support::*;
+
+/// A server that answers each of `replies.len()` connections with the next
+/// scripted reply (`None`: accept, read the head, then stall until closed).
+/// Joining it gives the request heads it received.
+struct Scripted {
+    port: u16,
+    handle: JoinHandle<Vec<String>>,
+}
+
+fn scripted(replies: Vec<Option<Vec<u8>>>) -> Scripted {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let mut heads = Vec::new();
+        for reply in replies {
+            let Ok((mut s, _)) = listener.accept() else {
+                break;
+            };
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut head = Vec::new();
+            let mut b = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && s.read(&mut b).unwrap_or(0) == 1 {
+                head.push(b[0]);
+            }
+            heads.push(String::from_utf8_lossy(&head).into_owned());
+            match reply {
+                Some(bytes) => {
+                    let _ = s.write_all(&bytes);
+                }
+                None => {
+                    let mut sink = Vec::new();
+                    let _ = s.read_to_end(&mut sink);
+                }
+            }
+        }
+        heads
+    });
+    Scripted { port, handle }
+}
+
+fn one(reply: &[u8]) -> Scripted {
+    scripted(vec![Some(reply.to_vec())])
+}
+
+fn run(rt: &str, port: u16, extra: &[&str]) -> std::process::Output {
+    let port = port.to_string();
+    let mut args = vec!["127.0.0.1", port.as_str()];
+    args.extend_from_slice(extra);
+    client(rt, &args)
+}
+
+fn code(o: &std::process::Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn response_shapes(rt: &str) {
+    let shapes: &[(&[u8], &[u8])] = &[
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello", b"hello"),
+        (b"HTTP/1.0 200 OK\r\n\r\nuntil the end", b"until the end"),
+        (b"HTTP/1.1 200 OK\nContent-Length: 2\n\nlf", b"lf"),
+        (b"HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nno", b"no"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nchun\r\n3;x=1\r\nked\r\n0\r\n\r\n", b"chunked"),
+        (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nyes", b"yes"),
+    ];
+    for (reply, body) in shapes {
+        let srv = one(reply);
+        let o = run(rt, srv.port, &["GET", "x"]);
+        assert_eq!(
+            code(&o),
+            0,
+            "{}: {}",
+            String::from_utf8_lossy(reply),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(&o.stdout, body);
+        let heads = srv.handle.join().unwrap();
+        let h = &heads[0];
+        assert!(h.starts_with("GET /x HTTP/1.0\r\n"), "{h}");
+        assert!(
+            h.contains(&format!("Host: 127.0.0.1:{}\r\n", srv.port)),
+            "{h}"
+        );
+        assert!(
+            h.contains("User-Agent: pared/") && h.contains("Accept: */*"),
+            "{h}"
+        );
+    }
+}
+
+fn failures_have_exit_codes(rt: &str) {
+    /// (scripted reply or a stall, client arguments, exit code, message part)
+    type Case<'a> = (Option<&'a [u8]>, &'a [&'a str], i32, &'a str);
+    let cases: &[Case] = &[
+        (
+            Some(b"HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\nshort"),
+            &["GET", "x"],
+            3,
+            "closed after 5 of 10",
+        ),
+        (Some(b""), &["GET", "x"], 3, "closed before any response"),
+        (Some(b"garbage\r\n\r\n"), &["GET", "x"], 3, "bad response"),
+        (
+            Some(b"HTTP/1.0 404 Not Found\r\nContent-Length: 4\r\n\r\ngone"),
+            &["GET", "x"],
+            4,
+            "",
+        ),
+        (
+            Some(b"HTTP/1.0 503 Busy\r\nContent-Length: 0\r\n\r\n"),
+            &["GET", "x"],
+            5,
+            "",
+        ),
+        (
+            Some(b"HTTP/1.0 301 Moved\r\nLocation: /y\r\nContent-Length: 0\r\n\r\n"),
+            &["GET", "x"],
+            6,
+            "",
+        ),
+        (None, &["GET", "x", "--timeout", "1"], 3, "timed out"),
+    ];
+    for (reply, args, want, msg) in cases {
+        let srv = scripted(vec![reply.map(<[u8]>::to_vec)]);
+        let o = run(rt, srv.port, args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(code(&o), *want, "{reply:?}: {err}");
+        assert!(err.contains(msg), "{err}");
+        if *want == 3 {
+            assert_eq!(err.lines().count(), 1, "one clear line: {err}");
+        }
+    }
+    // Usage and local errors.
+    let o = client(rt, &["127.0.0.1", "1", "FETCH", "x"]);
+    assert_eq!(code(&o), 2);
+    let o = client(rt, &["127.0.0.1", "1", "PUT", "/definitely/not/here.bin"]);
+    assert_eq!(code(&o), 1, "{}", String::from_utf8_lossy(&o.stderr));
+    let o = client(rt, &["127.0.0.1", "1", "GET", "x"]);
+    assert_eq!(code(&o), 3);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot connect"));
+    let o = client(rt, &["no-such-host.invalid", "80", "GET", "x"]);
+    assert_eq!(code(&o), 3);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot resolve"));
+    let o = client(rt, &["127.0.0.1", "1", "GET", "x", "-H", "X-Evil: a\rb"]);
+    assert_eq!(code(&o), 2);
+}
+
+fn truncated_download_leaves_no_file(rt: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.bin");
+    let srv = one(b"HTTP/1.0 200 OK\r\nContent-Length: 100\r\n\r\nonly part");
+    let o = run(rt, srv.port, &["GET", "x", "-o", out.to_str().unwrap()]);
+    assert_eq!(code(&o), 3);
+    assert!(!out.exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "temporary left behind"
+    );
+    let srv = one(b"HTTP/1.0 200 OK\r\nContent-Length: 4\r\n\r\nfull");
+    let o = run(rt, srv.port, &["GET", "x", "-o", out.to_str().unwrap()]);
+    assert_eq!(code(&o), 0);
+    assert_eq!(std::fs::read(&out).unwrap(), b"full");
+    assert!(o.stdout.is_empty());
+}
+
+fn redirects(rt: &str) {
+    // A chain of two relative redirects, then the answer.
+    let srv = scripted(vec![
+        Some(b"HTTP/1.0 302 Found\r\nLocation: /b\r\nContent-Length: 3\r\n\r\nxyz".to_vec()),
+        Some(b"HTTP/1.1 301 Moved\r\nLocation: c/d\r\nContent-Length: 0\r\n\r\n".to_vec()),
+        Some(b"HTTP/1.0 200 OK\r\nContent-Length: 4\r\n\r\nhere".to_vec()),
+    ]);
+    let o = run(rt, srv.port, &["GET", "a", "-L"]);
+    assert_eq!(
+        (code(&o), o.stdout.as_slice()),
+        (0, &b"here"[..]),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let heads = srv.handle.join().unwrap();
+    assert!(
+        heads[1].starts_with("GET /b HTTP/1.0") && heads[2].starts_with("GET /c/d HTTP/1.0"),
+        "{heads:?}"
+    );
+    // A loop is detected.
+    let srv = scripted(vec![
+        Some(b"HTTP/1.0 302 Found\r\nLocation: /b\r\n\r\n".to_vec()),
+        Some(b"HTTP/1.0 302 Found\r\nLocation: /a\r\n\r\n".to_vec()),
+    ]);
+    let o = run(rt, srv.port, &["GET", "a", "-L"]);
+    assert_eq!(code(&o), 6);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("redirect loop"));
+    // https is explained.
+    let srv =
+        one(b"HTTP/1.0 301 Moved\r\nLocation: https://example.com/\r\nContent-Length: 0\r\n\r\n");
+    let o = run(rt, srv.port, &["GET", "a", "-L"]);
+    assert_eq!(code(&o), 6);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("only plain http"));
+}
+
+fn heads_are_shown(rt: &str) {
+    let srv = one(b"HTTP/1.0 200 OK\r\nX-Test: yes\r\nContent-Length: 2\r\n\r\nok");
+    let o = run(rt, srv.port, &["GET", "x", "-i"]);
+    assert_eq!(o.stdout, b"ok");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("X-Test: yes"));
+    let srv = one(b"HTTP/1.0 200 OK\r\nX-Test: yes\r\nContent-Length: 2\r\n\r\n");
+    let o = run(rt, srv.port, &["HEAD", "x", "-v"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("> HEAD /x HTTP/1.0") && err.contains("< X-Test: yes"),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("HTTP/1.0 200 OK"));
+}
+
+fn put_get_roundtrip_against_pared(rt: &str) {
+    let root = tempfile::tempdir().unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let data = random_bytes(20 << 20, 7);
+    let src = local.path().join("src.bin");
+    std::fs::write(&src, &data).unwrap();
+    for server_rt in RUNTIMES {
+        let s = Server::start(server_rt, root.path(), &[]);
+        let port = s.port.to_string();
+        let o = client(
+            rt,
+            &[
+                "127.0.0.1",
+                &port,
+                "PUT",
+                "dir/r t.bin",
+                "--upload-from",
+                src.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            std::fs::read(root.path().join("dir/r t.bin")).unwrap(),
+            data
+        );
+        let dst = local.path().join(format!("back-{server_rt}.bin"));
+        let o = client(
+            rt,
+            &[
+                "::1",
+                &port,
+                "GET",
+                "/dir/r t.bin",
+                "-o",
+                dst.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(std::fs::read(&dst).unwrap() == data, "download differs");
+        let o = client(rt, &["localhost", &port, "delete", "dir/r t.bin"]);
+        assert_eq!(code(&o), 0);
+        let o = client(rt, &["127.0.0.1", &port, "GET", "dir/r t.bin"]);
+        assert_eq!(code(&o), 4);
+    }
+}
+
+per_runtime!(
+    response_shapes,
+    failures_have_exit_codes,
+    truncated_download_leaves_no_file,
+    redirects,
+    heads_are_shown,
+    put_get_roundtrip_against_pared,
+);

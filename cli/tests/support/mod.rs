@@ -1,0 +1,290 @@
+//! Helpers shared by the end-to-end tests: run the real `pared` binary,
+//! talk raw HTTP to it over loopback, all with bounded waits.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The runtimes every end-to-end scenario runs on.
+pub const RUNTIMES: [&str; 2] = ["std", "smol"];
+
+/// Generates one `#[test]` per runtime for each scenario function.
+#[macro_export]
+macro_rules! per_runtime {
+    ($($name:ident),* $(,)?) => {
+        mod std_runtime {
+            $(#[test] fn $name() { super::$name("std") })*
+        }
+        mod smol_runtime {
+            $(#[test] fn $name() { super::$name("smol") })*
+        }
+    };
+}
+
+pub fn pared() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_pared"))
+}
+
+/// A running `pared server`, stopped (by its PID) when dropped.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub root: PathBuf,
+    pub stderr: Option<std::process::ChildStderr>,
+}
+
+impl Server {
+    /// Starts `pared --runtime RT server 0 --root ROOT --quiet ARGS...`.
+    pub fn start(runtime: &str, root: &Path, args: &[&str]) -> Server {
+        Server::start_with(runtime, root, args, true)
+    }
+
+    /// Like [`Server::start`], choosing whether to pass `--quiet`.
+    pub fn start_with(runtime: &str, root: &Path, args: &[&str], quiet: bool) -> Server {
+        let mut cmd = Command::new(pared());
+        cmd.args(["--runtime", runtime, "server", "0", "--root"])
+            .arg(root)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if quiet {
+            cmd.arg("--quiet");
+        }
+        let mut child = cmd.spawn().expect("start pared server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("start-up line");
+        let port = line
+            .split("(port ")
+            .nth(1)
+            .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in start-up line {line:?}"));
+        let stderr = child.stderr.take();
+        Server {
+            child,
+            port,
+            root: root.to_owned(),
+            stderr,
+        }
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    pub fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(self.addr()).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    }
+
+    /// Sends SIGTERM to our child and waits (bounded) for its exit status.
+    pub fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        wait_exit(&mut self.child, within)
+    }
+
+    /// Everything the server wrote to stderr (after it exited).
+    pub fn stderr_text(&mut self) -> String {
+        let mut s = String::new();
+        if let Some(mut e) = self.stderr.take() {
+            let _ = e.read_to_string(&mut s);
+        }
+        s
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
+    let end = Instant::now() + within;
+    while Instant::now() < end {
+        if let Ok(Some(st)) = child.try_wait() {
+            return Some(st);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// A parsed response as raw parts.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })
+    }
+}
+
+/// Reads one response whose body is framed by Content-Length (or until close).
+pub fn read_response(s: &mut TcpStream, head_request: bool) -> Response {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        match s.read(&mut byte) {
+            Ok(1) => buf.push(byte[0]),
+            other => panic!(
+                "connection ended in head ({other:?}) after {:?}",
+                String::from_utf8_lossy(&buf)
+            ),
+        }
+    }
+    let head = String::from_utf8_lossy(&buf).into_owned();
+    let status = head[9..12].parse().expect("status");
+    let mut r = Response {
+        status,
+        head,
+        body: Vec::new(),
+    };
+    let len = r
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok());
+    if head_request || status == 304 {
+        return r;
+    }
+    match len {
+        Some(n) => {
+            r.body = vec![0; n];
+            s.read_exact(&mut r.body).expect("body");
+        }
+        None => {
+            s.read_to_end(&mut r.body).expect("body");
+        }
+    }
+    r
+}
+
+/// Sends raw bytes on a new connection and reads one response.
+pub fn raw(server: &Server, request: &[u8]) -> Response {
+    let mut s = server.connect();
+    s.write_all(request).expect("send");
+    let head_req = request.starts_with(b"HEAD ");
+    read_response(&mut s, head_req)
+}
+
+/// A simple HTTP/1.0 GET.
+pub fn get(server: &Server, path: &str) -> Response {
+    raw(server, format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
+}
+
+/// An HTTP/1.0 PUT with a body.
+pub fn put(server: &Server, path: &str, body: &[u8]) -> Response {
+    let mut s = server.connect();
+    s.write_all(
+        format!(
+            "PUT {path} HTTP/1.0\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .expect("send head");
+    s.write_all(body).expect("send body");
+    let _ = s.shutdown(Shutdown::Write);
+    read_response(&mut s, false)
+}
+
+/// A temporary root with a few files.
+pub fn fixture() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let r = dir.path();
+    std::fs::write(r.join("hello.txt"), b"hello\n").unwrap();
+    std::fs::create_dir(r.join("sub")).unwrap();
+    std::fs::write(r.join("sub/index.html"), b"<p>index</p>\n").unwrap();
+    std::fs::create_dir(r.join("list")).unwrap();
+    std::fs::write(r.join("list/b.txt"), b"b").unwrap();
+    std::fs::write(r.join("list/<a>&.txt"), b"a").unwrap();
+    std::fs::write(r.join("list/.hidden"), b"h").unwrap();
+    std::fs::write(r.join(".secret"), b"dot").unwrap();
+    dir
+}
+
+/// Runs `pared --runtime RT client ARGS...` with a time bound.
+pub fn client(runtime: &str, args: &[&str]) -> Output {
+    let mut child = Command::new(pared())
+        .args(["--runtime", runtime, "client"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start pared client");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let status = match wait_exit(&mut child, Duration::from_secs(60)) {
+        Some(s) => s,
+        None => {
+            let _ = child.kill();
+            panic!("client did not finish in 60 s: {args:?}");
+        }
+    };
+    Output {
+        status,
+        stdout: t_out.join().unwrap_or_default(),
+        stderr: t_err.join().unwrap_or_default(),
+    }
+}
+
+/// Panics with a clear message when an interop tool is missing.
+pub fn require_tool(name: &str) {
+    let ok = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "{name} is not installed; .ci/run installs it (apt-get install {name})"
+    );
+}
+
+/// Pseudo-random bytes (xorshift), reproducible without a dependency.
+pub fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut v = Vec::with_capacity(n);
+    while v.len() < n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(n);
+    v
+}
