@@ -222,14 +222,24 @@ pub struct Field<'a> {
 
 /// An ordered list of header fields with ASCII-case-insensitive lookup.
 ///
-/// All names and values live in one byte arena, so a parsed head costs two
-/// allocations however many fields it has.
-#[derive(Clone, Default, PartialEq, Eq)]
+/// Names and values live in one byte arena: a parsed head copies its bytes
+/// there once and records where each name and value lies, so parsing costs
+/// two allocations however many fields there are. Equality compares the
+/// fields, not the arena.
+#[derive(Clone, Default)]
 pub struct Headers {
     arena: Vec<u8>,
-    // (name start, name end, value end); the value starts at name end.
-    spans: Vec<(u32, u32, u32)>,
+    // [name start, name end, value start, value end] into the arena.
+    spans: Vec<[u32; 4]>,
 }
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Headers) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
 
 impl Headers {
     /// An empty list.
@@ -245,17 +255,23 @@ impl Headers {
         }
     }
 
+    /// A list over `arena` with fields at the given spans; the parser has
+    /// checked that names are tokens (so UTF-8) and spans are in bounds.
+    pub(crate) fn from_parts(arena: Vec<u8>, spans: Vec<[u32; 4]>) -> Headers {
+        Headers { arena, spans }
+    }
+
     /// Appends a field, keeping any earlier field of the same name.
     ///
     /// Names must be tokens and values free of CR, LF and NUL to be
-    /// serialized; [`crate::write`] checks that and refuses otherwise.
+    /// serialized; the serializers check that and refuse otherwise.
     pub fn append(&mut self, name: &str, value: impl AsRef<[u8]>) {
         let start = self.arena.len() as u32;
         self.arena.extend_from_slice(name.as_bytes());
         let mid = self.arena.len() as u32;
         self.arena.extend_from_slice(value.as_ref());
         let end = self.arena.len() as u32;
-        self.spans.push((start, mid, end));
+        self.spans.push([start, mid, mid, end]);
     }
 
     /// Replaces every field named `name` by one with `value` (appended last).
@@ -267,7 +283,7 @@ impl Headers {
     /// Removes every field named `name`; the arena keeps the bytes.
     pub fn remove(&mut self, name: &str) {
         let arena = &self.arena;
-        self.spans.retain(|&(s, m, _)| {
+        self.spans.retain(|&[s, m, _, _]| {
             !arena[s as usize..m as usize].eq_ignore_ascii_case(name.as_bytes())
         });
     }
@@ -282,13 +298,13 @@ impl Headers {
         self.spans.is_empty()
     }
 
-    fn field(&self, span: (u32, u32, u32)) -> Field<'_> {
-        let (s, m, e) = (span.0 as usize, span.1 as usize, span.2 as usize);
-        // Names are only ever appended from `&str`, so this cannot fail.
-        let name = std::str::from_utf8(&self.arena[s..m]).unwrap_or("");
+    fn field(&self, span: [u32; 4]) -> Field<'_> {
+        let [ns, ne, vs, ve] = span.map(|x| x as usize);
+        // Names are tokens or came from `&str`, so this cannot fail.
+        let name = std::str::from_utf8(&self.arena[ns..ne]).unwrap_or("");
         Field {
             name,
-            value: &self.arena[m..e],
+            value: &self.arena[vs..ve],
         }
     }
 

@@ -76,7 +76,9 @@ struct Scanner {
     /// Where the current line starts.
     line_start: usize,
     start: Option<Start>,
-    headers: Headers,
+    /// Field spans (name start, name end, value start, value end), as
+    /// offsets into the caller's buffer.
+    fields: Vec<[u32; 4]>,
 }
 
 impl Scanner {
@@ -87,7 +89,7 @@ impl Scanner {
             pos: 0,
             line_start: 0,
             start: None,
-            headers: Headers::with_capacity(8, 256),
+            fields: Vec::new(),
         }
     }
 
@@ -95,7 +97,7 @@ impl Scanner {
         self.pos = 0;
         self.line_start = 0;
         self.start = None;
-        self.headers = Headers::with_capacity(8, 256);
+        self.fields = Vec::new();
     }
 
     /// Runs the scan over `buf`; `Ok(Some(n))` when the head ends at `n`.
@@ -105,7 +107,7 @@ impl Scanner {
             let bound = line_bound.min(self.limits.max_head_bytes);
             let end = buf.len().min(bound);
             let found = if self.pos < end {
-                buf[self.pos..end].iter().position(|&b| b == b'\n')
+                find_lf(&buf[self.pos..end])
             } else {
                 None
             };
@@ -123,13 +125,15 @@ impl Scanner {
                 return Ok(None);
             };
             let lf = self.pos + off;
-            let mut line = &buf[self.line_start..lf];
-            if let [rest @ .., b'\r'] = line {
-                line = rest;
-            }
+            let start = self.line_start;
+            let end = if lf > start && buf[lf - 1] == b'\r' {
+                lf - 1
+            } else {
+                lf
+            };
             self.line_start = lf + 1;
             self.pos = lf + 1;
-            if self.on_line(line)? {
+            if self.on_line(buf, start, end)? {
                 return Ok(Some(lf + 1));
             }
         }
@@ -153,8 +157,10 @@ impl Scanner {
         }
     }
 
-    /// Handles one complete line (line end stripped); true at the empty line.
-    fn on_line(&mut self, line: &[u8]) -> Result<bool, ProtocolError> {
+    /// Handles the complete line `buf[start..end]` (line end stripped);
+    /// true at the empty line.
+    fn on_line(&mut self, buf: &[u8], start: usize, end: usize) -> Result<bool, ProtocolError> {
+        let line = &buf[start..end];
         if self.start.is_none() {
             if line.is_empty() {
                 // RFC 9112 §2.2: ignore empty lines before the start line.
@@ -169,19 +175,36 @@ impl Scanner {
         if line.is_empty() {
             return Ok(true);
         }
-        if self.headers.len() >= self.limits.max_headers {
+        if self.fields.len() >= self.limits.max_headers {
             return Err(ProtocolError::TooManyHeaders {
                 limit: self.limits.max_headers,
             });
         }
-        parse_field(line, &mut self.headers)?;
+        let [ns, ne, vs, ve] = parse_field(line)?;
+        // The head is bounded by max_head_bytes, far below u32::MAX... unless
+        // a caller sets a huge limit; refuse rather than truncate offsets.
+        let off = |x: usize| {
+            u32::try_from(start + x).map_err(|_| ProtocolError::HeadTooLarge {
+                limit: u32::MAX as usize,
+            })
+        };
+        self.fields.push([off(ns)?, off(ne)?, off(vs)?, off(ve)?]);
         Ok(false)
     }
 
-    fn take(&mut self) -> (Option<Start>, Headers) {
+    /// Takes the parsed start line and the fields, copying the head's bytes
+    /// (`buf[..end]`) once into the header arena.
+    fn take(&mut self, buf: &[u8], end: usize) -> (Option<Start>, Headers) {
         let start = self.start.take();
-        let headers = std::mem::take(&mut self.headers);
-        self.reset();
+        // Exact-size copies; `fields` keeps its capacity for the next head.
+        let headers = if self.fields.is_empty() {
+            Headers::new()
+        } else {
+            Headers::from_parts(buf[..end].to_vec(), self.fields.as_slice().to_vec())
+        };
+        self.pos = 0;
+        self.line_start = 0;
+        self.fields.clear();
         (start, headers)
     }
 }
@@ -209,7 +232,7 @@ impl RequestParser {
     pub fn parse(&mut self, buf: &[u8]) -> Result<Parsed<RequestHead>, ProtocolError> {
         match self.0.scan_or_reset(buf)? {
             None => Ok(Parsed::Partial),
-            Some(consumed) => match self.0.take() {
+            Some(consumed) => match self.0.take(buf, consumed) {
                 (Some(Start::Request(method, target, version)), headers) => Ok(Parsed::Complete {
                     head: RequestHead {
                         method,
@@ -249,7 +272,7 @@ impl ResponseParser {
     pub fn parse(&mut self, buf: &[u8]) -> Result<Parsed<ResponseHead>, ProtocolError> {
         match self.0.scan_or_reset(buf)? {
             None => Ok(Parsed::Partial),
-            Some(consumed) => match self.0.take() {
+            Some(consumed) => match self.0.take(buf, consumed) {
                 (Some(Start::Response(version, status, reason)), headers) => Ok(Parsed::Complete {
                     head: ResponseHead {
                         version,
@@ -302,12 +325,55 @@ fn is_field_byte(b: u8) -> bool {
     b == b'\t' || (b >= 0x20 && b != 0x7f)
 }
 
-/// A control character that may not appear in a line.
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Eight bytes as a word, if there are eight.
+fn word(s: &[u8]) -> Option<u64> {
+    s.get(..8)
+        .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        .map(u64::from_le_bytes)
+}
+
+/// True when some byte of `x` is below `n` (n ≤ 128); exact as a filter.
+fn has_less(x: u64, n: u8) -> bool {
+    x.wrapping_sub(LO * u64::from(n)) & !x & HI != 0
+}
+
+/// True when some byte of `x` equals `b`.
+fn has_byte(x: u64, b: u8) -> bool {
+    has_less(x ^ (LO * u64::from(b)), 1)
+}
+
+/// The first LF in `s`, eight bytes at a time.
+fn find_lf(s: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while let Some(x) = word(&s[i..]) {
+        if has_byte(x, b'\n') {
+            break;
+        }
+        i += 8;
+    }
+    s[i..].iter().position(|&b| b == b'\n').map(|p| p + i)
+}
+
+/// A control character that may not appear in a line; words without any
+/// byte below 0x20 or equal to 0x7F are skipped whole.
 fn line_control(line: &[u8]) -> Option<ProtocolError> {
-    line.iter().find(|&&b| !is_field_byte(b)).map(|&b| match b {
-        b'\r' => ProtocolError::BareCr,
-        _ => ProtocolError::ControlCharacter,
-    })
+    let mut i = 0;
+    while let Some(x) = word(&line[i..]) {
+        if has_less(x, 0x20) || has_byte(x, 0x7f) {
+            break;
+        }
+        i += 8;
+    }
+    line[i..]
+        .iter()
+        .find(|&&b| !is_field_byte(b))
+        .map(|&b| match b {
+            b'\r' => ProtocolError::BareCr,
+            _ => ProtocolError::ControlCharacter,
+        })
 }
 
 fn parse_version(v: &[u8]) -> Result<Version, ProtocolError> {
@@ -377,7 +443,9 @@ fn parse_status_line(line: &[u8]) -> Result<Start, ProtocolError> {
     ))
 }
 
-fn parse_field(line: &[u8], headers: &mut Headers) -> Result<(), ProtocolError> {
+/// Checks a field line; returns the spans of name and trimmed value
+/// within the line.
+fn parse_field(line: &[u8]) -> Result<[usize; 4], ProtocolError> {
     if matches!(line[0], b' ' | b'\t') {
         return Err(ProtocolError::ObsFold);
     }
@@ -399,10 +467,15 @@ fn parse_field(line: &[u8], headers: &mut Headers) -> Result<(), ProtocolError> 
     if let Some(e) = line_control(value) {
         return Err(e);
     }
-    // The name is all tchar, which is ASCII.
-    let name = std::str::from_utf8(&line[..i]).map_err(|_| ProtocolError::BadHeaderName)?;
-    headers.append(name, crate::head::trim(value));
-    Ok(())
+    let mut vs = i + 1;
+    let mut ve = line.len();
+    while vs < ve && matches!(line[vs], b' ' | b'\t') {
+        vs += 1;
+    }
+    while ve > vs && matches!(line[ve - 1], b' ' | b'\t') {
+        ve -= 1;
+    }
+    Ok([0, i, vs, ve])
 }
 
 #[cfg(test)]
@@ -504,6 +577,23 @@ mod tests {
             ProtocolError::HeadTooLarge { limit: 1 }.status(),
             Some(StatusCode::HEADER_FIELDS_TOO_LARGE)
         );
+    }
+
+    #[test]
+    fn word_scans_match_bytewise_scans() {
+        // Every position and every byte value, across word boundaries.
+        for len in 0..20 {
+            for pos in 0..len {
+                for b in [0u8, 9, 10, 13, 31, 32, 126, 127, 128, 255] {
+                    let mut v = vec![b'a'; len];
+                    v[pos] = b;
+                    let naive_lf = v.iter().position(|&c| c == b'\n');
+                    assert_eq!(find_lf(&v), naive_lf, "{v:?}");
+                    let naive_ctl = v.iter().any(|&c| !is_field_byte(c));
+                    assert_eq!(line_control(&v).is_some(), naive_ctl, "{v:?}");
+                }
+            }
+        }
     }
 
     #[test]
