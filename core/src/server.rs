@@ -257,6 +257,17 @@ impl Connection {
         }
     }
 
+    /// How long a driver may wait for input at `now`: `Ok(None)` when no
+    /// deadline runs, the time left otherwise, or the timeout's error once
+    /// the deadline has passed (as [`Connection::handle_timeout`] reports it).
+    pub fn time_left(&mut self, now: Instant) -> Result<Option<Duration>, ProtocolError> {
+        match self.poll_timeout() {
+            None => Ok(None),
+            Some(deadline) if deadline > now => Ok(Some(deadline - now)),
+            Some(_) => self.handle_timeout(now).map(|()| Some(Duration::ZERO)),
+        }
+    }
+
     /// Checks the deadlines at `now`; an expired one becomes a sticky error.
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), ProtocolError> {
         match self.poll_timeout() {

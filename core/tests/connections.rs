@@ -284,6 +284,7 @@ fn server_deadlines_on_a_fake_clock() {
     buf.extend_from_slice(b"X-A: 1\r\n");
     server_events(&mut sv, &mut buf, t0 + 9 * s);
     assert_eq!(sv.handle_timeout(t0 + 9 * s), Ok(()));
+    assert_eq!(sv.time_left(t0 + 9 * s), Ok(Some(s)));
     assert_eq!(
         sv.handle_timeout(t0 + 10 * s),
         Err(ProtocolError::HeadTimeout)
@@ -423,6 +424,8 @@ fn client_timeout_and_misuse() {
     cl.send_body(1, t0 + s).unwrap();
     cl.finish_request().unwrap();
     assert_eq!(cl.poll_timeout(), Some(t0 + 3 * s));
+    assert_eq!(cl.time_left(t0 + 2 * s), Ok(Some(s)));
+    assert_eq!(cl.time_left(t0 + 3 * s), Err(ProtocolError::HeadTimeout));
     assert_eq!(
         cl.handle_timeout(t0 + 3 * s),
         Err(ProtocolError::HeadTimeout)

@@ -188,14 +188,8 @@ async fn send_file(
 
 /// One read bounded by core's deadline; a timeout becomes core's error.
 async fn fill(stream: &mut TcpStream, buf: &mut RecvBuf, conn: &mut Connection) -> io::Result<()> {
-    let now = Instant::now();
-    let limit = match conn.poll_timeout() {
-        Some(deadline) if deadline <= now => {
-            let _ = conn.handle_timeout(now);
-            return Ok(());
-        }
-        Some(deadline) => Some(deadline - now),
-        None => None,
+    let Ok(limit) = conn.time_left(Instant::now()) else {
+        return Ok(()); // the error is sticky: the next handle_input reports it
     };
     match within(limit, stream.read(buf.spare())).await {
         None => {}

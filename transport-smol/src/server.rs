@@ -144,7 +144,6 @@ async fn accept_loop(
 enum Stop {
     Io(#[allow(dead_code)] io::Error),
     Protocol(ProtocolError),
-    Shutdown,
 }
 
 impl From<io::Error> for Stop {
@@ -219,25 +218,15 @@ impl Conn<'_> {
         }
     }
 
-    /// One read from the socket, bounded by core's next deadline.
+    /// One read from the socket, bounded by core's next deadline (and by
+    /// [`POLL`] between requests, to notice a shutdown).
     async fn fill(&mut self) -> Result<(), Stop> {
-        let now = Instant::now();
-        let wait = match self.conn.poll_timeout() {
-            Some(deadline) if deadline <= now => {
-                return Err(self
-                    .conn
-                    .handle_timeout(now)
-                    .err()
-                    .map_or(Stop::Shutdown, Stop::Protocol));
-            }
-            Some(deadline) => (deadline - now).min(POLL * 5),
-            None => POLL * 5,
-        };
-        let wait = if self.conn.is_idle() {
-            wait.min(POLL)
-        } else {
-            wait
-        };
+        let left = self
+            .conn
+            .time_left(Instant::now())
+            .map_err(Stop::Protocol)?;
+        let cap = if self.conn.is_idle() { POLL } else { POLL * 5 };
+        let wait = left.map_or(cap, |d| d.min(cap));
         let spare = self.buf.spare();
         if spare.is_empty() {
             return Err(Stop::Io(io::Error::other("receive buffer full")));

@@ -536,16 +536,10 @@ fn send_file(
 
 /// One read bounded by core's deadline; a timeout becomes core's error.
 fn fill(stream: &mut TcpStream, buf: &mut RecvBuf, conn: &mut Connection) -> io::Result<()> {
-    let now = Instant::now();
-    if let Some(deadline) = conn.poll_timeout() {
-        if deadline <= now {
-            let _ = conn.handle_timeout(now);
-            return Ok(());
-        }
-        stream.set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))))?;
-    } else {
-        stream.set_read_timeout(None)?;
-    }
+    let Ok(left) = conn.time_left(Instant::now()) else {
+        return Ok(()); // the error is sticky: the next handle_input reports it
+    };
+    stream.set_read_timeout(left.map(|d| d.max(Duration::from_millis(1))))?;
     match stream.read(buf.spare()) {
         Ok(0) => conn.handle_eof(),
         Ok(n) => buf.filled(n),

@@ -192,7 +192,6 @@ struct Conn<'a> {
 enum Stop {
     Io(#[allow(dead_code)] io::Error),
     Protocol(ProtocolError),
-    Shutdown,
 }
 
 impl From<io::Error> for Stop {
@@ -257,25 +256,15 @@ impl Conn<'_> {
         }
     }
 
-    /// One read from the socket, bounded by core's next deadline.
+    /// One read from the socket, bounded by core's next deadline (and by
+    /// [`POLL`] between requests, to notice a shutdown).
     fn fill(&mut self) -> Result<(), Stop> {
-        let now = Instant::now();
-        let wait = match self.conn.poll_timeout() {
-            Some(deadline) if deadline <= now => {
-                return Err(self
-                    .conn
-                    .handle_timeout(now)
-                    .err()
-                    .map_or(Stop::Shutdown, Stop::Protocol));
-            }
-            Some(deadline) => (deadline - now).min(POLL * 5),
-            None => POLL * 5,
-        };
-        let wait = if self.conn.is_idle() {
-            wait.min(POLL)
-        } else {
-            wait
-        };
+        let left = self
+            .conn
+            .time_left(Instant::now())
+            .map_err(Stop::Protocol)?;
+        let cap = if self.conn.is_idle() { POLL } else { POLL * 5 };
+        let wait = left.map_or(cap, |d| d.min(cap));
         self.stream
             .set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
         let spare = self.buf.spare();
