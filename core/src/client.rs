@@ -277,6 +277,9 @@ impl Connection {
     /// deadline runs, the time left otherwise, or the timeout's error once
     /// the deadline has passed (as [`Connection::handle_timeout`] reports it).
     pub fn time_left(&mut self, now: Instant) -> Result<Option<Duration>, ProtocolError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
         match self.poll_timeout() {
             None => Ok(None),
             Some(deadline) if deadline > now => Ok(Some(deadline - now)),
@@ -284,8 +287,12 @@ impl Connection {
         }
     }
 
-    /// Checks the deadline at `now`; an expired one becomes a sticky error.
+    /// Checks the deadline at `now`; an expired one becomes a sticky error
+    /// (and an earlier sticky error is returned again).
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), ProtocolError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
         match self.poll_timeout() {
             Some(deadline) if deadline <= now => {
                 let e = match self.recv {
