@@ -270,7 +270,52 @@ fn put_get_roundtrip_against_pared(rt: &str) {
     }
 }
 
+/// Runs the client under `script`, so its stdout and stderr are a terminal.
+fn on_terminal(rt: &str, port: u16, extra: &str) -> (i32, String) {
+    require_tool("script");
+    let cmd = format!(
+        "{} --runtime {rt} client 127.0.0.1 {port} {extra}",
+        pared().display()
+    );
+    let o = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script");
+    (code(&o), String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+fn terminal_gets_no_binary_and_a_progress_line(rt: &str) {
+    let srv = one(b"HTTP/1.0 200 OK\r\nContent-Length: 4\r\n\r\nab\0c");
+    let (status, screen) = on_terminal(rt, srv.port, "GET x");
+    assert_eq!(status, 1, "{screen}");
+    assert!(screen.contains("binary output not shown"), "{screen}");
+    assert!(!screen.contains("ab"), "{screen}");
+    // Over 1 MiB to a terminal: a progress line with the total.
+    let mut reply = b"HTTP/1.0 200 OK\r\nContent-Length: 3145728\r\n\r\n".to_vec();
+    reply.extend(std::iter::repeat_n(b'x', 3 << 20));
+    let srv = one(&reply);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("big.txt");
+    let (status, screen) = on_terminal(rt, srv.port, &format!("GET x -o {}", out.display()));
+    assert_eq!(status, 0, "{screen}");
+    assert!(
+        screen.contains("100.0%") && screen.contains("3.0 MiB"),
+        "{screen}"
+    );
+    assert_eq!(std::fs::metadata(&out).unwrap().len(), 3 << 20);
+    // Not a terminal: no progress line at all.
+    let srv = one(&reply);
+    let o = run(rt, srv.port, &["GET", "x", "-o", out.to_str().unwrap()]);
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 per_runtime!(
+    terminal_gets_no_binary_and_a_progress_line,
     response_shapes,
     failures_have_exit_codes,
     truncated_download_leaves_no_file,
