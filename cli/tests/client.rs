@@ -293,7 +293,7 @@ fn terminal_gets_no_binary_and_a_progress_line(rt: &str) {
     assert!(!screen.contains("ab"), "{screen}");
     // Over 1 MiB to a terminal: a progress line with the total.
     let mut reply = b"HTTP/1.0 200 OK\r\nContent-Length: 3145728\r\n\r\n".to_vec();
-    reply.extend(std::iter::repeat_n(b'x', 3 << 20));
+    reply.extend(vec![b'x'; 3 << 20]);
     let srv = one(&reply);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("big.txt");
