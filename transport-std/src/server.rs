@@ -1,4 +1,5 @@
-//! The blocking server: one thread per connection, each a loop of socket
+//! The blocking server: one thread per connection (reused through a
+//! cached pool), each a loop of socket
 //! reads, pared-core events and file-system calls.
 
 use std::io::{self, Read, Write};
@@ -14,6 +15,7 @@ use pared_core::{ProtocolError, RequestHead, ServerOptions};
 
 use crate::buf::RecvBuf;
 use crate::fs::{remove_unfinished_uploads, Root, Upload};
+use crate::pool::Pool;
 use crate::serve::{self, Body, Prepared};
 use crate::shutdown::{Shutdown, POLL};
 
@@ -112,6 +114,7 @@ pub fn serve(
         stop,
         gate: Gate::default(),
     });
+    let pool = Pool::new();
     while shared.gate.enter(opts.max_connections, &shared.stop) {
         let accepted = loop {
             if shared.stop.requested() {
@@ -144,13 +147,10 @@ pub fn serve(
             break;
         };
         let s = shared.clone();
-        let spawned = std::thread::Builder::new()
-            .name("pared-conn".into())
-            .stack_size(256 * 1024)
-            .spawn(move || {
-                let _ = handle(stream, peer, &s);
-                s.gate.leave();
-            });
+        let spawned = pool.execute(move || {
+            let _ = handle(stream, peer, &s);
+            s.gate.leave();
+        });
         if spawned.is_err() {
             shared.gate.leave();
         }
