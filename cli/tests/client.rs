@@ -5,6 +5,7 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
+use std::os::unix::fs::FileTypeExt;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -172,6 +173,29 @@ fn truncated_download_leaves_no_file(rt: &str) {
     assert_eq!(code(&o), 0);
     assert_eq!(std::fs::read(&out).unwrap(), b"full");
     assert!(o.stdout.is_empty());
+    // A device is written to, never replaced (as root, a rename would).
+    let fifo = dir.path().join("fifo");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let srv = one(b"HTTP/1.0 200 OK\r\nContent-Length: 4\r\n\r\npipe");
+    let o = run(rt, srv.port, &["GET", "x", "-o", fifo.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(reader.join().unwrap(), b"pipe");
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    let srv = one(b"HTTP/1.0 200 OK\r\nContent-Length: 4\r\n\r\nnull");
+    let o = run(rt, srv.port, &["GET", "x", "-o", "/dev/null"]);
+    assert_eq!(code(&o), 0);
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
 }
 
 fn redirects(rt: &str) {

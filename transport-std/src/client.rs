@@ -308,9 +308,14 @@ impl Sink {
 
 /// A download to a temporary file beside the target, renamed into place
 /// only when the body is complete; dropped unfinished, it is removed.
+///
+/// When the target exists and is not a regular file (`/dev/null`, a fifo,
+/// a terminal) it is written directly: renaming over a device would
+/// replace it.
 #[derive(Debug)]
 pub struct Download {
     file: Option<File>,
+    /// The temporary's path; empty when writing directly or once renamed.
     tmp: PathBuf,
     path: PathBuf,
 }
@@ -322,6 +327,14 @@ impl Download {
             path: path.display().to_string(),
             source,
         };
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            let file = File::options().write(true).open(path).map_err(local)?;
+            return Ok(Download {
+                file: Some(file),
+                tmp: PathBuf::new(),
+                path: path.to_owned(),
+            });
+        }
         let name = path
             .file_name()
             .ok_or_else(|| local(io::Error::other("not a file name")))?;
@@ -356,7 +369,11 @@ impl Download {
             path: self.path.display().to_string(),
             source,
         };
-        if let Some(f) = self.file.take() {
+        let file = self.file.take();
+        if self.tmp.as_os_str().is_empty() {
+            return Ok(()); // written directly to a device or fifo
+        }
+        if let Some(f) = file {
             f.sync_all().map_err(local)?;
         }
         std::fs::rename(&self.tmp, &self.path).map_err(local)?;
