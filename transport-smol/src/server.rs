@@ -377,7 +377,17 @@ impl Conn<'_> {
             Body::Static(bytes) => sent += self.write_timed(Some(bytes)).await?,
             Body::Bytes(bytes) => sent += self.write_timed(Some(&bytes)).await?,
             Body::File(file) => {
-                self.write_timed(None).await?;
+                // MSG_MORE: the head waits for the file's first bytes, so a
+                // small file leaves in one segment with its head.
+                let mut written = 0;
+                while written < self.out.len() {
+                    let out = &self.out[written..];
+                    let send = self.raw.write_with(|s| {
+                        rustix::net::send(s, out, rustix::net::SendFlags::MORE)
+                            .map_err(io::Error::from)
+                    });
+                    written += self.timed(send).await?;
+                }
                 let len = self.conn.response_length().unwrap_or(0);
                 while sent < len {
                     let want = usize::try_from(len - sent)

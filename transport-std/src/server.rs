@@ -407,7 +407,16 @@ impl Conn<'_> {
             Body::Static(bytes) => sent += self.write_with_head(bytes)?,
             Body::Bytes(bytes) => sent += self.write_with_head(&bytes)?,
             Body::File(file) => {
-                self.stream.write_all(&self.out)?;
+                // MSG_MORE: the head waits for the file's first bytes, so a
+                // small file leaves in one segment with its head.
+                let mut head = &self.out[..];
+                while !head.is_empty() {
+                    match rustix::net::send(&self.stream, head, rustix::net::SendFlags::MORE) {
+                        Ok(n) => head = &head[n..],
+                        Err(rustix::io::Errno::INTR) => {}
+                        Err(e) => return Err(Stop::Io(e.into())),
+                    }
+                }
                 let len = self.conn.response_length().unwrap_or(0);
                 while sent < len {
                     let want = usize::try_from(len - sent)
