@@ -185,6 +185,8 @@ struct Conn<'a> {
     conn: Connection,
     buf: RecvBuf,
     out: Vec<u8>,
+    /// The read timeout last set on the socket, to skip repeating it.
+    read_timeout: Option<Duration>,
     shared: &'a Shared,
 }
 
@@ -203,12 +205,15 @@ impl From<io::Error> for Stop {
 fn handle(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> Result<(), Stop> {
     stream.set_nodelay(true)?;
     stream.set_nonblocking(false)?;
+    // A write that makes no progress for the body timeout fails.
+    stream.set_write_timeout(shared.opts.connection.body_timeout)?;
     let mut c = Conn {
         stream,
         peer: peer.ip().to_canonical().to_string(),
         conn: Connection::new(shared.opts.connection, Instant::now()),
         buf: RecvBuf::new(recv_capacity(&shared.opts)),
         out: Vec::with_capacity(512),
+        read_timeout: None,
         shared,
     };
     loop {
@@ -264,9 +269,14 @@ impl Conn<'_> {
             .time_left(Instant::now())
             .map_err(Stop::Protocol)?;
         let cap = if self.conn.is_idle() { POLL } else { POLL * 5 };
-        let wait = left.map_or(cap, |d| d.min(cap));
-        self.stream
-            .set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+        let wait = Some(
+            left.map_or(cap, |d| d.min(cap))
+                .max(Duration::from_millis(1)),
+        );
+        if wait != self.read_timeout {
+            self.stream.set_read_timeout(wait)?;
+            self.read_timeout = wait;
+        }
         let spare = self.buf.spare();
         if spare.is_empty() {
             // Core never lets a head outgrow the buffer; a full buffer is a bug.
@@ -399,8 +409,6 @@ impl Conn<'_> {
         self.conn
             .send_response(&prepared.head, &mut self.out, Instant::now())
             .map_err(|e| Stop::Io(io::Error::other(e)))?;
-        let timeout = self.shared.opts.connection.body_timeout;
-        self.stream.set_write_timeout(timeout)?;
         let mut sent = 0u64;
         match prepared.body {
             Body::None => self.stream.write_all(&self.out)?,
