@@ -7,6 +7,7 @@
 //! serializer refuses them when they came from a caller, so a head can never
 //! smuggle a second message onto the wire.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// A request method; the ones pared acts on have their own variants.
@@ -274,6 +275,22 @@ impl Headers {
         self.spans.push([start, mid, mid, end]);
     }
 
+    /// Appends a field whose value is a decimal number, without allocating.
+    pub fn append_u64(&mut self, name: &str, n: u64) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut n = n;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.append(name, &digits[i..]);
+    }
+
     /// Replaces every field named `name` by one with `value` (appended last).
     pub fn set(&mut self, name: &str, value: impl AsRef<[u8]>) {
         self.remove(name);
@@ -313,18 +330,24 @@ impl Headers {
         self.spans.iter().map(move |&sp| self.field(sp))
     }
 
-    /// The values of every field named `name`, in order.
+    /// The values of every field named `name`, in order. Lookups compare
+    /// name bytes directly, without building a [`Field`].
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.iter()
-            .filter(move |f| f.name.eq_ignore_ascii_case(name))
-            .map(|f| f.value)
+        self.spans.iter().filter_map(move |&[ns, ne, vs, ve]| {
+            self.arena[ns as usize..ne as usize]
+                .eq_ignore_ascii_case(name.as_bytes())
+                .then(|| &self.arena[vs as usize..ve as usize])
+        })
     }
 
     /// The value of the first field named `name`.
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.iter()
-            .find(|f| f.name.eq_ignore_ascii_case(name))
-            .map(|f| f.value)
+        let arena = &self.arena;
+        self.spans.iter().find_map(|&[ns, ne, vs, ve]| {
+            arena[ns as usize..ne as usize]
+                .eq_ignore_ascii_case(name.as_bytes())
+                .then(|| &arena[vs as usize..ve as usize])
+        })
     }
 
     /// The first value named `name` as text, if it is UTF-8.
@@ -340,13 +363,10 @@ impl Headers {
     /// True when some comma-separated element of a `name` field equals
     /// `token`, ignoring ASCII case (as `Connection: keep-alive, Upgrade`).
     pub fn has_token(&self, name: &str, token: &str) -> bool {
-        self.iter()
-            .filter(|f| f.name.eq_ignore_ascii_case(name))
-            .any(|f| {
-                f.value
-                    .split(|&b| b == b',')
-                    .any(|t| trim(t).eq_ignore_ascii_case(token.as_bytes()))
-            })
+        self.get_all(name).any(|v| {
+            v.split(|&b| b == b',')
+                .any(|t| trim(t).eq_ignore_ascii_case(token.as_bytes()))
+        })
     }
 }
 
@@ -413,8 +433,9 @@ pub struct ResponseHead {
     pub version: Version,
     /// The status code.
     pub status: StatusCode,
-    /// The reason phrase as received or to send (may be empty).
-    pub reason: String,
+    /// The reason phrase as received or to send (may be empty); borrowed
+    /// for the standard phrases, so building a response allocates none.
+    pub reason: Cow<'static, str>,
     /// The header fields.
     pub headers: Headers,
 }
@@ -425,7 +446,7 @@ impl ResponseHead {
         ResponseHead {
             version: Version::Http10,
             status,
-            reason: status.reason().to_owned(),
+            reason: Cow::Borrowed(status.reason()),
             headers: Headers::new(),
         }
     }
@@ -448,6 +469,19 @@ mod tests {
         assert_eq!(h.len(), 2);
         h.remove("content-LENGTH");
         assert_eq!(h.get("Content-Length"), None);
+    }
+
+    #[test]
+    fn numbers_without_allocation() {
+        let mut h = Headers::new();
+        for n in [0u64, 7, 10, 1234567890, u64::MAX] {
+            h.append_u64("N", n);
+        }
+        let got: Vec<_> = h
+            .get_all("n")
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .collect();
+        assert_eq!(got, ["0", "7", "10", "1234567890", &u64::MAX.to_string()]);
     }
 
     #[test]

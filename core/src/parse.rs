@@ -56,7 +56,7 @@ pub enum Parsed<T> {
 #[derive(Debug, Clone)]
 enum Start {
     Request(Method, String, Version),
-    Response(Version, StatusCode, String),
+    Response(Version, StatusCode, std::borrow::Cow<'static, str>),
 }
 
 /// Which kind of head a parser reads.
@@ -439,7 +439,7 @@ fn parse_status_line(line: &[u8]) -> Result<Start, ProtocolError> {
     Ok(Start::Response(
         version,
         status,
-        String::from_utf8_lossy(reason).into_owned(),
+        std::borrow::Cow::Owned(String::from_utf8_lossy(reason).into_owned()),
     ))
 }
 
@@ -605,7 +605,7 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            (head.status.as_u16(), head.reason.as_str(), consumed),
+            (head.status.as_u16(), &*head.reason, consumed),
             (404, "", 27)
         );
         let Ok(Parsed::Complete { head, .. }) = p.parse(b"HTTP/1.0 200 OK fine\n\n") else {

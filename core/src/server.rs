@@ -17,7 +17,7 @@ use crate::body::{request_framing, response_framing, BodyEvent, BodyReader, Fram
 use crate::error::{ProtocolError, UsageError};
 use crate::head::{Method, RequestHead, ResponseHead, Version};
 use crate::parse::{Limits, Parsed, RequestParser};
-use crate::write::write_response;
+use crate::write::write_response_with;
 
 /// Limits and timeouts of a server connection; `None` means no limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -344,17 +344,12 @@ impl Connection {
             && self.current.as_ref().is_some_and(|c| c.keep_alive)
             && framing != Framing::UntilClose
             && !head.headers.has_token("connection", "close");
-        let mut head = head.clone();
-        head.headers.remove("connection");
-        head.headers.append(
-            "Connection",
-            if self.keep_alive {
-                "keep-alive"
-            } else {
-                "close"
-            },
-        );
-        write_response(&head, out)?;
+        let connection = if self.keep_alive {
+            "keep-alive"
+        } else {
+            "close"
+        };
+        write_response_with(head, Some(connection), out)?;
         self.send = Send::Body {
             framing,
             sent: 0,

@@ -134,9 +134,29 @@ const ALLOW_READ: &str = "GET, HEAD";
 
 fn base(status: StatusCode, now: SystemTime) -> ResponseHead {
     let mut h = ResponseHead::new(status);
-    h.headers.append("Date", httpdate::fmt_http_date(now));
+    h.headers = crate::Headers::with_capacity(8, 192);
+    append_date(&mut h.headers, "Date", now);
     h.headers.append("Server", SERVER);
     h
+}
+
+/// Appends an HTTP date. The text for the last second seen is kept per
+/// thread: a busy server formats one date a second, not one a response.
+/// (Pure: the result depends only on `t`.)
+fn append_date(headers: &mut crate::Headers, name: &str, t: SystemTime) {
+    thread_local! {
+        static LAST: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
+    }
+    let secs = secs(t).unwrap_or(0);
+    LAST.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut last) => {
+            if last.0 != secs {
+                *last = (secs, httpdate::fmt_http_date(t));
+            }
+            headers.append(name, &last.1);
+        }
+        Err(_) => headers.append(name, httpdate::fmt_http_date(t)),
+    });
 }
 
 fn error_text(status: StatusCode) -> &'static [u8] {
@@ -165,8 +185,7 @@ pub fn error_reply(status: StatusCode, method: Option<&Method>, now: SystemTime)
     let text = error_text(status);
     head.headers
         .append("Content-Type", "text/plain; charset=utf-8");
-    head.headers
-        .append("Content-Length", text.len().to_string());
+    head.headers.append_u64("Content-Length", text.len() as u64);
     let body = if method == Some(&Method::Head) {
         ReplyBody::None
     } else {
@@ -287,7 +306,7 @@ pub fn file_reply(req: &RequestHead, path: &RelPath, meta: &Meta, now: SystemTim
     let mut head = base(StatusCode::OK, now);
     head.headers
         .append("Content-Type", content_type(path.file_name().unwrap_or("")));
-    head.headers.append("Content-Length", meta.len.to_string());
+    head.headers.append_u64("Content-Length", meta.len);
     if let Some(m) = modified {
         head.headers
             .append("Last-Modified", httpdate::fmt_http_date(m));
@@ -360,7 +379,7 @@ pub fn listing_reply(req: &RequestHead, len: usize, now: SystemTime) -> Reply {
     let mut head = base(StatusCode::OK, now);
     head.headers
         .append("Content-Type", "text/html; charset=utf-8");
-    head.headers.append("Content-Length", len.to_string());
+    head.headers.append_u64("Content-Length", len as u64);
     let body = if req.method == Method::Head {
         ReplyBody::None
     } else {

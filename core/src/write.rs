@@ -28,7 +28,15 @@ fn check_fields(headers: &Headers) -> Result<(), UsageError> {
 }
 
 fn write_fields(headers: &Headers, out: &mut Vec<u8>) {
+    write_fields_except(headers, None, out);
+}
+
+/// Writes the fields, leaving out those named `skip`, and the empty line.
+fn write_fields_except(headers: &Headers, skip: Option<&str>, out: &mut Vec<u8>) {
     for f in headers.iter() {
+        if skip.is_some_and(|s| f.name.eq_ignore_ascii_case(s)) {
+            continue;
+        }
         out.extend_from_slice(f.name.as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(f.value);
@@ -61,6 +69,16 @@ pub fn write_request(head: &RequestHead, out: &mut Vec<u8>) -> Result<(), UsageE
 
 /// Appends a response head to `out`; refuses heads that would not parse back.
 pub fn write_response(head: &ResponseHead, out: &mut Vec<u8>) -> Result<(), UsageError> {
+    write_response_with(head, None, out)
+}
+
+/// Appends a response head whose `Connection` field is `connection`
+/// (replacing any the head has), as a server connection sends it.
+pub(crate) fn write_response_with(
+    head: &ResponseHead,
+    connection: Option<&str>,
+    out: &mut Vec<u8>,
+) -> Result<(), UsageError> {
     if head
         .reason
         .bytes()
@@ -83,7 +101,12 @@ pub fn write_response(head: &ResponseHead, out: &mut Vec<u8>) -> Result<(), Usag
     out.push(b' ');
     out.extend_from_slice(head.reason.as_bytes());
     out.extend_from_slice(b"\r\n");
-    write_fields(&head.headers, out);
+    if let Some(value) = connection {
+        out.extend_from_slice(b"Connection: ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    write_fields_except(&head.headers, connection.map(|_| "connection"), out);
     Ok(())
 }
 

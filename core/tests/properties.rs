@@ -87,7 +87,7 @@ fn response_head() -> impl Strategy<Value = ResponseHead> {
         .prop_map(|(code, reason, version, headers)| ResponseHead {
             version,
             status: StatusCode::new(code).unwrap(),
-            reason: reason.trim_start().to_owned(),
+            reason: reason.trim_start().to_owned().into(),
             headers,
         })
 }

@@ -126,10 +126,9 @@ impl Root {
                 OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK,
             )
             .map_err(|e| failure(&e))?;
+        // O_NONBLOCK has no effect on regular files and directories, so it
+        // can stay set.
         let meta = meta_of(&fd).map_err(|e| failure(&e))?;
-        if meta.kind == FileKind::File {
-            rustix::fs::fcntl_setfl(&fd, OFlags::RDONLY).map_err(|e| failure(&e.into()))?;
-        }
         Ok(Opened {
             file: File::from(fd),
             meta,

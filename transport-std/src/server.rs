@@ -203,8 +203,8 @@ impl From<io::Error> for Stop {
 }
 
 fn handle(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> Result<(), Stop> {
+    // accept() does not pass the listener's O_NONBLOCK on: the stream blocks.
     stream.set_nodelay(true)?;
-    stream.set_nonblocking(false)?;
     // A write that makes no progress for the body timeout fails.
     stream.set_write_timeout(shared.opts.connection.body_timeout)?;
     let mut c = Conn {
