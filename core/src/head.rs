@@ -333,11 +333,12 @@ impl Headers {
     /// The values of every field named `name`, in order. Lookups compare
     /// name bytes directly, without building a [`Field`].
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.spans.iter().filter_map(move |&[ns, ne, vs, ve]| {
-            self.arena[ns as usize..ne as usize]
-                .eq_ignore_ascii_case(name.as_bytes())
-                .then(|| &self.arena[vs as usize..ve as usize])
-        })
+        self.spans
+            .iter()
+            .filter(move |&&[ns, ne, _, _]| {
+                self.arena[ns as usize..ne as usize].eq_ignore_ascii_case(name.as_bytes())
+            })
+            .map(move |&[_, _, vs, ve]| &self.arena[vs as usize..ve as usize])
     }
 
     /// The value of the first field named `name`.
