@@ -22,11 +22,13 @@ pub struct ClientArgs {
     host: String,
     /// Server port.
     port: u16,
-    /// GET, HEAD, PUT or DELETE (any case).
+    /// GET, HEAD, PUT or DELETE (any case); given alone, it is the PATH of a GET.
+    #[arg(value_name = "METHOD")]
     method: String,
     /// Path on the server (`index.html` and `/index.html` are the same); for
     /// PUT also the local file to upload unless --upload-from is given.
-    path: String,
+    #[arg(value_name = "PATH")]
+    path: Option<String>,
     /// Write the body to FILE (complete, or not at all) instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -66,9 +68,13 @@ fn usage(msg: String) -> ExitCode {
 
 /// Runs the client command on std (or smol) and maps the result to an exit code.
 pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
-    let method = match method(&args.method) {
-        Ok(m) => m,
-        Err(e) => return usage(e),
+    // `client HOST PORT PATH` is a GET, as in curl and wget.
+    let (method, path) = match &args.path {
+        Some(path) => match method(&args.method) {
+            Ok(m) => (m, path.as_str()),
+            Err(e) => return usage(e),
+        },
+        None => (Method::Get, args.method.as_str()),
     };
     let mut headers = Vec::new();
     for h in &args.headers {
@@ -85,7 +91,7 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
         upload: (method == Method::Put).then(|| {
             args.upload_from
                 .clone()
-                .unwrap_or_else(|| PathBuf::from(&args.path))
+                .unwrap_or_else(|| PathBuf::from(path))
         }),
         output: args.output.clone(),
         show_response_head: args.include,
@@ -93,7 +99,7 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
     };
     let result = (|| -> Result<u8, ClientError> {
         let upload_len = job.open_upload()?.map(|(_, len)| len);
-        let target = Target::new(&args.host, args.port, &args.path)?;
+        let target = Target::new(&args.host, args.port, path)?;
         let session = Session::new(
             method,
             target,

@@ -144,6 +144,8 @@ fn failures_have_exit_codes(rt: &str) {
     // Usage and local errors.
     let o = client(rt, &["127.0.0.1", "1", "FETCH", "x"]);
     assert_eq!(code(&o), 2);
+    let o = client(rt, &["127.0.0.1", "1"]);
+    assert_eq!(code(&o), 2);
     let o = client(rt, &["127.0.0.1", "1", "PUT", "/definitely/not/here.bin"]);
     assert_eq!(code(&o), 1, "{}", String::from_utf8_lossy(&o.stderr));
     let o = client(rt, &["127.0.0.1", "1", "GET", "x"]);
@@ -205,7 +207,8 @@ fn redirects(rt: &str) {
         Some(b"HTTP/1.1 301 Moved\r\nLocation: c/d\r\nContent-Length: 0\r\n\r\n".to_vec()),
         Some(b"HTTP/1.0 200 OK\r\nContent-Length: 4\r\n\r\nhere".to_vec()),
     ]);
-    let o = run(rt, srv.port, &["GET", "a", "-L"]);
+    // A lone PATH is a GET, as in curl and wget.
+    let o = run(rt, srv.port, &["a", "-L"]);
     assert_eq!(
         (code(&o), o.stdout.as_slice()),
         (0, &b"here"[..]),
