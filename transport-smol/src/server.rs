@@ -22,13 +22,13 @@ use pared_core::{ProtocolError, RequestHead, ServerOptions};
 use pared_std::buf::RecvBuf;
 use pared_std::fs::{remove_unfinished_uploads, Upload};
 use pared_std::serve::{self, Body, Prepared};
-use pared_std::server::{log_request, recv_capacity, transient_accept_error};
+use pared_std::server::{log_request, recv_capacity, transient_accept_error, UPLOAD_BUFFER};
 use pared_std::shutdown::POLL;
 use pared_std::{Root, Shutdown};
 use smol::{Async, Executor, Timer};
 
 /// Upload bytes gathered before one blocking write on the pool.
-const UPLOAD_BATCH: usize = 256 * 1024;
+const UPLOAD_BATCH: usize = 512 * 1024;
 
 struct Shared {
     root: Root,
@@ -316,15 +316,26 @@ impl Conn<'_> {
     }
 
     /// Streams the body into the upload in batches written on the blocking
-    /// pool; the upload is removed if the body does not complete.
+    /// pool while the next batch is read (two buffers, one write in
+    /// flight); the upload is removed if the body does not complete.
     async fn receive_upload(&mut self, upload: Upload) -> Result<Result<bool, FsFailure>, Stop> {
         self.out.clear();
         self.conn.accept_body(&mut self.out);
         if !self.out.is_empty() {
             self.stream.write_all(&self.out).await?;
         }
+        let small = self.buf.capacity();
+        self.buf.resize(UPLOAD_BUFFER);
+        let result = self.stream_upload(upload).await;
+        self.buf.resize(small);
+        result
+    }
+
+    async fn stream_upload(&mut self, upload: Upload) -> Result<Result<bool, FsFailure>, Stop> {
         let mut upload = Some(upload);
         let mut batch = Vec::with_capacity(UPLOAD_BATCH);
+        let mut spare = Vec::with_capacity(UPLOAD_BATCH);
+        let mut writing: Option<smol::Task<Written>> = None;
         let mut failed = None;
         loop {
             let (used, event) = self
@@ -335,9 +346,14 @@ impl Conn<'_> {
                 Event::Body(data) => {
                     batch.extend_from_slice(data);
                     self.buf.consume(used);
-                    if batch.len() >= UPLOAD_BATCH && failed.is_none() {
-                        let (u, b, r) = write_batch(upload.take(), batch).await;
-                        (upload, batch, failed) = (u, b, r.err());
+                    if batch.len() >= UPLOAD_BATCH {
+                        if let Some(task) = writing.take() {
+                            let (u, emptied, r) = task.await;
+                            (upload, spare) = (u, emptied);
+                            failed = failed.or(r.err());
+                        }
+                        let full = std::mem::replace(&mut batch, std::mem::take(&mut spare));
+                        writing = Some(write_batch(upload.take(), full));
                     }
                 }
                 Event::End => {
@@ -350,6 +366,11 @@ impl Conn<'_> {
                 }
                 Event::Head(_) | Event::Paused | Event::Closed => break,
             }
+        }
+        if let Some(task) = writing.take() {
+            let (u, _, r) = task.await;
+            upload = u;
+            failed = failed.or(r.err());
         }
         if let Some(f) = failed {
             return Ok(Err(f));
@@ -444,24 +465,22 @@ impl Conn<'_> {
     }
 }
 
-/// Writes a batch on the blocking pool; hands back the upload and an
-/// emptied buffer for reuse.
-async fn write_batch(
-    upload: Option<Upload>,
-    batch: Vec<u8>,
-) -> (Option<Upload>, Vec<u8>, Result<(), FsFailure>) {
-    if batch.is_empty() {
-        return (upload, batch, Ok(()));
-    }
+/// What a batch write hands back: the upload, the emptied buffer for
+/// reuse, and the result.
+type Written = (Option<Upload>, Vec<u8>, Result<(), FsFailure>);
+
+/// Writes a batch on the blocking pool (started at once; await the task
+/// for the upload and an emptied buffer).
+fn write_batch(upload: Option<Upload>, batch: Vec<u8>) -> smol::Task<Written> {
     smol::unblock(move || {
         let mut upload = upload;
         let mut batch = batch;
         let r = match &mut upload {
-            Some(u) => u.write(&batch),
+            Some(u) if !batch.is_empty() => u.write(&batch),
+            Some(_) => Ok(()),
             None => Err(FsFailure::Other),
         };
         batch.clear();
         (upload, batch, r)
     })
-    .await
 }

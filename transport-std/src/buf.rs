@@ -47,6 +47,22 @@ impl RecvBuf {
         &mut self.buf[self.end..]
     }
 
+    /// The buffer's size.
+    pub fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Resizes the buffer to `capacity` bytes (at least what it holds), for
+    /// a phase that wants larger or smaller reads; keeps the unread bytes.
+    pub fn resize(&mut self, capacity: usize) {
+        let data = self.data();
+        let mut buf = vec![0; capacity.max(data.len())].into_boxed_slice();
+        buf[..data.len()].copy_from_slice(data);
+        self.end = data.len();
+        self.start = 0;
+        self.buf = buf;
+    }
+
     /// Marks `n` bytes of [`RecvBuf::spare`] as received.
     pub fn filled(&mut self, n: usize) {
         self.end = (self.end + n).min(self.buf.len());
@@ -71,5 +87,10 @@ mod tests {
         b.spare()[..1].copy_from_slice(b"i");
         b.filled(1);
         assert_eq!(b.data(), b"efghi");
+        b.resize(64);
+        assert_eq!((b.data(), b.capacity(), b.spare().len()), (&b"efghi"[..], 64, 59));
+        b.consume(3);
+        b.resize(2);
+        assert_eq!((b.data(), b.capacity()), (&b"hi"[..], 2));
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use pared_core::log::{access_line, AccessRecord};
 use pared_core::server::{Connection, Event, Reuse};
-use pared_core::service::{self, Route};
+use pared_core::service::{self, FsFailure, Route};
 use pared_core::{ProtocolError, RequestHead, ServerOptions};
 
 use crate::buf::RecvBuf;
@@ -29,10 +29,15 @@ pub fn listen(bind: Option<IpAddr>, port: u16) -> io::Result<TcpListener> {
     }
 }
 
-/// The receive-buffer size for a server connection: at least a whole head.
+/// The receive-buffer size for a server connection: a whole head and a
+/// little more. Small, since every idle keep-alive connection holds one.
 pub fn recv_capacity(opts: &ServerOptions) -> usize {
-    (opts.connection.limits.max_head_bytes + 1).max(64 * 1024)
+    (opts.connection.limits.max_head_bytes + 1).max(8 * 1024)
 }
+
+/// The receive-buffer size while an upload body streams in: large reads
+/// and writes for throughput, for as long as the upload lasts.
+pub const UPLOAD_BUFFER: usize = 256 * 1024;
 
 /// Writes one access-log line to stderr, if logging is on.
 pub fn log_request(opts: &ServerOptions, record: &AccessRecord<'_>) {
@@ -367,12 +372,25 @@ impl Conn<'_> {
     fn receive_upload(
         &mut self,
         mut upload: Upload,
-    ) -> Result<Result<bool, pared_core::service::FsFailure>, Stop> {
+    ) -> Result<Result<bool, FsFailure>, Stop> {
         self.out.clear();
         self.conn.accept_body(&mut self.out);
         if !self.out.is_empty() {
             self.stream.write_all(&self.out)?;
         }
+        let small = self.buf.capacity();
+        self.buf.resize(UPLOAD_BUFFER);
+        let result = self.stream_upload(&mut upload);
+        self.buf.resize(small);
+        Ok(match result? {
+            Some(failed) => Err(failed),
+            None => upload.commit(),
+        })
+    }
+
+    /// Writes body events to the upload until the body ends; a failed
+    /// write is returned once the rest of the body has been read.
+    fn stream_upload(&mut self, upload: &mut Upload) -> Result<Option<FsFailure>, Stop> {
         let mut failed = None;
         loop {
             let (used, event) = self
@@ -397,10 +415,7 @@ impl Conn<'_> {
                 Event::Head(_) | Event::Paused | Event::Closed => break,
             }
         }
-        Ok(match failed {
-            Some(f) => Err(f),
-            None => upload.commit(),
-        })
+        Ok(failed)
     }
 
     /// Sends a prepared response; returns the body bytes sent.
