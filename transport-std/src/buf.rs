@@ -88,7 +88,10 @@ mod tests {
         b.filled(1);
         assert_eq!(b.data(), b"efghi");
         b.resize(64);
-        assert_eq!((b.data(), b.capacity(), b.spare().len()), (&b"efghi"[..], 64, 59));
+        assert_eq!(
+            (b.data(), b.capacity(), b.spare().len()),
+            (&b"efghi"[..], 64, 59)
+        );
         b.consume(3);
         b.resize(2);
         assert_eq!((b.data(), b.capacity()), (&b"hi"[..], 2));

@@ -369,10 +369,7 @@ impl Conn<'_> {
 
     /// Streams the request body into the upload; the upload is removed if
     /// anything goes wrong before the body is complete.
-    fn receive_upload(
-        &mut self,
-        mut upload: Upload,
-    ) -> Result<Result<bool, FsFailure>, Stop> {
+    fn receive_upload(&mut self, mut upload: Upload) -> Result<Result<bool, FsFailure>, Stop> {
         self.out.clear();
         self.conn.accept_body(&mut self.out);
         if !self.out.is_empty() {
