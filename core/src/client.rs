@@ -11,6 +11,7 @@
 use std::time::{Duration, Instant};
 
 use crate::body::{request_framing, response_framing, BodyEvent, BodyReader, Framing};
+use crate::deadline;
 use crate::error::{ProtocolError, UsageError};
 use crate::head::{Method, RequestHead, ResponseHead, Version};
 use crate::parse::{Limits, Parsed, ResponseParser};
@@ -277,32 +278,13 @@ impl Connection {
     /// deadline runs, the time left otherwise, or the timeout's error once
     /// the deadline has passed (as [`Connection::handle_timeout`] reports it).
     pub fn time_left(&mut self, now: Instant) -> Result<Option<Duration>, ProtocolError> {
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        match self.poll_timeout() {
-            None => Ok(None),
-            Some(deadline) if deadline > now => Ok(Some(deadline - now)),
-            Some(_) => self.handle_timeout(now).map(|()| Some(Duration::ZERO)),
-        }
+        deadline::left(self, now)
     }
 
     /// Checks the deadline at `now`; an expired one becomes a sticky error
     /// (and an earlier sticky error is returned again).
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), ProtocolError> {
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        match self.poll_timeout() {
-            Some(deadline) if deadline <= now => {
-                let e = match self.recv {
-                    Recv::Body(_) => ProtocolError::BodyStalled,
-                    _ => ProtocolError::HeadTimeout,
-                };
-                Err(self.fail(e))
-            }
-            _ => Ok(()),
-        }
+        deadline::check(self, now)
     }
 
     /// The framing of the response body, once its head has arrived.
@@ -317,5 +299,26 @@ impl Connection {
     /// another request.
     pub fn is_reusable(&self) -> bool {
         self.error.is_none() && matches!(self.recv, Recv::Done) && self.reusable
+    }
+}
+
+impl deadline::Timed for Connection {
+    fn failure(&self) -> Option<ProtocolError> {
+        self.error
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.poll_timeout()
+    }
+
+    fn expired(&self) -> ProtocolError {
+        match self.recv {
+            Recv::Body(_) => ProtocolError::BodyStalled,
+            _ => ProtocolError::HeadTimeout,
+        }
+    }
+
+    fn set_failure(&mut self, e: ProtocolError) {
+        self.error = Some(e);
     }
 }

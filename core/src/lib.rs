@@ -4,6 +4,7 @@
 
 pub mod body;
 pub mod client;
+mod deadline;
 mod error;
 pub mod fetch;
 mod head;

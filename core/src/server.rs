@@ -14,6 +14,7 @@
 use std::time::{Duration, Instant};
 
 use crate::body::{request_framing, response_framing, BodyEvent, BodyReader, Framing};
+use crate::deadline;
 use crate::error::{ProtocolError, UsageError};
 use crate::head::{Method, RequestHead, ResponseHead, Version};
 use crate::parse::{Limits, Parsed, RequestParser};
@@ -261,33 +262,13 @@ impl Connection {
     /// deadline runs, the time left otherwise, or the timeout's error once
     /// the deadline has passed (as [`Connection::handle_timeout`] reports it).
     pub fn time_left(&mut self, now: Instant) -> Result<Option<Duration>, ProtocolError> {
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        match self.poll_timeout() {
-            None => Ok(None),
-            Some(deadline) if deadline > now => Ok(Some(deadline - now)),
-            Some(_) => self.handle_timeout(now).map(|()| Some(Duration::ZERO)),
-        }
+        deadline::left(self, now)
     }
 
     /// Checks the deadlines at `now`; an expired one becomes a sticky error
     /// (and an earlier sticky error is returned again).
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), ProtocolError> {
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        match self.poll_timeout() {
-            Some(deadline) if deadline <= now => {
-                let e = match (&self.recv, &self.send) {
-                    (_, Send::Body { .. }) | (Recv::Body { .. }, _) => ProtocolError::BodyStalled,
-                    (Recv::Head { .. }, _) => ProtocolError::HeadTimeout,
-                    _ => ProtocolError::IdleTimeout,
-                };
-                Err(self.fail(e))
-            }
-            _ => Ok(()),
-        }
+        deadline::check(self, now)
     }
 
     /// True between requests: no byte of a next request has arrived, so a
@@ -443,4 +424,26 @@ impl Connection {
 
 fn add(at: Instant, d: Option<Duration>) -> Option<Instant> {
     d.and_then(|d| at.checked_add(d))
+}
+
+impl deadline::Timed for Connection {
+    fn failure(&self) -> Option<ProtocolError> {
+        self.error
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.poll_timeout()
+    }
+
+    fn expired(&self) -> ProtocolError {
+        match (&self.recv, &self.send) {
+            (_, Send::Body { .. }) | (Recv::Body { .. }, _) => ProtocolError::BodyStalled,
+            (Recv::Head { .. }, _) => ProtocolError::HeadTimeout,
+            _ => ProtocolError::IdleTimeout,
+        }
+    }
+
+    fn set_failure(&mut self, e: ProtocolError) {
+        self.error = Some(e);
+    }
 }
