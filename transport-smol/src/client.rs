@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 use async_net::TcpStream;
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
 use pared_core::client::{Connection, Event};
-use pared_core::fetch::{Session, Verdict};
+use pared_core::fetch::Session;
 use pared_core::ClientOptions;
 use pared_std::buf::RecvBuf;
-use pared_std::client::{timeout_or, ClientError, Job, Progress, RECV_CAPACITY, UPLOAD_CHUNK};
+use pared_std::client::{
+    response_failed, timeout_or, ClientError, Job, Progress, RECV_CAPACITY, UPLOAD_CHUNK,
+};
 use smol::Timer;
 
 /// Runs `fut`, or gives `None` after `limit`.
@@ -108,21 +110,12 @@ async fn run_async(
                     buf.consume(used);
                     fill(&mut stream, &mut buf, &mut conn).await.map_err(net)?;
                 }
-                Err(e) => {
-                    return Err(match write_failed {
-                        Some(ClientError::Network { source, .. }) => net(source),
-                        Some(other) => other,
-                        None => timeout_or(e, proto),
-                    })
-                }
+                Err(e) => return Err(response_failed(write_failed, e, &url)),
             }
         };
-        let exit = match session.on_response(&head)? {
-            Verdict::Follow => continue,
-            Verdict::Deliver { exit } => exit,
+        let Some((exit, mut sink)) = job.deliver(&mut session, &hop.head.method, &head)? else {
+            continue; // a redirect the session follows
         };
-        job.show_response(&hop.head.method, &head)?;
-        let mut sink = job.sink(&head)?;
         loop {
             match conn.handle_input(buf.data(), Instant::now()) {
                 Ok((used, Event::Body(data))) => {

@@ -15,14 +15,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use async_net::TcpStream;
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
-use pared_core::log::AccessRecord;
 use pared_core::server::{Connection, Event, Reuse};
 use pared_core::service::{self, FsFailure, Route};
 use pared_core::{ProtocolError, RequestHead, ServerOptions};
 use pared_std::buf::RecvBuf;
 use pared_std::fs::{remove_unfinished_uploads, Upload};
 use pared_std::serve::{self, Body, Prepared};
-use pared_std::server::{log_request, recv_capacity, transient_accept_error, UPLOAD_BUFFER};
+use pared_std::server::{recv_capacity, transient_accept_error, Started, UPLOAD_BUFFER};
 use pared_std::shutdown::POLL;
 use pared_std::{Root, Shutdown};
 use smol::{Async, Executor, Timer};
@@ -247,31 +246,20 @@ impl Conn<'_> {
     }
 
     async fn answer_error(&mut self, e: ProtocolError) {
-        let start = SystemTime::now();
-        let began = Instant::now();
+        let started = Started::now();
         if !self.conn.can_respond() {
             return;
         }
-        if let Some(reply) = service::protocol_error_reply(e, start) {
+        if let Some(reply) = service::protocol_error_reply(e, started.at) {
             let status = reply.head.status.as_u16();
             let sent = self.send(Prepared::reply(reply)).await.unwrap_or(0);
-            log_request(
-                &self.shared.opts,
-                &AccessRecord {
-                    remote: &self.peer,
-                    request: None,
-                    status: Some(status),
-                    bytes: sent,
-                    start,
-                    duration: began.elapsed(),
-                },
-            );
+            started.log(&self.shared.opts, &self.peer, None, status, sent);
         }
     }
 
     async fn serve_request(&mut self, req: RequestHead) -> Result<Reuse, Stop> {
-        let start = SystemTime::now();
-        let began = Instant::now();
+        let started = Started::now();
+        let start = started.at;
         let shared = self.shared;
         let root = shared.root.clone();
         let prepared = match service::route(&shared.opts.service, &req, start) {
@@ -300,17 +288,8 @@ impl Conn<'_> {
         };
         let status = prepared.head.status.as_u16();
         let sent = self.send(prepared).await;
-        log_request(
-            &shared.opts,
-            &AccessRecord {
-                remote: &self.peer,
-                request: Some((req.method.as_str(), &req.target, req.version.as_str())),
-                status: Some(status),
-                bytes: *sent.as_ref().unwrap_or(&0),
-                start,
-                duration: began.elapsed(),
-            },
-        );
+        let bytes = *sent.as_ref().unwrap_or(&0);
+        started.log(&shared.opts, &self.peer, Some(&req), status, bytes);
         sent?;
         self.conn.finish_response(Instant::now()).map_err(usage)
     }

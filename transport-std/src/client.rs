@@ -152,6 +152,24 @@ impl Job {
         Ok(())
     }
 
+    /// Decides what a response head means for the session: `None` when it
+    /// is a redirect to follow (its body is dropped), else the head is
+    /// shown and the exit code and the sink for its body are returned.
+    pub fn deliver(
+        &self,
+        session: &mut Session,
+        method: &Method,
+        head: &ResponseHead,
+    ) -> Result<Option<(u8, Sink)>, ClientError> {
+        match session.on_response(head)? {
+            Verdict::Follow => Ok(None),
+            Verdict::Deliver { exit } => {
+                self.show_response(method, head)?;
+                Ok(Some((exit, self.sink(head)?)))
+            }
+        }
+    }
+
     /// The sink for the body of `head`.
     pub fn sink(&self, head: &ResponseHead) -> Result<Sink, ClientError> {
         let total = pared_core::body::content_length(&head.headers)
@@ -466,21 +484,12 @@ pub fn run(mut session: Session, job: &Job, opts: &ClientOptions) -> Result<u8, 
                     buf.consume(used);
                     fill(&mut stream, &mut buf, &mut conn).map_err(net)?;
                 }
-                Err(e) => {
-                    return Err(match write_failed {
-                        Some(ClientError::Network { source, .. }) => net(source),
-                        Some(other) => other,
-                        None => timeout_or(e, proto),
-                    })
-                }
+                Err(e) => return Err(response_failed(write_failed, e, &url)),
             }
         };
-        let exit = match session.on_response(&head)? {
-            Verdict::Follow => continue,
-            Verdict::Deliver { exit } => exit,
+        let Some((exit, mut sink)) = job.deliver(&mut session, &hop.head.method, &head)? else {
+            continue; // a redirect the session follows
         };
-        job.show_response(&hop.head.method, &head)?;
-        let mut sink = job.sink(&head)?;
         loop {
             match conn.handle_input(buf.data(), Instant::now()) {
                 Ok((used, Event::Body(data))) => {
@@ -497,6 +506,27 @@ pub fn run(mut session: Session, job: &Job, opts: &ClientOptions) -> Result<u8, 
         }
         sink.finish()?;
         return Ok(exit);
+    }
+}
+
+/// The error for an exchange whose response failed: a failed upload's own
+/// error when there was one (the server may have cut it off), else the
+/// response's.
+pub fn response_failed(
+    write_failed: Option<ClientError>,
+    e: ProtocolError,
+    url: &str,
+) -> ClientError {
+    match write_failed {
+        Some(ClientError::Network { source, .. }) => ClientError::Network {
+            url: url.to_owned(),
+            source,
+        },
+        Some(other) => other,
+        None => timeout_or(e, |source| ClientError::Protocol {
+            url: url.to_owned(),
+            source,
+        }),
     }
 }
 

@@ -39,10 +39,45 @@ pub fn recv_capacity(opts: &ServerOptions) -> usize {
 /// and writes for throughput, for as long as the upload lasts.
 pub const UPLOAD_BUFFER: usize = 256 * 1024;
 
-/// Writes one access-log line to stderr, if logging is on.
-pub fn log_request(opts: &ServerOptions, record: &AccessRecord<'_>) {
-    if opts.access_log {
-        let mut line = access_line(record);
+/// When a request started, for its access-log line.
+#[derive(Debug, Clone, Copy)]
+pub struct Started {
+    /// Wall-clock time (the log's date, and `now` for Date fields).
+    pub at: SystemTime,
+    /// Monotonic time (the duration).
+    pub began: Instant,
+}
+
+impl Started {
+    /// Now.
+    pub fn now() -> Started {
+        Started {
+            at: SystemTime::now(),
+            began: Instant::now(),
+        }
+    }
+
+    /// Writes the request's access-log line to stderr, if logging is on:
+    /// `req` is `None` when no head was parsed.
+    pub fn log(
+        &self,
+        opts: &ServerOptions,
+        peer: &str,
+        req: Option<&RequestHead>,
+        status: u16,
+        bytes: u64,
+    ) {
+        if !opts.access_log {
+            return;
+        }
+        let mut line = access_line(&AccessRecord {
+            remote: peer,
+            request: req.map(|r| (r.method.as_str(), r.target.as_str(), r.version.as_str())),
+            status: Some(status),
+            bytes,
+            start: self.at,
+            duration: self.began.elapsed(),
+        });
         line.push('\n');
         let _ = io::stderr().lock().write_all(line.as_bytes());
     }
@@ -304,31 +339,20 @@ impl Conn<'_> {
 
     /// Answers a protocol error if it deserves an answer and none was sent.
     fn answer_error(&mut self, e: ProtocolError) {
-        let start = SystemTime::now();
-        let began = Instant::now();
+        let started = Started::now();
         if !self.conn.can_respond() {
             return;
         }
-        if let Some(reply) = service::protocol_error_reply(e, start) {
+        if let Some(reply) = service::protocol_error_reply(e, started.at) {
             let status = reply.head.status.as_u16();
             let sent = self.send(Prepared::reply(reply)).unwrap_or(0);
-            log_request(
-                &self.shared.opts,
-                &AccessRecord {
-                    remote: &self.peer,
-                    request: None,
-                    status: Some(status),
-                    bytes: sent,
-                    start,
-                    duration: began.elapsed(),
-                },
-            );
+            started.log(&self.shared.opts, &self.peer, None, status, sent);
         }
     }
 
     fn serve_request(&mut self, req: RequestHead) -> Result<Reuse, Stop> {
-        let start = SystemTime::now();
-        let began = Instant::now();
+        let started = Started::now();
+        let start = started.at;
         let shared = self.shared;
         let prepared = match service::route(&shared.opts.service, &req, start) {
             Route::Reply(reply) => Prepared::reply(reply),
@@ -350,17 +374,8 @@ impl Conn<'_> {
         };
         let status = prepared.head.status.as_u16();
         let sent = self.send(prepared);
-        log_request(
-            &shared.opts,
-            &AccessRecord {
-                remote: &self.peer,
-                request: Some((req.method.as_str(), &req.target, req.version.as_str())),
-                status: Some(status),
-                bytes: *sent.as_ref().unwrap_or(&0),
-                start,
-                duration: began.elapsed(),
-            },
-        );
+        let bytes = *sent.as_ref().unwrap_or(&0);
+        started.log(&shared.opts, &self.peer, Some(&req), status, bytes);
         sent?;
         self.conn
             .finish_response(Instant::now())
