@@ -46,8 +46,9 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "SIGINT or SIGTERM stops accepting, lets requests in flight finish \
-(10 s grace), removes unfinished uploads and exits 0."
+    after_help = "Timeouts of 0 mean none. SIGINT or SIGTERM stops accepting, lets \
+requests in flight finish (--grace), removes unfinished uploads and exits 0. One access-log \
+line per request goes to stderr (Common Log Format plus seconds taken)."
 )]
 struct ServerArgs {
     /// Port to listen on; 0 picks a free one and prints it.
