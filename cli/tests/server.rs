@@ -117,6 +117,16 @@ fn put_and_delete(rt: &str) {
     assert_eq!(r.status, 200);
     assert_eq!(get(&s, "/new/deep/file.bin").body, b"second!");
     assert_eq!(put(&s, "/new/", b"x").status, 409);
+    assert_eq!(
+        put(&s, "/new/deep", b"x").status,
+        409,
+        "a directory is not replaced"
+    );
+    assert_eq!(
+        put(&s, "/hello.txt/inside", b"x").status,
+        409,
+        "a file is not a directory"
+    );
     assert_eq!(put(&s, "/.pared-upload-x", b"x").status, 403);
     assert_eq!(
         raw(&s, b"DELETE /new/deep/file.bin HTTP/1.0\r\n\r\n").status,

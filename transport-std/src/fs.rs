@@ -156,7 +156,16 @@ impl Root {
     /// to a temporary file beside the target.
     pub fn begin_upload(&self, path: &RelPath) -> Result<Upload, FsFailure> {
         let name = path.file_name().ok_or(FsFailure::Conflict)?.to_owned();
-        let dir = Arc::new(self.parent_dir(path, true).map_err(|e| failure(&e))?);
+        // A file where the path needs a directory is a conflict, not a 404.
+        let dir = self
+            .parent_dir(path, true)
+            .map_err(|e| match e.raw_os_error() {
+                Some(code) if code == rustix::io::Errno::NOTDIR.raw_os_error() => {
+                    FsFailure::Conflict
+                }
+                _ => failure(&e),
+            })?;
+        let dir = Arc::new(dir);
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let nanos = SystemTime::now()
