@@ -13,7 +13,6 @@
 pub mod buf;
 pub mod client;
 pub mod fs;
-pub mod pool;
 pub mod serve;
 pub mod server;
 pub mod shutdown;

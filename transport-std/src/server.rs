@@ -1,6 +1,6 @@
-//! The blocking server: one thread per connection (reused through a
-//! cached pool), each a loop of socket
-//! reads, pared-core events and file-system calls.
+//! The blocking server: one thread per connection, each a loop of socket
+//! reads, pared-core events and file-system calls. Threads accept their
+//! own connections (the `Crew` below) and are reused across connections.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
@@ -15,7 +15,6 @@ use pared_core::{ProtocolError, RequestHead, ServerOptions};
 
 use crate::buf::RecvBuf;
 use crate::fs::{remove_unfinished_uploads, Root, Upload};
-use crate::pool::Pool;
 use crate::serve::{self, Body, Prepared};
 use crate::shutdown::{Shutdown, POLL};
 
@@ -83,59 +82,35 @@ impl Started {
     }
 }
 
-/// Counts connections and pauses accepting at the limit.
+/// The connection threads. Each one blocks in `accept()` (Linux wakes one
+/// waiter per connection), serves the connection it got on the same
+/// thread, and goes back to accepting: no hand-off between an accepting
+/// thread and a serving one. A thread that takes the last idle acceptor's
+/// place starts another, up to `max_connections`; at the limit nobody
+/// accepts, so new connections wait in the kernel's backlog.
 #[derive(Debug, Default)]
-struct Gate {
-    active: Mutex<usize>,
+struct Crew {
+    state: Mutex<CrewState>,
     changed: Condvar,
 }
 
-impl Gate {
-    /// Waits (polling `stop`) for a free slot; false when stopping.
-    fn enter(&self, max: Option<usize>, stop: &Shutdown) -> bool {
-        let Ok(mut n) = self.active.lock() else {
-            return false;
-        };
-        while max.is_some_and(|m| *n >= m) {
-            if stop.requested() {
-                return false;
-            }
-            n = match self.changed.wait_timeout(n, POLL) {
-                Ok((g, _)) => g,
-                Err(_) => return false,
-            };
-        }
-        *n += 1;
-        true
-    }
-
-    fn leave(&self) {
-        if let Ok(mut n) = self.active.lock() {
-            *n = n.saturating_sub(1);
-            self.changed.notify_all();
-        }
-    }
-
-    /// Waits until no connection is active or `deadline` passes.
-    fn drain(&self, deadline: Instant) -> usize {
-        let Ok(mut n) = self.active.lock() else {
-            return 0;
-        };
-        while *n > 0 && Instant::now() < deadline {
-            n = match self.changed.wait_timeout(n, POLL) {
-                Ok((g, _)) => g,
-                Err(_) => return 0,
-            };
-        }
-        *n
-    }
+#[derive(Debug, Default)]
+struct CrewState {
+    /// Threads alive.
+    threads: usize,
+    /// Threads waiting in accept().
+    idle: usize,
 }
+
+/// Idle acceptors kept after a burst; more than this exit.
+const MAX_IDLE: usize = 32;
 
 struct Shared {
     root: Root,
     opts: ServerOptions,
     stop: Shutdown,
-    gate: Gate,
+    crew: Crew,
+    listener: TcpListener,
 }
 
 /// Serves `root` on `listener` until `stop` is requested, then lets
@@ -147,55 +122,26 @@ pub fn serve(
     opts: ServerOptions,
     stop: Shutdown,
 ) -> io::Result<()> {
-    listener.set_nonblocking(true)?;
+    listener.set_nonblocking(false)?;
     let shared = Arc::new(Shared {
         root,
         opts,
         stop,
-        gate: Gate::default(),
+        crew: Crew::default(),
+        listener,
     });
-    let pool = Pool::new();
-    while shared.gate.enter(opts.max_connections, &shared.stop) {
-        let accepted = loop {
-            if shared.stop.requested() {
-                break None;
-            }
-            match listener.accept() {
-                Ok(conn) => break Some(conn),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let mut fds = [rustix::event::PollFd::new(
-                        &listener,
-                        rustix::event::PollFlags::IN,
-                    )];
-                    let timeout = rustix::event::Timespec {
-                        tv_sec: 0,
-                        tv_nsec: POLL.as_nanos() as i64,
-                    };
-                    let _ = rustix::event::poll(&mut fds, Some(&timeout));
-                }
-                Err(e) if transient_accept_error(&e) => {
-                    std::thread::sleep(Duration::from_millis(10))
-                }
-                Err(e) => {
-                    shared.gate.leave();
-                    return Err(e);
-                }
-            }
-        };
-        let Some((stream, peer)) = accepted else {
-            shared.gate.leave();
-            break;
-        };
-        let s = shared.clone();
-        let spawned = pool.execute(move || {
-            let _ = handle(stream, peer, &s);
-            s.gate.leave();
-        });
-        if spawned.is_err() {
-            shared.gate.leave();
-        }
+    if let Ok(mut st) = shared.crew.state.lock() {
+        st.threads = 1;
+        st.idle = 1;
     }
-    let left = shared.gate.drain(Instant::now() + shared.opts.grace);
+    spawn_acceptor(&shared)?;
+    while !shared.stop.requested() {
+        std::thread::sleep(POLL);
+    }
+    // Wakes every thread blocked in accept() (it fails with EINVAL).
+    let _ = rustix::net::shutdown(&shared.listener, rustix::net::Shutdown::Read);
+    let deadline = Instant::now() + shared.opts.grace;
+    let left = drain(&shared.crew, deadline);
     let removed = remove_unfinished_uploads();
     if left > 0 || removed > 0 {
         eprintln!(
@@ -203,6 +149,75 @@ pub fn serve(
         );
     }
     Ok(())
+}
+
+/// Waits until every connection thread has exited or `deadline` passes;
+/// returns how many are still running.
+fn drain(crew: &Crew, deadline: Instant) -> usize {
+    let Ok(mut st) = crew.state.lock() else {
+        return 0;
+    };
+    while st.threads > 0 && Instant::now() < deadline {
+        st = match crew.changed.wait_timeout(st, POLL) {
+            Ok((g, _)) => g,
+            Err(_) => return 0,
+        };
+    }
+    st.threads
+}
+
+fn spawn_acceptor(shared: &Arc<Shared>) -> io::Result<()> {
+    let s = shared.clone();
+    std::thread::Builder::new()
+        .name("pared-conn".into())
+        .stack_size(256 * 1024)
+        .spawn(move || acceptor(&s))
+        .map(|_| ())
+}
+
+/// One connection thread: accept, serve, repeat; exits on shutdown or
+/// when enough others are idle.
+fn acceptor(shared: &Arc<Shared>) {
+    let crew = &shared.crew;
+    let leave = |st: &mut CrewState| {
+        st.threads -= 1;
+        crew.changed.notify_all();
+    };
+    loop {
+        let accepted = shared.listener.accept();
+        let Ok(mut st) = crew.state.lock() else {
+            return;
+        };
+        st.idle -= 1;
+        let (stream, peer) = match accepted {
+            Ok(conn) if !shared.stop.requested() => conn,
+            Err(e) if !shared.stop.requested() && transient_accept_error(&e) => {
+                st.idle += 1;
+                drop(st);
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+            _ => return leave(&mut st),
+        };
+        let max = shared.opts.max_connections.unwrap_or(usize::MAX);
+        if st.idle == 0 && st.threads < max {
+            st.threads += 1;
+            st.idle += 1;
+            if spawn_acceptor(shared).is_err() {
+                st.threads -= 1;
+                st.idle -= 1;
+            }
+        }
+        drop(st);
+        let _ = handle(stream, peer, shared);
+        let Ok(mut st) = crew.state.lock() else {
+            return;
+        };
+        if shared.stop.requested() || st.idle >= MAX_IDLE {
+            return leave(&mut st);
+        }
+        st.idle += 1;
+    }
 }
 
 /// Errors after which accepting goes on (the peer left, or a resource
