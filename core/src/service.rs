@@ -140,23 +140,35 @@ fn base(status: StatusCode, now: SystemTime) -> ResponseHead {
     h
 }
 
-/// Appends an HTTP date. The text for the last second seen is kept per
-/// thread: a busy server formats one date a second, not one a response.
-/// (Pure: the result depends only on `t`.)
+/// Appends an HTTP date (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`),
+/// formatted into a stack buffer: no allocation per response.
 fn append_date(headers: &mut crate::Headers, name: &str, t: SystemTime) {
-    thread_local! {
-        static LAST: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
-    }
+    headers.append(name, imf_fixdate(t));
+}
+
+/// IMF-fixdate (RFC 9110 §5.6.7) of `t`, clamped to the epoch.
+pub fn imf_fixdate(t: SystemTime) -> [u8; 29] {
+    const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
     let secs = secs(t).unwrap_or(0);
-    LAST.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut last) => {
-            if last.0 != secs {
-                *last = (secs, httpdate::fmt_http_date(t));
-            }
-            headers.append(name, &last.1);
-        }
-        Err(_) => headers.append(name, httpdate::fmt_http_date(t)),
-    });
+    let days = secs / 86_400;
+    let (year, month, day) = crate::log::civil(days as i64);
+    let rem = secs % 86_400;
+    let two = |n: u64| [b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8];
+    let mut out = *b"Thu, 01 Jan 1970 00:00:00 GMT";
+    out[..3].copy_from_slice(DAYS[(days % 7) as usize]);
+    out[5..7].copy_from_slice(&two(u64::from(day)));
+    out[8..11].copy_from_slice(MONTHS[(month - 1) as usize]);
+    let y = year.clamp(0, 9999) as u64;
+    out[12..14].copy_from_slice(&two(y / 100));
+    out[14..16].copy_from_slice(&two(y % 100));
+    out[17..19].copy_from_slice(&two(rem / 3600));
+    out[20..22].copy_from_slice(&two(rem / 60 % 60));
+    out[23..25].copy_from_slice(&two(rem % 60));
+    out
 }
 
 fn error_text(status: StatusCode) -> &'static [u8] {
@@ -295,8 +307,7 @@ pub fn file_reply(req: &RequestHead, path: &RelPath, meta: &Meta, now: SystemTim
     if not_modified(req, modified, now) {
         let mut head = base(StatusCode::NOT_MODIFIED, now);
         if let Some(m) = modified {
-            head.headers
-                .append("Last-Modified", httpdate::fmt_http_date(m));
+            head.headers.append("Last-Modified", imf_fixdate(m));
         }
         return Reply {
             head,
@@ -308,8 +319,7 @@ pub fn file_reply(req: &RequestHead, path: &RelPath, meta: &Meta, now: SystemTim
         .append("Content-Type", content_type(path.file_name().unwrap_or("")));
     head.headers.append_u64("Content-Length", meta.len);
     if let Some(m) = modified {
-        head.headers
-            .append("Last-Modified", httpdate::fmt_http_date(m));
+        head.headers.append("Last-Modified", imf_fixdate(m));
     }
     let body = if req.method == Method::Head || meta.len == 0 {
         ReplyBody::None
@@ -536,6 +546,20 @@ mod tests {
                 200,
                 "{ims}"
             );
+        }
+    }
+
+    #[test]
+    fn dates_match_httpdate() {
+        let mut t = 0u64;
+        while t < 5_000_000_000 {
+            let at = UNIX_EPOCH + Duration::from_secs(t);
+            assert_eq!(
+                std::str::from_utf8(&imf_fixdate(at)).unwrap(),
+                httpdate::fmt_http_date(at),
+                "{t}"
+            );
+            t += 86_399 * 37 + 3_601 + t % 7_919;
         }
     }
 
