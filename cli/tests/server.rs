@@ -422,6 +422,12 @@ fn access_log_lines(rt: &str) {
     get(&s, "/hello.txt");
     raw(&s, b"GET /a\"b HTTP/1.0\r\n\r\n");
     raw(&s, b"GET /a\x1b[31m HTTP/1.0\r\n\r\n");
+    // An upload whose client vanishes is logged too, with no status.
+    let mut c = s.connect();
+    c.write_all(b"PUT /cut.txt HTTP/1.0\r\nContent-Length: 100\r\n\r\nabc")
+        .unwrap();
+    drop(c);
+    std::thread::sleep(Duration::from_millis(300));
     let st = s.terminate(Duration::from_secs(10)).expect("exit");
     assert!(st.success());
     let log = s.stderr_text();
@@ -441,6 +447,10 @@ fn access_log_lines(rt: &str) {
     assert!(
         log.contains("\"-\" 400 "),
         "a refused request is logged: {log}"
+    );
+    assert!(
+        log.contains("\"PUT /cut.txt HTTP/1.0\" - 0 "),
+        "a cut upload is logged: {log}"
     );
     assert!(
         !log.contains('\x1b'),

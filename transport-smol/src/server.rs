@@ -178,7 +178,7 @@ async fn handle(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> Result<
             Ok(Some(head)) => head,
             Ok(None) => return Ok(()),
             Err(Stop::Protocol(e)) => {
-                c.answer_error(e).await;
+                c.answer_error(e, None, Started::now()).await;
                 return Ok(());
             }
             Err(e) => return Err(e),
@@ -245,15 +245,31 @@ impl Conn<'_> {
         Ok(())
     }
 
-    async fn answer_error(&mut self, e: ProtocolError) {
-        let started = Started::now();
-        if !self.conn.can_respond() {
-            return;
-        }
-        if let Some(reply) = service::protocol_error_reply(e, started.at) {
-            let status = reply.head.status.as_u16();
-            let sent = self.send(Prepared::reply(reply)).await.unwrap_or(0);
-            started.log(&self.shared.opts, &self.peer, None, status, sent);
+    /// Answers a protocol error if it deserves an answer and none was sent,
+    /// and logs it; `req` is the request it ended, if its head was parsed.
+    async fn answer_error(
+        &mut self,
+        e: ProtocolError,
+        req: Option<&RequestHead>,
+        started: Started,
+    ) {
+        let reply = self
+            .conn
+            .can_respond()
+            .then(|| service::protocol_error_reply(e, started.at))
+            .flatten();
+        let (status, sent) = match reply {
+            Some(reply) => {
+                let status = reply.head.status.as_u16();
+                (
+                    Some(status),
+                    self.send(Prepared::reply(reply)).await.unwrap_or(0),
+                )
+            }
+            None => (None, 0),
+        };
+        if status.is_some() || req.is_some() {
+            started.log(&self.shared.opts, &self.peer, req, status, sent);
         }
     }
 
@@ -277,7 +293,7 @@ impl Conn<'_> {
                             Prepared::reply(service::put_reply(&path, stored, SystemTime::now()))
                         }
                         Err(Stop::Protocol(e)) => {
-                            self.answer_error(e).await;
+                            self.answer_error(e, Some(&req), started).await;
                             return Err(Stop::Protocol(e));
                         }
                         Err(e) => return Err(e),
@@ -289,7 +305,7 @@ impl Conn<'_> {
         let status = prepared.head.status.as_u16();
         let sent = self.send(prepared).await;
         let bytes = *sent.as_ref().unwrap_or(&0);
-        started.log(&shared.opts, &self.peer, Some(&req), status, bytes);
+        started.log(&shared.opts, &self.peer, Some(&req), Some(status), bytes);
         sent?;
         self.conn.finish_response(Instant::now()).map_err(usage)
     }

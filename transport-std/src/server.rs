@@ -57,13 +57,13 @@ impl Started {
     }
 
     /// Writes the request's access-log line to stderr, if logging is on:
-    /// `req` is `None` when no head was parsed.
+    /// `req` is `None` when no head was parsed, `status` when none was sent.
     pub fn log(
         &self,
         opts: &ServerOptions,
         peer: &str,
         req: Option<&RequestHead>,
-        status: u16,
+        status: Option<u16>,
         bytes: u64,
     ) {
         if !opts.access_log {
@@ -72,7 +72,7 @@ impl Started {
         let mut line = access_line(&AccessRecord {
             remote: peer,
             request: req.map(|r| (r.method.as_str(), r.target.as_str(), r.version.as_str())),
-            status: Some(status),
+            status,
             bytes,
             start: self.at,
             duration: self.began.elapsed(),
@@ -276,7 +276,7 @@ fn handle(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> Result<(), St
             Ok(Some(head)) => head,
             Ok(None) => return Ok(()),
             Err(Stop::Protocol(e)) => {
-                c.answer_error(e);
+                c.answer_error(e, None, Started::now());
                 return Ok(());
             }
             Err(e) => return Err(e),
@@ -353,15 +353,23 @@ impl Conn<'_> {
     }
 
     /// Answers a protocol error if it deserves an answer and none was sent.
-    fn answer_error(&mut self, e: ProtocolError) {
-        let started = Started::now();
-        if !self.conn.can_respond() {
-            return;
-        }
-        if let Some(reply) = service::protocol_error_reply(e, started.at) {
-            let status = reply.head.status.as_u16();
-            let sent = self.send(Prepared::reply(reply)).unwrap_or(0);
-            started.log(&self.shared.opts, &self.peer, None, status, sent);
+    /// Answers a protocol error if it deserves an answer and none was sent,
+    /// and logs it; `req` is the request it ended, if its head was parsed.
+    fn answer_error(&mut self, e: ProtocolError, req: Option<&RequestHead>, started: Started) {
+        let reply = self
+            .conn
+            .can_respond()
+            .then(|| service::protocol_error_reply(e, started.at))
+            .flatten();
+        let (status, sent) = match reply {
+            Some(reply) => {
+                let status = reply.head.status.as_u16();
+                (Some(status), self.send(Prepared::reply(reply)).unwrap_or(0))
+            }
+            None => (None, 0),
+        };
+        if status.is_some() || req.is_some() {
+            started.log(&self.shared.opts, &self.peer, req, status, sent);
         }
     }
 
@@ -379,7 +387,7 @@ impl Conn<'_> {
                         Prepared::reply(service::put_reply(&path, stored, SystemTime::now()))
                     }
                     Err(Stop::Protocol(e)) => {
-                        self.answer_error(e);
+                        self.answer_error(e, Some(&req), started);
                         return Err(Stop::Protocol(e));
                     }
                     Err(e) => return Err(e),
@@ -390,7 +398,7 @@ impl Conn<'_> {
         let status = prepared.head.status.as_u16();
         let sent = self.send(prepared);
         let bytes = *sent.as_ref().unwrap_or(&0);
-        started.log(&shared.opts, &self.peer, Some(&req), status, bytes);
+        started.log(&shared.opts, &self.peer, Some(&req), Some(status), bytes);
         sent?;
         self.conn
             .finish_response(Instant::now())
