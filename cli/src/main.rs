@@ -137,7 +137,8 @@ impl ServerArgs {
         o.connection.head_timeout = secs(self.header_timeout);
         o.connection.idle_timeout = secs(self.idle_timeout);
         o.connection.body_timeout = secs(self.body_timeout);
-        o.connection.max_body = self.max_upload;
+        // --max-upload is the file service's decision (413 before the body,
+        // with the request in the log), not a connection-wide body limit.
         o.service = ServiceConfig {
             read_only: self.read_only,
             max_upload: self.max_upload,

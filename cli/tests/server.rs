@@ -418,8 +418,12 @@ fn graceful_shutdown(rt: &str) {
 
 fn access_log_lines(rt: &str) {
     let root = fixture();
-    let mut s = Server::start_with(rt, root.path(), &[], false);
+    let mut s = Server::start_with(rt, root.path(), &["--max-upload", "1K"], false);
     get(&s, "/hello.txt");
+    assert_eq!(
+        raw(&s, b"PUT /big HTTP/1.0\r\nContent-Length: 2048\r\n\r\n").status,
+        413
+    );
     raw(&s, b"GET /a\"b HTTP/1.0\r\n\r\n");
     raw(&s, b"GET /a\x1b[31m HTTP/1.0\r\n\r\n");
     // An upload whose client vanishes is logged too, with no status.
@@ -447,6 +451,10 @@ fn access_log_lines(rt: &str) {
     assert!(
         log.contains("\"-\" 400 "),
         "a refused request is logged: {log}"
+    );
+    assert!(
+        log.contains("\"PUT /big HTTP/1.0\" 413 "),
+        "an upload over the limit is logged with its request: {log}"
     );
     assert!(
         log.contains("\"PUT /cut.txt HTTP/1.0\" - 0 "),

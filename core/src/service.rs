@@ -7,7 +7,7 @@
 //! Content-Length (so keep-alive can follow); a refused path never reaches
 //! the file system; a HEAD answer has the head a GET would have.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::body::content_length;
 use crate::head::{Method, RequestHead, ResponseHead, StatusCode, Version};
@@ -442,12 +442,10 @@ pub fn protocol_error_reply(e: crate::ProtocolError, now: SystemTime) -> Option<
     e.status().map(|s| error_reply(s, None, now))
 }
 
-/// Grace period a server gives in-flight requests on shutdown.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn req(method: Method, target: &str) -> RequestHead {
         RequestHead::new(method, target, Version::Http10)

@@ -25,8 +25,8 @@ fn intended(input: &[u8], pared: &Result<Parsed<pared_core::RequestHead>, Protoc
         Err(ProtocolError::BadTarget) => Some("target bytes"),
         // 4. pared refuses DEL and other controls anywhere in a line; httparse allows some in values.
         Err(ProtocolError::ControlCharacter | ProtocolError::BareCr) => Some("control bytes"),
-        // 5. httparse accepts some request-target characters pared passes on too; and
-        //    version/method errors where httparse reports a different partial state.
+        // Anything else is undocumented. (Difference 5, the timing of a verdict
+        // on an incomplete line, is accepted by the caller before this point.)
         _ => None,
     }
 }
