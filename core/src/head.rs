@@ -101,6 +101,8 @@ impl StatusCode {
     pub const CREATED: StatusCode = StatusCode(201);
     /// 204 No Content.
     pub const NO_CONTENT: StatusCode = StatusCode(204);
+    /// 206 Partial Content.
+    pub const PARTIAL_CONTENT: StatusCode = StatusCode(206);
     /// 301 Moved Permanently.
     pub const MOVED_PERMANENTLY: StatusCode = StatusCode(301);
     /// 304 Not Modified.
@@ -119,10 +121,14 @@ impl StatusCode {
     pub const CONFLICT: StatusCode = StatusCode(409);
     /// 411 Length Required.
     pub const LENGTH_REQUIRED: StatusCode = StatusCode(411);
+    /// 412 Precondition Failed.
+    pub const PRECONDITION_FAILED: StatusCode = StatusCode(412);
     /// 413 Content Too Large.
     pub const PAYLOAD_TOO_LARGE: StatusCode = StatusCode(413);
     /// 414 URI Too Long.
     pub const URI_TOO_LONG: StatusCode = StatusCode(414);
+    /// 416 Range Not Satisfiable.
+    pub const RANGE_NOT_SATISFIABLE: StatusCode = StatusCode(416);
     /// 431 Request Header Fields Too Large.
     pub const HEADER_FIELDS_TOO_LARGE: StatusCode = StatusCode(431);
     /// 500 Internal Server Error.

@@ -5,6 +5,7 @@
 pub mod body;
 pub mod client;
 mod deadline;
+pub mod digest;
 mod error;
 pub mod fetch;
 mod head;
@@ -13,8 +14,10 @@ pub mod log;
 pub mod options;
 mod parse;
 pub mod path;
+pub mod range;
 pub mod server;
 pub mod service;
+pub mod validators;
 mod write;
 
 pub use body::Framing;

@@ -10,8 +10,11 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::body::content_length;
+use crate::digest::{self, Algorithm, Digest};
 use crate::head::{Method, RequestHead, ResponseHead, StatusCode, Version};
 use crate::path::{resolve_target, RelPath};
+use crate::range::{self, Multipart, Pieces, RangeRequest};
+use crate::validators::{self, Current, Outcome};
 
 /// The `Server` field pared sends.
 pub const SERVER: &str = concat!("pared/", env!("CARGO_PKG_VERSION"));
@@ -48,6 +51,36 @@ pub struct Meta {
     pub len: u64,
     /// Its modification time, where the file system has one.
     pub modified: Option<SystemTime>,
+    /// Its device number (part of its identity for the ETag).
+    pub dev: u64,
+    /// Its inode number (part of its identity for the ETag).
+    pub ino: u64,
+}
+
+impl Meta {
+    /// The identity and version the ETag is made of.
+    pub fn version(&self) -> validators::Version {
+        validators::Version {
+            dev: self.dev,
+            ino: self.ino,
+            len: self.len,
+            mtime_ns: self.modified.map_or(0, validators::nanos),
+        }
+    }
+
+    /// The strong ETag of this version, quotes included.
+    pub fn etag(&self) -> String {
+        self.version().etag()
+    }
+
+    /// What preconditions are evaluated against; `now` clamps a future
+    /// modification time.
+    pub fn current(&self, now: SystemTime) -> Current {
+        Current {
+            etag: self.etag(),
+            modified: self.modified.map(|m| m.min(now)),
+        }
+    }
 }
 
 /// Why a file-system call failed, as far as the response cares.
@@ -62,6 +95,11 @@ pub enum FsFailure {
     Conflict,
     /// The disk is full (507).
     NoSpace,
+    /// A precondition (If-Match, If-None-Match, If-Unmodified-Since) did
+    /// not hold against the current file when it was checked atomically (412).
+    PreconditionFailed,
+    /// The upload's bytes did not match its Content-Digest or Repr-Digest (400).
+    DigestMismatch,
     /// Anything else (500).
     Other,
 }
@@ -74,6 +112,8 @@ impl FsFailure {
             FsFailure::Denied => StatusCode::FORBIDDEN,
             FsFailure::Conflict => StatusCode::CONFLICT,
             FsFailure::NoSpace => StatusCode::INSUFFICIENT_STORAGE,
+            FsFailure::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            FsFailure::DigestMismatch => StatusCode::BAD_REQUEST,
             FsFailure::Other => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -84,8 +124,9 @@ impl FsFailure {
 pub enum ReplyBody {
     /// No body (HEAD, 304, or an empty answer).
     None,
-    /// The opened file's bytes, exactly the Content-Length.
-    File,
+    /// Bytes of the opened file (the whole file, one range, or a
+    /// multipart body of ranges), exactly the Content-Length in all.
+    File(Pieces),
     /// A short fixed text (error pages).
     Static(&'static [u8]),
     /// The bytes the caller generated for it (a directory listing).
@@ -180,8 +221,10 @@ fn error_text(status: StatusCode) -> &'static [u8] {
         408 => b"408 Request Timeout\n",
         409 => b"409 Conflict\n",
         411 => b"411 Length Required\n",
+        412 => b"412 Precondition Failed\n",
         413 => b"413 Content Too Large\n",
         414 => b"414 URI Too Long\n",
+        416 => b"416 Range Not Satisfiable\n",
         431 => b"431 Request Header Fields Too Large\n",
         501 => b"501 Not Implemented\n",
         503 => b"503 Service Unavailable\n",
@@ -269,21 +312,6 @@ fn secs(t: SystemTime) -> Option<u64> {
     t.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs())
 }
 
-/// True when If-Modified-Since holds a valid date, not in the future, at or
-/// after the file's modification time (RFC 9110 §13.1.3).
-fn not_modified(req: &RequestHead, modified: Option<SystemTime>, now: SystemTime) -> bool {
-    let (Some(value), Some(modified)) = (req.headers.get_str("if-modified-since"), modified) else {
-        return false;
-    };
-    let Ok(since) = httpdate::parse_http_date(value.trim()) else {
-        return false;
-    };
-    match (secs(since), secs(modified), secs(now)) {
-        (Some(since), Some(modified), Some(now)) => since <= now && modified <= since,
-        _ => false,
-    }
-}
-
 /// The Content-Type for a file name, guessed from its extension.
 pub fn content_type(name: &str) -> &'static str {
     match name
@@ -301,30 +329,91 @@ pub fn content_type(name: &str) -> &'static str {
     }
 }
 
-/// The answer for a GET or HEAD of a regular file with `meta`.
+/// Appends the validators of a file response: ETag and Last-Modified.
+fn append_validators(head: &mut ResponseHead, current: &Current) {
+    head.headers.append("ETag", &current.etag);
+    if let Some(m) = current.modified {
+        append_date(&mut head.headers, "Last-Modified", m);
+    }
+}
+
+/// The answer for a GET or HEAD of a regular file with `meta`: the
+/// preconditions of RFC 9110 §13.2.2, then the Range (GET only).
 pub fn file_reply(req: &RequestHead, path: &RelPath, meta: &Meta, now: SystemTime) -> Reply {
-    let modified = meta.modified.map(|m| m.min(now));
-    if not_modified(req, modified, now) {
-        let mut head = base(StatusCode::NOT_MODIFIED, now);
-        if let Some(m) = modified {
-            head.headers.append("Last-Modified", imf_fixdate(m));
+    let current = meta.current(now);
+    let range_allowed = match validators::evaluate(req, Some(&current), now) {
+        Outcome::Failed => {
+            return error_reply(StatusCode::PRECONDITION_FAILED, Some(&req.method), now)
         }
-        return Reply {
-            head,
-            body: ReplyBody::None,
-        };
+        Outcome::NotModified => {
+            let mut head = base(StatusCode::NOT_MODIFIED, now);
+            append_validators(&mut head, &current);
+            return Reply {
+                head,
+                body: ReplyBody::None,
+            };
+        }
+        Outcome::Proceed { range } => range && req.method == Method::Get,
+    };
+    let ctype = content_type(path.file_name().unwrap_or(""));
+    let plan = match req.headers.get_str("range") {
+        Some(v) if range_allowed => range::parse_range(v, meta.len),
+        _ => RangeRequest::Whole,
+    };
+    let (status, pieces, content_range) = match plan {
+        RangeRequest::Whole => (
+            StatusCode::OK,
+            Pieces::Span {
+                offset: 0,
+                len: meta.len,
+            },
+            None,
+        ),
+        RangeRequest::Unsatisfiable => {
+            let mut reply = error_reply(StatusCode::RANGE_NOT_SATISFIABLE, Some(&req.method), now);
+            reply
+                .head
+                .headers
+                .append("Content-Range", format!("bytes */{}", meta.len));
+            append_validators(&mut reply.head, &current);
+            return reply;
+        }
+        RangeRequest::Ranges(ranges) if ranges.len() == 1 => (
+            StatusCode::PARTIAL_CONTENT,
+            Pieces::Span {
+                offset: ranges[0].first,
+                len: ranges[0].len(),
+            },
+            Some(range::content_range(ranges[0], meta.len)),
+        ),
+        RangeRequest::Ranges(ranges) => {
+            let boundary = range::boundary_for(&current.etag);
+            let m = Multipart::new(&ranges, meta.len, ctype, &boundary);
+            let multipart_type = m.content_type();
+            let mut head = base(StatusCode::PARTIAL_CONTENT, now);
+            head.headers.append("Content-Type", multipart_type);
+            let pieces = Pieces::Multipart(m);
+            head.headers.append_u64("Content-Length", pieces.len());
+            head.headers.append("Accept-Ranges", "bytes");
+            append_validators(&mut head, &current);
+            return Reply {
+                head,
+                body: ReplyBody::File(pieces),
+            };
+        }
+    };
+    let mut head = base(status, now);
+    head.headers.append("Content-Type", ctype);
+    head.headers.append_u64("Content-Length", pieces.len());
+    if let Some(cr) = content_range {
+        head.headers.append("Content-Range", cr);
     }
-    let mut head = base(StatusCode::OK, now);
-    head.headers
-        .append("Content-Type", content_type(path.file_name().unwrap_or("")));
-    head.headers.append_u64("Content-Length", meta.len);
-    if let Some(m) = modified {
-        head.headers.append("Last-Modified", imf_fixdate(m));
-    }
-    let body = if req.method == Method::Head || meta.len == 0 {
+    head.headers.append("Accept-Ranges", "bytes");
+    append_validators(&mut head, &current);
+    let body = if req.method == Method::Head || pieces.is_empty() {
         ReplyBody::None
     } else {
-        ReplyBody::File
+        ReplyBody::File(pieces)
     };
     Reply { head, body }
 }
@@ -398,20 +487,35 @@ pub fn listing_reply(req: &RequestHead, len: usize, now: SystemTime) -> Reply {
     Reply { head, body }
 }
 
-/// The answer after an upload: 201 with Location when `created`, 200 when
-/// it replaced a file, or the failure's status.
-pub fn put_reply(path: &RelPath, stored: Result<bool, FsFailure>, now: SystemTime) -> Reply {
+/// What a completed upload reports back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// True when the target did not exist before (201 Created).
+    pub created: bool,
+    /// The stored file's metadata (for its ETag).
+    pub meta: Meta,
+    /// The sha-256 of the stored bytes.
+    pub digest: Digest,
+}
+
+/// The answer after an upload: 201 with Location when created, 200 when
+/// it replaced a file, each with the new ETag and `Repr-Digest`; or the
+/// failure's status.
+pub fn put_reply(path: &RelPath, stored: Result<Stored, FsFailure>, now: SystemTime) -> Reply {
     match stored {
-        Ok(created) => {
-            let status = if created {
+        Ok(stored) => {
+            let status = if stored.created {
                 StatusCode::CREATED
             } else {
                 StatusCode::OK
             };
             let mut head = base(status, now);
-            if created {
+            if stored.created {
                 head.headers.append("Location", path.href(false));
             }
+            head.headers.append("ETag", stored.meta.etag());
+            head.headers
+                .append("Repr-Digest", stored.digest.field_value());
             head.headers.append("Content-Length", "0");
             Reply {
                 head,
@@ -422,7 +526,83 @@ pub fn put_reply(path: &RelPath, stored: Result<bool, FsFailure>, now: SystemTim
     }
 }
 
-/// The answer after a DELETE.
+/// Whether a PUT or DELETE may go ahead given the target's current state
+/// (`None`: nothing there): the preconditions of RFC 9110 §13.2.2. The
+/// caller checks once early (to refuse before reading a body) and again
+/// atomically where the write happens.
+pub fn write_allowed(req: &RequestHead, current: Option<&Meta>, now: SystemTime) -> bool {
+    let current = current.map(|m| m.current(now));
+    matches!(
+        validators::evaluate(req, current.as_ref(), now),
+        Outcome::Proceed { .. }
+    )
+}
+
+/// How a write must be committed to keep its preconditions atomic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteGuard {
+    /// No preconditions: replace (or remove) whatever is there.
+    None,
+    /// `If-None-Match: *` alone: create, failing if the target exists at
+    /// the moment of the rename.
+    CreateOnly,
+    /// Other preconditions: lock the current file, check it is still the
+    /// one at the path, evaluate [`write_allowed`], then write.
+    Locked,
+}
+
+/// The guard a PUT or DELETE needs.
+pub fn write_guard(req: &RequestHead) -> WriteGuard {
+    if validators::write_needs_lock(req) {
+        WriteGuard::Locked
+    } else if validators::create_only(req) {
+        WriteGuard::CreateOnly
+    } else {
+        WriteGuard::None
+    }
+}
+
+/// The digests an upload must match to be stored (from Content-Digest and
+/// Repr-Digest; algorithms pared does not know are ignored).
+pub fn expected_digests(req: &RequestHead) -> Vec<Digest> {
+    digest::declared(&req.headers)
+}
+
+/// Which `Repr-Digest` a file response carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DigestPlan {
+    /// None.
+    Omit,
+    /// This one, already known for the current version.
+    Send(Digest),
+    /// Compute this algorithm over the whole file, then send it.
+    Compute(Algorithm),
+}
+
+/// Decides the `Repr-Digest` of a file `reply` (200 or 206 only): a digest
+/// known for the current version is always sent; one the request asks for
+/// with `Want-Repr-Digest` is computed when not known.
+pub fn digest_plan(req: &RequestHead, reply: &Reply, known: Option<Digest>) -> DigestPlan {
+    if !matches!(reply.head.status.as_u16(), 200 | 206) {
+        return DigestPlan::Omit;
+    }
+    match (digest::wanted(&req.headers), known) {
+        (Some(alg), Some(d)) if d.alg != alg => DigestPlan::Compute(alg),
+        (_, Some(d)) => DigestPlan::Send(d),
+        (Some(alg), None) => DigestPlan::Compute(alg),
+        (None, None) => DigestPlan::Omit,
+    }
+}
+
+/// Adds `Repr-Digest` to a file reply.
+pub fn add_repr_digest(reply: &mut Reply, digest: &Digest) {
+    reply
+        .head
+        .headers
+        .append("Repr-Digest", digest.field_value());
+}
+
+/// The answer after a DELETE (412 when an atomic precondition failed).
 pub fn delete_reply(removed: Result<(), FsFailure>, now: SystemTime) -> Reply {
     match removed {
         Ok(()) => {
@@ -508,6 +688,8 @@ mod tests {
             kind: FileKind::File,
             len: 3,
             modified: Some(t(1_600_000_000)),
+            dev: 1,
+            ino: 2,
         };
         let path = resolve_target("/a.txt").unwrap();
         let mut r = req(Method::Get, "/a.txt");
@@ -568,6 +750,8 @@ mod tests {
             kind: FileKind::Dir,
             len: 0,
             modified: None,
+            dev: 1,
+            ino: 3,
         };
         let r = req(Method::Get, "/d");
         let ReadStep::Reply(rep) = read_reply(&r, &resolve_target("/d").unwrap(), Ok(dir), now)
@@ -593,5 +777,159 @@ mod tests {
         let r = error_reply(StatusCode::NOT_FOUND, Some(&Method::Head), now);
         assert_eq!(r.body, ReplyBody::None);
         assert_eq!(r.head.headers.get_str("content-length"), Some("14"));
+    }
+
+    fn file(len: u64) -> Meta {
+        Meta {
+            kind: FileKind::File,
+            len,
+            modified: Some(t(1_600_000_000)),
+            dev: 8,
+            ino: 9,
+        }
+    }
+
+    fn get(fields: &[(&str, &str)]) -> RequestHead {
+        let mut r = RequestHead::new(Method::Get, "/a.txt", Version::Http11);
+        for (n, v) in fields {
+            r.headers.append(n, v);
+        }
+        r
+    }
+
+    #[test]
+    fn validators_and_ranges() {
+        let now = t(1_700_000_000);
+        let path = resolve_target("/a.txt").unwrap();
+        let meta = file(1000);
+        let ok = file_reply(&get(&[]), &path, &meta, now);
+        let etag = ok.head.headers.get_str("etag").unwrap().to_owned();
+        assert_eq!(etag, meta.etag());
+        assert_eq!(ok.head.headers.get_str("accept-ranges"), Some("bytes"));
+        assert_eq!(
+            ok.body,
+            ReplyBody::File(Pieces::Span {
+                offset: 0,
+                len: 1000
+            })
+        );
+        // 304 carries the ETag.
+        let nm = file_reply(&get(&[("If-None-Match", &etag)]), &path, &meta, now);
+        assert_eq!(nm.head.status.as_u16(), 304);
+        assert_eq!(nm.head.headers.get_str("etag"), Some(etag.as_str()));
+        let pf = file_reply(&get(&[("If-Match", "\"other\"")]), &path, &meta, now);
+        assert_eq!(pf.head.status.as_u16(), 412);
+        // One range.
+        let one = file_reply(&get(&[("Range", "bytes=10-19")]), &path, &meta, now);
+        assert_eq!(one.head.status.as_u16(), 206);
+        assert_eq!(
+            one.head.headers.get_str("content-range"),
+            Some("bytes 10-19/1000")
+        );
+        assert_eq!(one.head.headers.get_str("content-length"), Some("10"));
+        assert_eq!(
+            one.body,
+            ReplyBody::File(Pieces::Span {
+                offset: 10,
+                len: 10
+            })
+        );
+        // If-Range that does not match: the whole file.
+        let ir = file_reply(
+            &get(&[("Range", "bytes=10-19"), ("If-Range", "\"old\"")]),
+            &path,
+            &meta,
+            now,
+        );
+        assert_eq!(ir.head.status.as_u16(), 200);
+        // Unsatisfiable.
+        let un = file_reply(&get(&[("Range", "bytes=1000-")]), &path, &meta, now);
+        assert_eq!(un.head.status.as_u16(), 416);
+        assert_eq!(
+            un.head.headers.get_str("content-range"),
+            Some("bytes */1000")
+        );
+        // Malformed: ignored.
+        let bad = file_reply(&get(&[("Range", "bytes=x")]), &path, &meta, now);
+        assert_eq!(bad.head.status.as_u16(), 200);
+        // Several: multipart with a length that matches its pieces.
+        let multi = file_reply(&get(&[("Range", "bytes=0-0,-1")]), &path, &meta, now);
+        assert_eq!(multi.head.status.as_u16(), 206);
+        assert!(multi
+            .head
+            .headers
+            .get_str("content-type")
+            .unwrap()
+            .starts_with("multipart/byteranges; boundary="));
+        let ReplyBody::File(p) = &multi.body else {
+            panic!()
+        };
+        assert_eq!(
+            multi.head.headers.get_str("content-length"),
+            Some(p.len().to_string().as_str())
+        );
+        // HEAD ignores Range.
+        let mut head = get(&[("Range", "bytes=0-1")]);
+        head.method = Method::Head;
+        let h = file_reply(&head, &path, &meta, now);
+        assert_eq!(h.head.status.as_u16(), 200);
+        assert_eq!(h.body, ReplyBody::None);
+    }
+
+    #[test]
+    fn writes_and_digests() {
+        let now = t(1_700_000_000);
+        let meta = file(5);
+        let mut put = RequestHead::new(Method::Put, "/a.txt", Version::Http11);
+        assert_eq!(write_guard(&put), WriteGuard::None);
+        assert!(write_allowed(&put, None, now));
+        put.headers.append("If-None-Match", "*");
+        assert_eq!(write_guard(&put), WriteGuard::CreateOnly);
+        assert!(write_allowed(&put, None, now));
+        assert!(!write_allowed(&put, Some(&meta), now));
+        let mut put = RequestHead::new(Method::Put, "/a.txt", Version::Http11);
+        put.headers.append("If-Match", meta.etag());
+        assert_eq!(write_guard(&put), WriteGuard::Locked);
+        assert!(write_allowed(&put, Some(&meta), now));
+        assert!(!write_allowed(&put, Some(&file(6)), now));
+        assert!(!write_allowed(&put, None, now));
+
+        let mut h = digest::Hasher::new(false);
+        h.update(b"hello");
+        let d = h.finish().remove(0);
+        let stored = Stored {
+            created: true,
+            meta,
+            digest: d.clone(),
+        };
+        let r = put_reply(&resolve_target("/a.txt").unwrap(), Ok(stored), now);
+        assert_eq!(r.head.status.as_u16(), 201);
+        assert_eq!(r.head.headers.get_str("etag"), Some(meta.etag().as_str()));
+        assert_eq!(
+            r.head.headers.get_str("repr-digest"),
+            Some(d.field_value().as_str())
+        );
+        assert_eq!(
+            put_reply(&RelPath::root(), Err(FsFailure::DigestMismatch), now)
+                .head
+                .status
+                .as_u16(),
+            400
+        );
+
+        let path = resolve_target("/a.txt").unwrap();
+        let ok = file_reply(&get(&[]), &path, &meta, now);
+        assert_eq!(digest_plan(&get(&[]), &ok, None), DigestPlan::Omit);
+        assert_eq!(
+            digest_plan(&get(&[]), &ok, Some(d.clone())),
+            DigestPlan::Send(d.clone())
+        );
+        let want = get(&[("Want-Repr-Digest", "sha-512=1")]);
+        assert_eq!(
+            digest_plan(&want, &ok, Some(d.clone())),
+            DigestPlan::Compute(Algorithm::Sha512)
+        );
+        let nm = file_reply(&get(&[("If-None-Match", "*")]), &path, &meta, now);
+        assert_eq!(digest_plan(&want, &nm, Some(d)), DigestPlan::Omit);
     }
 }

@@ -15,12 +15,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use async_net::TcpStream;
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
+use pared_core::range::Piece;
 use pared_core::server::{Connection, Event, Reuse};
 use pared_core::service::{self, FsFailure, Route};
 use pared_core::{ProtocolError, RequestHead, ServerOptions};
 use pared_std::buf::RecvBuf;
 use pared_std::fs::{remove_unfinished_uploads, Upload};
-use pared_std::serve::{self, Body, Prepared};
+use pared_std::serve::{self, Body, Prepared, PutStart};
 use pared_std::server::{recv_capacity, transient_accept_error, Started, UPLOAD_BUFFER};
 use pared_std::shutdown::POLL;
 use pared_std::{Root, Shutdown};
@@ -284,13 +285,20 @@ impl Conn<'_> {
                 let r = req.clone();
                 smol::unblock(move || serve::read(&root, &r, &path, start)).await
             }
-            Route::Delete(path) => smol::unblock(move || serve::delete(&root, &path, start)).await,
+            Route::Delete(path) => {
+                let r = req.clone();
+                smol::unblock(move || serve::delete(&root, &r, &path, start)).await
+            }
             Route::Write { path, .. } => {
-                let p = path.clone();
-                match smol::unblock(move || root.begin_upload(&p)).await {
-                    Ok(upload) => match self.receive_upload(upload).await {
-                        Ok(stored) => {
-                            Prepared::reply(service::put_reply(&path, stored, SystemTime::now()))
+                let (p, r) = (path.clone(), req.clone());
+                match smol::unblock(move || serve::begin_put(&root, &r, &p, start)).await {
+                    PutStart::Upload(upload) => match self.receive_upload(upload).await {
+                        Ok(Ok(upload)) => {
+                            let r = req.clone();
+                            smol::unblock(move || serve::finish_put(upload, &r, &path)).await
+                        }
+                        Ok(Err(f)) => {
+                            Prepared::reply(service::put_reply(&path, Err(f), SystemTime::now()))
                         }
                         Err(Stop::Protocol(e)) => {
                             self.answer_error(e, Some(&req), started).await;
@@ -298,7 +306,7 @@ impl Conn<'_> {
                         }
                         Err(e) => return Err(e),
                     },
-                    Err(f) => Prepared::reply(service::put_reply(&path, Err(f), start)),
+                    PutStart::Refused(refused) => refused,
                 }
             }
         };
@@ -313,7 +321,7 @@ impl Conn<'_> {
     /// Streams the body into the upload in batches written on the blocking
     /// pool while the next batch is read (two buffers, one write in
     /// flight); the upload is removed if the body does not complete.
-    async fn receive_upload(&mut self, upload: Upload) -> Result<Result<bool, FsFailure>, Stop> {
+    async fn receive_upload(&mut self, upload: Upload) -> Result<Result<Upload, FsFailure>, Stop> {
         self.out.clear();
         self.conn.accept_body(&mut self.out);
         if !self.out.is_empty() {
@@ -326,7 +334,7 @@ impl Conn<'_> {
         result
     }
 
-    async fn stream_upload(&mut self, upload: Upload) -> Result<Result<bool, FsFailure>, Stop> {
+    async fn stream_upload(&mut self, upload: Upload) -> Result<Result<Upload, FsFailure>, Stop> {
         let mut upload = Some(upload);
         let mut batch = Vec::with_capacity(UPLOAD_BATCH);
         let mut spare = Vec::with_capacity(UPLOAD_BATCH);
@@ -374,10 +382,7 @@ impl Conn<'_> {
         if let Err(f) = r {
             return Ok(Err(f));
         }
-        Ok(match upload {
-            Some(u) => smol::unblock(move || u.commit()).await,
-            None => Err(FsFailure::Other),
-        })
+        Ok(upload.ok_or(FsFailure::Other))
     }
 
     async fn send(&mut self, prepared: Prepared) -> Result<u64, Stop> {
@@ -392,37 +397,65 @@ impl Conn<'_> {
             }
             Body::Static(bytes) => sent += self.write_timed(Some(bytes)).await?,
             Body::Bytes(bytes) => sent += self.write_timed(Some(&bytes)).await?,
-            Body::File(file) => {
+            Body::File { file, pieces } => {
                 // MSG_MORE: the head waits for the file's first bytes, so a
                 // small file leaves in one segment with its head.
-                let mut written = 0;
-                while written < self.out.len() {
-                    let out = &self.out[written..];
-                    let send = self.raw.write_with(|s| {
-                        rustix::net::send(s, out, rustix::net::SendFlags::MORE)
-                            .map_err(io::Error::from)
-                    });
-                    written += self.timed(send).await?;
-                }
-                let len = self.conn.response_length().unwrap_or(0);
-                while sent < len {
-                    let want = usize::try_from(len - sent)
-                        .unwrap_or(usize::MAX)
-                        .min(1 << 30);
-                    let send = self.raw.write_with(|s| {
-                        rustix::fs::sendfile(s.as_fd(), file.as_fd(), None, want)
-                            .map_err(io::Error::from)
-                    });
-                    let n = self.timed(send).await?;
-                    if n == 0 {
-                        return Err(Stop::Io(io::Error::other("file shrank while sending")));
+                let head = std::mem::take(&mut self.out);
+                let r = self.send_more(&head).await;
+                self.out = head;
+                r?;
+                for piece in pieces.iter() {
+                    match piece {
+                        Piece::Bytes(b) => {
+                            self.send_more(b).await?;
+                            self.conn
+                                .send_body(b.len(), Instant::now())
+                                .map_err(usage)?;
+                            sent += b.len() as u64;
+                        }
+                        Piece::File { offset, len } => {
+                            let mut at = offset;
+                            while at < offset + len {
+                                let want = usize::try_from(offset + len - at)
+                                    .unwrap_or(usize::MAX)
+                                    .min(1 << 30);
+                                let send = self.raw.write_with(|s| {
+                                    rustix::fs::sendfile(
+                                        s.as_fd(),
+                                        file.as_fd(),
+                                        Some(&mut at),
+                                        want,
+                                    )
+                                    .map_err(io::Error::from)
+                                });
+                                let n = self.timed(send).await?;
+                                if n == 0 {
+                                    return Err(Stop::Io(io::Error::other(
+                                        "file shrank while sending",
+                                    )));
+                                }
+                                self.conn.send_body(n, Instant::now()).map_err(usage)?;
+                                sent += n as u64;
+                            }
+                        }
                     }
-                    self.conn.send_body(n, Instant::now()).map_err(usage)?;
-                    sent += n as u64;
                 }
             }
         }
         Ok(sent)
+    }
+
+    /// Sends all of `bytes` with MSG_MORE, each wait within the body timeout.
+    async fn send_more(&self, bytes: &[u8]) -> Result<(), Stop> {
+        let mut written = 0;
+        while written < bytes.len() {
+            let rest = &bytes[written..];
+            let send = self.raw.write_with(|s| {
+                rustix::net::send(s, rest, rustix::net::SendFlags::MORE).map_err(io::Error::from)
+            });
+            written += self.timed(send).await?;
+        }
+        Ok(())
     }
 
     /// Writes the head (and a small body) within the body timeout.

@@ -27,10 +27,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use pared_core::digest::{self, Algorithm, Digest, Hasher};
 use pared_core::listing::Entry;
 use pared_core::path::RelPath;
-use pared_core::service::{FileKind, FsFailure, Meta};
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
+use pared_core::service::{FileKind, FsFailure, Meta, Stored, WriteGuard};
+use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, RenameFlags, ResolveFlags};
 
 /// Maps an OS error to what the response needs to know.
 pub fn failure(e: &io::Error) -> FsFailure {
@@ -59,7 +60,7 @@ fn os_path(path: &RelPath) -> String {
     }
 }
 
-fn meta_of(fd: &OwnedFd) -> io::Result<Meta> {
+fn meta_of(fd: impl AsFd) -> io::Result<Meta> {
     let st = rustix::fs::fstat(fd)?;
     let kind = match FileType::from_raw_mode(st.st_mode) {
         FileType::RegularFile => FileKind::File,
@@ -72,7 +73,123 @@ fn meta_of(fd: &OwnedFd) -> io::Result<Meta> {
         kind,
         len: u64::try_from(st.st_size).unwrap_or(0),
         modified,
+        dev: st.st_dev,
+        ino: st.st_ino,
     })
+}
+
+/// The extended attribute that keeps a file's sha-256, tagged with the
+/// ETag of the version it was computed for (so it is never served stale).
+pub const DIGEST_XATTR: &str = "user.pared.repr-digest";
+
+/// The digest kept for `file` if it was recorded for this `etag`.
+pub fn stored_digest(file: &File, etag: &str) -> Option<Digest> {
+    let mut buf = [0u8; 256];
+    let n = rustix::fs::fgetxattr(file, DIGEST_XATTR, &mut buf[..]).ok()?;
+    let record = std::str::from_utf8(buf.get(..n)?).ok()?;
+    digest::from_record(record, etag)
+}
+
+/// Keeps `digest` beside `file` for the version `etag`; best effort (a
+/// file system without user extended attributes keeps nothing).
+fn keep_digest(file: &File, etag: &str, digest: &Digest) {
+    let record = digest::record(etag, digest);
+    let _ = rustix::fs::fsetxattr(
+        file,
+        DIGEST_XATTR,
+        record.as_bytes(),
+        rustix::fs::XattrFlags::empty(),
+    );
+}
+
+/// Reads the whole of `file` (version `meta`) and returns its `alg`
+/// digest; keeps the sha-256 for next time when the file did not change
+/// while it was read.
+pub fn compute_digest(file: &File, meta: &Meta, alg: Algorithm) -> io::Result<Digest> {
+    use std::os::unix::fs::FileExt;
+    let mut hasher = Hasher::new(alg == Algorithm::Sha512);
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut at = 0u64;
+    while at < meta.len {
+        let want = usize::try_from(meta.len - at).map_or(buf.len(), |n| n.min(buf.len()));
+        let n = file.read_at(&mut buf[..want], at)?;
+        if n == 0 {
+            return Err(io::Error::other("file shrank while hashing"));
+        }
+        hasher.update(&buf[..n]);
+        at += n as u64;
+    }
+    let after = meta_of(file)?;
+    if after.version() != meta.version() {
+        return Err(io::Error::other("file changed while hashing"));
+    }
+    let all = hasher.finish();
+    if let Some(sha256) = all.iter().find(|d| d.alg == Algorithm::Sha256) {
+        keep_digest(file, &meta.etag(), sha256);
+    }
+    all.into_iter()
+        .find(|d| d.alg == alg)
+        .ok_or_else(|| io::Error::other("digest not computed"))
+}
+
+/// The current file at `name` in `dir`, opened and locked with an
+/// exclusive `flock` (shared by every process on this root), and checked
+/// to still be the file at that name after the lock was taken; `None`
+/// when nothing is there. The lock holds until the descriptor is dropped.
+fn lock_current(dir: &OwnedFd, name: &str) -> Result<Option<(OwnedFd, Meta)>, FsFailure> {
+    use rustix::io::Errno;
+    // Each retry means another writer replaced the file meanwhile; this
+    // many in a row means something is wrong.
+    for _ in 0..1000 {
+        let fd = match rustix::fs::openat(
+            dir,
+            name,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => return Ok(None),
+            Err(e) => return Err(failure(&e.into())),
+        };
+        loop {
+            match rustix::fs::flock(&fd, FlockOperation::LockExclusive) {
+                Ok(()) => break,
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(failure(&e.into())),
+            }
+        }
+        let meta = meta_of(&fd).map_err(|e| failure(&e))?;
+        match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) if st.st_dev == meta.dev && st.st_ino == meta.ino => {
+                return Ok(Some((fd, meta)))
+            }
+            Ok(_) | Err(Errno::NOENT) => continue,
+            Err(e) => return Err(failure(&e.into())),
+        }
+    }
+    Err(FsFailure::Other)
+}
+
+/// Renames `tmp` to `name` in `dir` only if `name` does not exist, with no
+/// window between check and rename (`RENAME_NOREPLACE`, or a hard link
+/// where the file system lacks it). `Ok(false)` when it exists.
+fn rename_noreplace(dir: &OwnedFd, tmp: &str, name: &str) -> Result<bool, FsFailure> {
+    use rustix::io::Errno;
+    match rustix::fs::renameat_with(dir, tmp, dir, name, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(true),
+        Err(Errno::EXIST) => Ok(false),
+        Err(Errno::INVAL | Errno::NOSYS) => {
+            match rustix::fs::linkat(dir, tmp, dir, name, AtFlags::empty()) {
+                Ok(()) => {
+                    let _ = rustix::fs::unlinkat(dir, tmp, AtFlags::empty());
+                    Ok(true)
+                }
+                Err(Errno::EXIST) => Ok(false),
+                Err(e) => Err(failure(&e.into())),
+            }
+        }
+        Err(e) => Err(failure(&e.into())),
+    }
 }
 
 /// An object opened beneath the root, with its metadata.
@@ -153,8 +270,15 @@ impl Root {
     }
 
     /// Starts an upload to `path`: parents are created, and the body goes
-    /// to a temporary file beside the target.
-    pub fn begin_upload(&self, path: &RelPath) -> Result<Upload, FsFailure> {
+    /// to a temporary file beside the target. The body is hashed as it is
+    /// written and must match `expected` (if any) to be stored; `guard`
+    /// says how the commit keeps its preconditions atomic.
+    pub fn begin_upload(
+        &self,
+        path: &RelPath,
+        guard: WriteGuard,
+        expected: Vec<Digest>,
+    ) -> Result<Upload, FsFailure> {
         let name = path.file_name().ok_or(FsFailure::Conflict)?.to_owned();
         // A file where the path needs a directory is a conflict, not a 404.
         let dir = self
@@ -186,14 +310,42 @@ impl Root {
             name,
             file: Some(File::from(fd)),
             id,
+            hasher: Some(Box::new(Hasher::for_checking(&expected))),
+            expected,
+            guard,
         })
     }
 
-    /// Removes the file at `path` (not a directory).
-    pub fn remove(&self, path: &RelPath) -> Result<(), FsFailure> {
+    /// Removes the file at `path` (not a directory). With a `guard` other
+    /// than [`WriteGuard::None`], the current file is locked and
+    /// `allowed` decides, atomically with respect to every pared process
+    /// on this root, whether it may go (else 412).
+    pub fn remove(
+        &self,
+        path: &RelPath,
+        guard: WriteGuard,
+        allowed: &dyn Fn(Option<&Meta>) -> bool,
+    ) -> Result<(), FsFailure> {
         let name = path.file_name().ok_or(FsFailure::Conflict)?;
         let dir = self.parent_dir(path, false).map_err(|e| failure(&e))?;
-        rustix::fs::unlinkat(&dir, name, AtFlags::empty()).map_err(|e| failure(&e.into()))
+        let unlink =
+            || rustix::fs::unlinkat(&dir, name, AtFlags::empty()).map_err(|e| failure(&e.into()));
+        if guard == WriteGuard::None {
+            return unlink();
+        }
+        match lock_current(&dir, name)? {
+            // A DELETE of nothing is a 404 whatever its preconditions.
+            None => Err(FsFailure::NotFound),
+            Some((_, meta)) if meta.kind == FileKind::Dir => Err(FsFailure::Conflict),
+            Some((_lock, meta)) if allowed(Some(&meta)) => unlink(),
+            Some(_) => Err(FsFailure::PreconditionFailed),
+        }
+    }
+
+    /// Metadata of `path` without following a final symlink out of the
+    /// root (resolved like [`Root::open_read`]).
+    pub fn meta(&self, path: &RelPath) -> Result<Meta, FsFailure> {
+        self.open_read(path).map(|o| o.meta)
     }
 
     /// The entries of an opened directory, with names that are UTF-8.
@@ -268,43 +420,110 @@ pub struct Upload {
     name: String,
     file: Option<File>,
     id: u64,
+    hasher: Option<Box<Hasher>>,
+    expected: Vec<Digest>,
+    guard: WriteGuard,
 }
 
 impl Upload {
     /// Appends body bytes to the temporary file.
     pub fn write(&mut self, data: &[u8]) -> Result<(), FsFailure> {
+        if let Some(h) = &mut self.hasher {
+            h.update(data);
+        }
         match &mut self.file {
             Some(f) => f.write_all(data).map_err(|e| failure(&e)),
             None => Err(FsFailure::Other),
         }
     }
 
-    /// Syncs the data, renames it over the target, and syncs the directory.
-    /// Returns true when the target did not exist before (201 Created).
-    pub fn commit(mut self) -> Result<bool, FsFailure> {
+    /// Checks the digests, stamps the modification time, syncs the data,
+    /// renames it over the target as the guard allows, and syncs the
+    /// directory. `allowed` evaluates the preconditions against the
+    /// current file (for [`WriteGuard::Locked`], while it is locked).
+    pub fn commit(mut self, allowed: &dyn Fn(Option<&Meta>) -> bool) -> Result<Stored, FsFailure> {
         let file = self.file.take().ok_or(FsFailure::Other)?;
-        file.sync_all().map_err(|e| failure(&e))?;
-        drop(file);
-        let created =
-            match rustix::fs::statat(&*self.dir, self.name.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
-                    return Err(FsFailure::Conflict)
-                }
-                Ok(_) => false,
-                Err(rustix::io::Errno::NOENT) => true,
-                Err(e) => return Err(failure(&e.into())),
-            };
-        rustix::fs::renameat(
-            &*self.dir,
-            self.tmp.as_str(),
-            &*self.dir,
-            self.name.as_str(),
+        let computed = self.hasher.take().ok_or(FsFailure::Other)?.finish();
+        if !digest::matches(&self.expected, &computed) {
+            return Err(FsFailure::DigestMismatch);
+        }
+        let sha256 = computed
+            .into_iter()
+            .find(|d| d.alg == Algorithm::Sha256)
+            .ok_or(FsFailure::Other)?;
+        // The mtime of the upload's end, with the clock's full resolution
+        // (the kernel's own file times are coarser), so two versions
+        // written within one tick still get different ETags.
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let ts = rustix::fs::Timespec {
+            tv_sec: i64::try_from(now.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(now.subsec_nanos()),
+        };
+        rustix::fs::futimens(
+            &file,
+            &rustix::fs::Timestamps {
+                last_access: ts,
+                last_modification: ts,
+            },
         )
         .map_err(|e| failure(&e.into()))?;
+        let meta = meta_of(&file).map_err(|e| failure(&e))?;
+        keep_digest(&file, &meta.etag(), &sha256);
+        file.sync_all().map_err(|e| failure(&e))?;
+        drop(file);
+        let created = self.place(allowed)?;
         self.tmp.clear();
         unregister(self.id);
         rustix::fs::fsync(&*self.dir).map_err(|e| failure(&e.into()))?;
-        Ok(created)
+        Ok(Stored {
+            created,
+            meta,
+            digest: sha256,
+        })
+    }
+
+    /// Moves the temporary to the target name; true when it was created.
+    fn place(&self, allowed: &dyn Fn(Option<&Meta>) -> bool) -> Result<bool, FsFailure> {
+        let (dir, tmp, name) = (&*self.dir, self.tmp.as_str(), self.name.as_str());
+        let replace = || rustix::fs::renameat(dir, tmp, dir, name).map_err(|e| failure(&e.into()));
+        match self.guard {
+            WriteGuard::None => {
+                let created = match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
+                        return Err(FsFailure::Conflict)
+                    }
+                    Ok(_) => false,
+                    Err(rustix::io::Errno::NOENT) => true,
+                    Err(e) => return Err(failure(&e.into())),
+                };
+                replace()?;
+                Ok(created)
+            }
+            WriteGuard::CreateOnly => match rename_noreplace(dir, tmp, name)? {
+                true => Ok(true),
+                false => Err(FsFailure::PreconditionFailed),
+            },
+            WriteGuard::Locked => loop {
+                match lock_current(dir, name)? {
+                    None if !allowed(None) => return Err(FsFailure::PreconditionFailed),
+                    // Created meanwhile by someone else: check against that.
+                    None => match rename_noreplace(dir, tmp, name)? {
+                        true => return Ok(true),
+                        false => continue,
+                    },
+                    Some((_, meta)) if meta.kind == FileKind::Dir => {
+                        return Err(FsFailure::Conflict)
+                    }
+                    Some((_lock, meta)) if allowed(Some(&meta)) => {
+                        replace()?;
+                        return Ok(false);
+                    }
+                    Some(_) => return Err(FsFailure::PreconditionFailed),
+                }
+            },
+        }
     }
 }
 

@@ -9,13 +9,14 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use pared_core::log::{access_line, AccessRecord};
+use pared_core::range::Piece;
 use pared_core::server::{Connection, Event, Reuse};
 use pared_core::service::{self, FsFailure, Route};
 use pared_core::{ProtocolError, RequestHead, ServerOptions};
 
 use crate::buf::RecvBuf;
 use crate::fs::{remove_unfinished_uploads, Root, Upload};
-use crate::serve::{self, Body, Prepared};
+use crate::serve::{self, Body, Prepared, PutStart};
 use crate::shutdown::{Shutdown, POLL};
 
 /// Binds the listening socket: `bind` if given, else every interface
@@ -380,11 +381,12 @@ impl Conn<'_> {
         let prepared = match service::route(&shared.opts.service, &req, start) {
             Route::Reply(reply) => Prepared::reply(reply),
             Route::Read(path) => serve::read(&shared.root, &req, &path, start),
-            Route::Delete(path) => serve::delete(&shared.root, &path, start),
-            Route::Write { path, .. } => match shared.root.begin_upload(&path) {
-                Ok(upload) => match self.receive_upload(upload) {
-                    Ok(stored) => {
-                        Prepared::reply(service::put_reply(&path, stored, SystemTime::now()))
+            Route::Delete(path) => serve::delete(&shared.root, &req, &path, start),
+            Route::Write { path, .. } => match serve::begin_put(&shared.root, &req, &path, start) {
+                PutStart::Upload(upload) => match self.receive_upload(upload) {
+                    Ok(Ok(upload)) => serve::finish_put(upload, &req, &path),
+                    Ok(Err(f)) => {
+                        Prepared::reply(service::put_reply(&path, Err(f), SystemTime::now()))
                     }
                     Err(Stop::Protocol(e)) => {
                         self.answer_error(e, Some(&req), started);
@@ -392,7 +394,7 @@ impl Conn<'_> {
                     }
                     Err(e) => return Err(e),
                 },
-                Err(f) => Prepared::reply(service::put_reply(&path, Err(f), start)),
+                PutStart::Refused(refused) => refused,
             },
         };
         let status = prepared.head.status.as_u16();
@@ -406,8 +408,9 @@ impl Conn<'_> {
     }
 
     /// Streams the request body into the upload; the upload is removed if
-    /// anything goes wrong before the body is complete.
-    fn receive_upload(&mut self, mut upload: Upload) -> Result<Result<bool, FsFailure>, Stop> {
+    /// anything goes wrong before the body is complete. Returns the upload,
+    /// ready to commit, or why it failed.
+    fn receive_upload(&mut self, mut upload: Upload) -> Result<Result<Upload, FsFailure>, Stop> {
         self.out.clear();
         self.conn.accept_body(&mut self.out);
         if !self.out.is_empty() {
@@ -419,7 +422,7 @@ impl Conn<'_> {
         self.buf.resize(small);
         Ok(match result? {
             Some(failed) => Err(failed),
-            None => upload.commit(),
+            None => Ok(upload),
         })
     }
 
@@ -464,36 +467,52 @@ impl Conn<'_> {
             Body::None => self.stream.write_all(&self.out)?,
             Body::Static(bytes) => sent += self.write_with_head(bytes)?,
             Body::Bytes(bytes) => sent += self.write_with_head(&bytes)?,
-            Body::File(file) => {
+            Body::File { file, pieces } => {
                 // MSG_MORE: the head waits for the file's first bytes, so a
                 // small file leaves in one segment with its head.
-                let mut head = &self.out[..];
-                while !head.is_empty() {
-                    match rustix::net::send(&self.stream, head, rustix::net::SendFlags::MORE) {
-                        Ok(n) => head = &head[n..],
-                        Err(rustix::io::Errno::INTR) => {}
-                        Err(e) => return Err(Stop::Io(e.into())),
+                send_more(&self.stream, &self.out)?;
+                for piece in pieces.iter() {
+                    match piece {
+                        Piece::Bytes(b) => {
+                            send_more(&self.stream, b)?;
+                            self.count(b.len())?;
+                            sent += b.len() as u64;
+                        }
+                        Piece::File { offset, len } => {
+                            let mut at = offset;
+                            while at < offset + len {
+                                let want = usize::try_from(offset + len - at)
+                                    .unwrap_or(usize::MAX)
+                                    .min(1 << 30);
+                                let n = rustix::fs::sendfile(
+                                    self.stream.as_fd(),
+                                    file.as_fd(),
+                                    Some(&mut at),
+                                    want,
+                                )
+                                .map_err(io::Error::from)?;
+                                if n == 0 {
+                                    // The file shrank under us: the promised length cannot be kept.
+                                    return Err(Stop::Io(io::Error::other(
+                                        "file shrank while sending",
+                                    )));
+                                }
+                                self.count(n)?;
+                                sent += n as u64;
+                            }
+                        }
                     }
-                }
-                let len = self.conn.response_length().unwrap_or(0);
-                while sent < len {
-                    let want = usize::try_from(len - sent)
-                        .unwrap_or(usize::MAX)
-                        .min(1 << 30);
-                    let n = rustix::fs::sendfile(self.stream.as_fd(), file.as_fd(), None, want)
-                        .map_err(io::Error::from)?;
-                    if n == 0 {
-                        // The file shrank under us: the promised length cannot be kept.
-                        return Err(Stop::Io(io::Error::other("file shrank while sending")));
-                    }
-                    self.conn
-                        .send_body(n, Instant::now())
-                        .map_err(|e| Stop::Io(io::Error::other(e)))?;
-                    sent += n as u64;
                 }
             }
         }
         Ok(sent)
+    }
+
+    /// Counts `n` body bytes sent.
+    fn count(&mut self, n: usize) -> Result<(), Stop> {
+        self.conn
+            .send_body(n, Instant::now())
+            .map_err(|e| Stop::Io(io::Error::other(e)))
     }
 
     /// Sends the head and a small body in one write.
@@ -505,4 +524,17 @@ impl Conn<'_> {
             .map_err(|e| Stop::Io(io::Error::other(e)))?;
         Ok(body.len() as u64)
     }
+}
+
+/// Sends all of `bytes` with MSG_MORE (more follows at once: the kernel
+/// holds a partial segment back for it).
+fn send_more(stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match rustix::net::send(stream, bytes, rustix::net::SendFlags::MORE) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
