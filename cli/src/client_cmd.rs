@@ -15,7 +15,9 @@ pub use pared_core::fetch::EXIT_USAGE;
     after_help = "Exit codes: 0 success (2xx or 304); 1 local file error; 2 usage error; \
 3 network or protocol error (lookup, connect, timeout, truncated or malformed response); \
 4 HTTP 4xx; 5 HTTP 5xx; 6 other status (a redirect not followed, too many redirects, \
-a redirect loop or to https)."
+a redirect loop or to https); 7 HTTP 412 Precondition Failed (--if-match, --create-only: \
+nothing was changed); 8 the body did not match the server's Repr-Digest or Content-Digest \
+(nothing saved)."
 )]
 pub struct ClientArgs {
     /// Server host name, IPv4 address or IPv6 literal.
@@ -50,6 +52,23 @@ pub struct ClientArgs {
     /// Extra request header, e.g. -H 'Accept: text/html' (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     headers: Vec<String>,
+    /// Resume an interrupted -o download: a failed one keeps its partial
+    /// file, and the next run asks only for the rest (Range + If-Range;
+    /// a changed remote file starts over).
+    #[arg(short = 'C', long = "continue", requires = "output")]
+    resume: bool,
+    /// PUT: send the upload's sha-256 as Content-Digest, so the server
+    /// stores it only if it arrives intact.
+    #[arg(long)]
+    digest: bool,
+    /// PUT or DELETE only if the remote file still has this ETag
+    /// (If-Match; `*` means "if it exists"). A mismatch exits 7.
+    #[arg(long, value_name = "ETAG")]
+    if_match: Option<String>,
+    /// PUT only if the remote file does not exist yet (If-None-Match: *).
+    /// An existing file exits 7 and is left as it was.
+    #[arg(long)]
+    create_only: bool,
 }
 
 fn method(s: &str) -> Result<Method, String> {
@@ -96,11 +115,12 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
         output: args.output.clone(),
         show_response_head: args.include,
         verbose: args.verbose,
+        resume: args.resume,
     };
     let result = (|| -> Result<u8, ClientError> {
         let upload_len = job.open_upload()?.map(|(_, len)| len);
         let target = Target::new(&args.host, args.port, path)?;
-        let session = Session::new(
+        let mut session = Session::new(
             method,
             target,
             headers,
@@ -108,6 +128,20 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
             opts.follow_redirects,
             opts.max_redirects,
         )?;
+        if let Some(etag) = &args.if_match {
+            session.if_match(etag)?;
+        }
+        if args.create_only {
+            session.create_only()?;
+        }
+        if args.digest {
+            if let Some(d) = job.upload_digest()? {
+                session.content_digest(&d)?;
+            }
+        }
+        if let Some(resume) = job.resume_point() {
+            session.resume(resume);
+        }
         if smol {
             pared_smol::client::run(session, &job, &opts)
         } else {

@@ -28,11 +28,18 @@ pub const EXIT_HTTP_5XX: u8 = 5;
 /// Exit code: a redirect that was not or could not be followed, or any
 /// other status that is not success.
 pub const EXIT_HTTP_OTHER: u8 = 6;
+/// Exit code: 412 Precondition Failed (`--if-match`, `--create-only`, or
+/// a `-H` precondition did not hold; nothing was changed).
+pub const EXIT_PRECONDITION: u8 = 7;
+/// Exit code: the body did not match the response's `Repr-Digest` or
+/// `Content-Digest` (no output file is left).
+pub const EXIT_DIGEST: u8 = 8;
 
 /// The exit code a final response status earns.
 pub fn status_exit(status: StatusCode) -> u8 {
     match status.as_u16() {
         200..=299 | 304 => EXIT_OK,
+        412 => EXIT_PRECONDITION,
         400..=499 => EXIT_HTTP_4XX,
         500..=599 => EXIT_HTTP_5XX,
         _ => EXIT_HTTP_OTHER,
@@ -192,9 +199,98 @@ pub enum Verdict {
     Deliver {
         /// The exit code the command ends with once the body is complete.
         exit: u8,
+        /// Where its body goes relative to a resumed download.
+        body: BodyUse,
     },
-    /// A redirect to follow: drop this body and make [`Session::hop`] again.
+    /// A redirect to follow, or a resume to restart from zero: drop this
+    /// body and make [`Session::hop`] again.
     Follow,
+}
+
+/// How a delivered body relates to the output file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyUse {
+    /// A 2xx body: the whole representation, written from the start.
+    Fresh,
+    /// A 206 continuing a resumed download at its offset: appended.
+    Append,
+    /// A 416 saying the resumed download already has every byte: keep the
+    /// partial file as complete and drop this body.
+    Complete,
+    /// Not a success: the body is shown (or dropped), never saved as output.
+    Error,
+}
+
+/// A download being resumed: bytes already held, and the validator
+/// (ETag or Last-Modified) of the version they came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    /// Bytes already held (the Range starts here).
+    pub offset: u64,
+    /// The If-Range value.
+    pub validator: String,
+}
+
+/// The validator to keep for resuming a download of this response: a
+/// strong ETag, else Last-Modified; `None` for a weak ETag alone.
+pub fn resume_validator(head: &ResponseHead) -> Option<String> {
+    let etag = head.headers.get_str("etag").map(str::trim);
+    match etag {
+        Some(e) if e.starts_with('"') => Some(e.to_owned()),
+        _ => head
+            .headers
+            .get_str("last-modified")
+            .map(|v| v.trim().to_owned()),
+    }
+}
+
+/// The digests a delivered body is checked against: `repr` over the whole
+/// representation (on an appended 206, the held bytes and the new ones),
+/// `content` over this message's bytes only. Only a GET's success body is
+/// checked (a PUT answer's digest describes what was stored, not its own
+/// empty body); `Repr-Digest` is skipped under a content coding pared
+/// does not undo.
+pub fn body_digests(
+    method: &Method,
+    head: &ResponseHead,
+    body: BodyUse,
+) -> (Vec<crate::digest::Digest>, Vec<crate::digest::Digest>) {
+    use crate::digest::parse_digests;
+    if *method != Method::Get || !matches!(body, BodyUse::Fresh | BodyUse::Append) {
+        return (Vec::new(), Vec::new());
+    }
+    let field = |name| {
+        head.headers
+            .get_all(name)
+            .filter_map(|v| std::str::from_utf8(v).ok())
+            .flat_map(parse_digests)
+            .collect::<Vec<_>>()
+    };
+    let coded = head
+        .headers
+        .get_str("content-encoding")
+        .is_some_and(|v| !v.trim().eq_ignore_ascii_case("identity"));
+    let repr = if coded {
+        Vec::new()
+    } else {
+        field("repr-digest")
+    };
+    (repr, field("content-digest"))
+}
+
+/// Parses `Content-Range: bytes first-last/len` (len may be `*`).
+fn content_range(head: &ResponseHead) -> Option<(u64, u64)> {
+    let v = head.headers.get_str("content-range")?.trim();
+    let rest = v.strip_prefix("bytes ")?;
+    let (span, _len) = rest.split_once('/')?;
+    let (a, b) = span.split_once('-')?;
+    Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+}
+
+/// The complete length in `Content-Range: bytes */len` (a 416's).
+fn unsatisfied_length(head: &ResponseHead) -> Option<u64> {
+    let v = head.headers.get_str("content-range")?.trim();
+    v.strip_prefix("bytes */")?.trim().parse().ok()
 }
 
 /// The client's decisions for one command, across redirects.
@@ -208,6 +304,7 @@ pub struct Session {
     max_redirects: usize,
     redirects: usize,
     visited: HashSet<String>,
+    resume: Option<Resume>,
 }
 
 /// The User-Agent pared sends.
@@ -245,7 +342,55 @@ impl Session {
             max_redirects,
             redirects: 0,
             visited,
+            resume: None,
         })
+    }
+
+    /// Adds a request field, refusing what could not go on the wire.
+    fn add_field(&mut self, name: &str, value: String) -> Result<(), FetchError> {
+        if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            return Err(FetchError::Invalid {
+                what: "header",
+                detail: format!("{name}: {value:?}"),
+            });
+        }
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.headers.push((name.to_owned(), value));
+        Ok(())
+    }
+
+    /// `--if-match ETAG`: write or delete only if the file still has this
+    /// ETag (quotes added when missing; `*` means "if it exists").
+    pub fn if_match(&mut self, etag: &str) -> Result<(), FetchError> {
+        let e = etag.trim();
+        let value = if e == "*" || e.starts_with('"') || e.starts_with("W/\"") {
+            e.to_owned()
+        } else {
+            format!("\"{e}\"")
+        };
+        self.add_field("If-Match", value)
+    }
+
+    /// `--create-only`: `If-None-Match: *`, so an existing file is never
+    /// replaced (PUT) and the server answers 412 instead.
+    pub fn create_only(&mut self) -> Result<(), FetchError> {
+        self.add_field("If-None-Match", "*".to_owned())
+    }
+
+    /// `--digest`: the upload's `Content-Digest`.
+    pub fn content_digest(&mut self, digest: &crate::digest::Digest) -> Result<(), FetchError> {
+        self.add_field("Content-Digest", digest.field_value())
+    }
+
+    /// Asks for the rest of a partial download (`-C`): `Range` from its
+    /// length, with `If-Range` so a changed file comes back whole.
+    pub fn resume(&mut self, resume: Resume) {
+        self.resume = (resume.offset > 0 && self.method == Method::Get).then_some(resume);
+    }
+
+    /// The resume in effect, if any (cleared when the server restarts it).
+    pub fn resuming(&self) -> Option<&Resume> {
+        self.resume.as_ref()
     }
 
     /// The next exchange to make.
@@ -272,6 +417,10 @@ impl Session {
                 head.headers.append(n, v.trim());
             }
         }
+        if let Some(r) = &self.resume {
+            head.headers.append("Range", format!("bytes={}-", r.offset));
+            head.headers.append("If-Range", &r.validator);
+        }
         let upload = self.method == Method::Put;
         if upload {
             head.headers
@@ -290,9 +439,7 @@ impl Session {
         let status = head.status.as_u16();
         let redirect = matches!(status, 301 | 302 | 303 | 307 | 308);
         if !(self.follow && redirect) {
-            return Ok(Verdict::Deliver {
-                exit: status_exit(head.status),
-            });
+            return Ok(self.delivery(head));
         }
         let location = head
             .headers
@@ -316,6 +463,51 @@ impl Session {
         }
         self.target = next;
         Ok(Verdict::Follow)
+    }
+
+    /// Delivers a final response, deciding how its body meets a resumed
+    /// download: a 206 from the right offset is appended; a 416 whose
+    /// length is the offset means the file is complete; a 200 replaces
+    /// the partial; a 206 from elsewhere restarts without Range.
+    fn delivery(&mut self, head: &ResponseHead) -> Verdict {
+        let exit = status_exit(head.status);
+        let status = head.status.as_u16();
+        let Some(resume) = &self.resume else {
+            let body = if head.status.is_success() {
+                BodyUse::Fresh
+            } else {
+                BodyUse::Error
+            };
+            return Verdict::Deliver { exit, body };
+        };
+        match status {
+            206 if content_range(head).is_some_and(|(first, _)| first == resume.offset) => {
+                Verdict::Deliver {
+                    exit,
+                    body: BodyUse::Append,
+                }
+            }
+            206 => {
+                self.resume = None;
+                Verdict::Follow
+            }
+            416 if unsatisfied_length(head) == Some(resume.offset) => Verdict::Deliver {
+                exit: EXIT_OK,
+                body: BodyUse::Complete,
+            },
+            416 => {
+                self.resume = None;
+                Verdict::Follow
+            }
+            _ if head.status.is_success() => Verdict::Deliver {
+                exit,
+                body: BodyUse::Fresh,
+            },
+            _ => Verdict::Deliver {
+                exit,
+                body: BodyUse::Error,
+            },
+        }
     }
 
     /// Where the session is now.
@@ -513,7 +705,8 @@ mod tests {
         assert_eq!(
             s.on_response(&ok),
             Ok(Verdict::Deliver {
-                exit: EXIT_HTTP_4XX
+                exit: EXIT_HTTP_4XX,
+                body: BodyUse::Error,
             })
         );
         let mut nofollow = Session::new(
@@ -528,7 +721,8 @@ mod tests {
         assert_eq!(
             nofollow.on_response(&redirect(301, "/x")),
             Ok(Verdict::Deliver {
-                exit: EXIT_HTTP_OTHER
+                exit: EXIT_HTTP_OTHER,
+                body: BodyUse::Error,
             })
         );
     }
@@ -543,5 +737,93 @@ mod tests {
         assert!(looks_binary(b"ab\0c"));
         assert!(!looks_binary("héllo".as_bytes()));
         assert!(progress_line(512, Some(1024), 1.0).contains("50.0%"));
+    }
+
+    fn response(status: u16, fields: &[(&str, &str)]) -> ResponseHead {
+        let mut h = ResponseHead::new(StatusCode::new(status).unwrap());
+        for (n, v) in fields {
+            h.headers.append(n, v);
+        }
+        h
+    }
+
+    #[test]
+    fn resumes() {
+        let t = Target::new("h", 80, "/big").unwrap();
+        let mut s = Session::new(Method::Get, t, vec![], None, false, 3).unwrap();
+        s.resume(Resume {
+            offset: 100,
+            validator: "\"v1\"".into(),
+        });
+        let hop = s.hop();
+        assert_eq!(hop.head.headers.get_str("range"), Some("bytes=100-"));
+        assert_eq!(hop.head.headers.get_str("if-range"), Some("\"v1\""));
+        let append = response(206, &[("Content-Range", "bytes 100-199/200")]);
+        assert_eq!(
+            s.clone().on_response(&append),
+            Ok(Verdict::Deliver {
+                exit: EXIT_OK,
+                body: BodyUse::Append
+            })
+        );
+        assert_eq!(
+            s.clone().on_response(&response(200, &[])),
+            Ok(Verdict::Deliver {
+                exit: EXIT_OK,
+                body: BodyUse::Fresh
+            })
+        );
+        assert_eq!(
+            s.clone()
+                .on_response(&response(416, &[("Content-Range", "bytes */100")])),
+            Ok(Verdict::Deliver {
+                exit: EXIT_OK,
+                body: BodyUse::Complete
+            })
+        );
+        // A 206 from elsewhere, or a 416 for another length: start over.
+        let mut again = s.clone();
+        assert_eq!(
+            again.on_response(&response(206, &[("Content-Range", "bytes 0-9/200")])),
+            Ok(Verdict::Follow)
+        );
+        assert_eq!(again.hop().head.headers.get_str("range"), None);
+        let mut again = s.clone();
+        assert_eq!(
+            again.on_response(&response(416, &[("Content-Range", "bytes */50")])),
+            Ok(Verdict::Follow)
+        );
+        assert!(again.resuming().is_none());
+        // Validators: a strong ETag, else Last-Modified.
+        assert_eq!(
+            resume_validator(&response(200, &[("ETag", "\"x\""), ("Last-Modified", "d")])),
+            Some("\"x\"".into())
+        );
+        assert_eq!(
+            resume_validator(&response(
+                200,
+                &[("ETag", "W/\"x\""), ("Last-Modified", "d")]
+            )),
+            Some("d".into())
+        );
+        assert_eq!(resume_validator(&response(200, &[])), None);
+        assert_eq!(
+            status_exit(StatusCode::PRECONDITION_FAILED),
+            EXIT_PRECONDITION
+        );
+    }
+
+    #[test]
+    fn conditional_flags() {
+        let t = Target::new("h", 80, "/f").unwrap();
+        let mut s = Session::new(Method::Put, t, vec![], Some(1), false, 3).unwrap();
+        s.if_match("abc").unwrap();
+        s.create_only().unwrap();
+        let hop = s.hop();
+        assert_eq!(hop.head.headers.get_str("if-match"), Some("\"abc\""));
+        assert_eq!(hop.head.headers.get_str("if-none-match"), Some("*"));
+        s.if_match("\"q\"").unwrap();
+        assert_eq!(s.hop().head.headers.get_str("if-match"), Some("\"q\""));
+        assert!(s.if_match("a\r\nX: y").is_err());
     }
 }

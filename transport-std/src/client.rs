@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use pared_core::client::{Connection, Event};
-use pared_core::fetch::{self, Session, Verdict};
+use pared_core::digest::{self, Digest, Hasher};
+use pared_core::fetch::{self, BodyUse, Resume, Session, Verdict};
 use pared_core::{ClientOptions, Method, ProtocolError, ResponseHead, UsageError};
 
 use crate::buf::RecvBuf;
@@ -70,6 +71,14 @@ pub enum ClientError {
     /// Binary output refused on a terminal.
     #[error("binary output not shown on a terminal; use -o FILE (or redirect stdout)")]
     BinaryToTerminal,
+    /// The body does not match the digest the server sent with it.
+    #[error(
+        "{field} mismatch: the body received is not what the server described (nothing saved)"
+    )]
+    DigestMismatch {
+        /// `Repr-Digest` or `Content-Digest`.
+        field: &'static str,
+    },
     /// A bug: pared-core refused how it was called.
     #[error("internal error: {0}")]
     Usage(#[from] UsageError),
@@ -86,6 +95,7 @@ impl ClientError {
             | ClientError::Protocol { .. } => fetch::EXIT_NETWORK,
             ClientError::Fetch(e) => e.exit_code(),
             ClientError::Local { .. } | ClientError::BinaryToTerminal => fetch::EXIT_LOCAL,
+            ClientError::DigestMismatch { .. } => fetch::EXIT_DIGEST,
             ClientError::Usage(_) => fetch::EXIT_NETWORK,
         }
     }
@@ -102,6 +112,8 @@ pub struct Job {
     pub show_response_head: bool,
     /// `-v`: both heads to stderr.
     pub verbose: bool,
+    /// `-C`: keep a failed `-o` download's partial file and resume it.
+    pub resume: bool,
 }
 
 impl Job {
@@ -120,6 +132,42 @@ impl Job {
             return Err(local(io::Error::other("not a regular file")));
         }
         Ok(Some((file, meta.len())))
+    }
+
+    /// The partial download `-C` would continue: its length and the
+    /// validator of the version it came from. `None` when there is none,
+    /// or it has no validator (then the download starts over).
+    pub fn resume_point(&self) -> Option<Resume> {
+        let path = self.output.as_ref().filter(|_| self.resume)?;
+        let part = partial_path(path)?;
+        let len = std::fs::metadata(&part).ok()?.len();
+        let file = File::open(&part).ok()?;
+        let validator = read_validator(&file)?;
+        Some(Resume {
+            offset: len,
+            validator,
+        })
+    }
+
+    /// The sha-256 of the upload file, for `--digest`.
+    pub fn upload_digest(&self) -> Result<Option<Digest>, ClientError> {
+        let Some((mut file, _)) = self.open_upload()? else {
+            return Ok(None);
+        };
+        let path = self.upload.as_ref().map(|p| p.display().to_string());
+        let mut hasher = Hasher::new(false);
+        let mut buf = vec![0u8; UPLOAD_CHUNK];
+        loop {
+            let n = file.read(&mut buf).map_err(|source| ClientError::Local {
+                path: path.clone().unwrap_or_default(),
+                source,
+            })?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        Ok(hasher.finish().into_iter().next())
     }
 
     /// Shows the request head as sent, for `-v`.
@@ -163,30 +211,134 @@ impl Job {
     ) -> Result<Option<(u8, Sink)>, ClientError> {
         match session.on_response(head)? {
             Verdict::Follow => Ok(None),
-            Verdict::Deliver { exit } => {
+            Verdict::Deliver { exit, body } => {
                 self.show_response(method, head)?;
-                Ok(Some((exit, self.sink(head)?)))
+                Ok(Some((exit, self.sink(method, head, body)?)))
             }
         }
     }
 
-    /// The sink for the body of `head`.
-    pub fn sink(&self, head: &ResponseHead) -> Result<Sink, ClientError> {
+    /// The sink for the body of `head`: stdout, or the `-o` file — only
+    /// for a success; an error body never replaces or touches it.
+    pub fn sink(
+        &self,
+        method: &Method,
+        head: &ResponseHead,
+        body: BodyUse,
+    ) -> Result<Sink, ClientError> {
         let total = pared_core::body::content_length(&head.headers)
             .ok()
             .flatten();
         let progress = Progress::new(total);
-        match &self.output {
-            Some(path) => Ok(Sink::File {
-                dl: Download::create(path)?,
-                progress,
-            }),
-            None => Ok(Sink::Stdout {
+        let (repr, content) = fetch::body_digests(method, head, body);
+        let mut check = Check::new(repr, content);
+        let kind = match (&self.output, body) {
+            (Some(path), BodyUse::Error) => {
+                eprintln!(
+                    "pared: server answered {} {}; {} left as it was",
+                    head.status,
+                    head.reason,
+                    path.display()
+                );
+                SinkKind::Discard
+            }
+            (Some(path), _) if self.resume => {
+                let dl = Download::partial(path, body)?;
+                if body == BodyUse::Append {
+                    dl.prehash(&mut check)?;
+                }
+                if let Some(v) = fetch::resume_validator(head) {
+                    dl.keep_validator(&v);
+                }
+                SinkKind::File(dl)
+            }
+            (Some(path), _) => SinkKind::File(Download::create(path)?),
+            (None, BodyUse::Complete) => SinkKind::Discard,
+            (None, _) => SinkKind::Stdout {
                 out: io::stdout(),
                 checked: !io::stdout().is_terminal(),
-                progress,
-            }),
+            },
+        };
+        if body == BodyUse::Complete {
+            check = Check::new(Vec::new(), Vec::new());
         }
+        Ok(Sink {
+            kind,
+            progress,
+            check,
+            complete: body == BodyUse::Complete,
+        })
+    }
+}
+
+/// The stable name of a resumable partial download: `.NAME.pared-part`.
+pub fn partial_path(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(".pared-part");
+    Some(path.with_file_name(tmp_name))
+}
+
+/// The extended attribute that keeps a partial download's validator.
+const VALIDATOR_XATTR: &str = "user.pared.validator";
+
+fn read_validator(file: &File) -> Option<String> {
+    let mut buf = [0u8; 512];
+    let n = rustix::fs::fgetxattr(file, VALIDATOR_XATTR, &mut buf[..]).ok()?;
+    let v = std::str::from_utf8(buf.get(..n)?).ok()?;
+    (!v.is_empty()).then(|| v.to_owned())
+}
+
+/// Digests a body must match, with their running hashes.
+#[derive(Debug)]
+pub struct Check {
+    repr: Vec<Digest>,
+    content: Vec<Digest>,
+    repr_hash: Option<Hasher>,
+    content_hash: Option<Hasher>,
+}
+
+impl Check {
+    fn new(repr: Vec<Digest>, content: Vec<Digest>) -> Check {
+        Check {
+            repr_hash: (!repr.is_empty()).then(|| Hasher::for_checking(&repr)),
+            content_hash: (!content.is_empty()).then(|| Hasher::for_checking(&content)),
+            repr,
+            content,
+        }
+    }
+
+    /// Bytes held from before (a resumed download): the representation only.
+    fn held(&mut self, data: &[u8]) {
+        if let Some(h) = &mut self.repr_hash {
+            h.update(data);
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        self.held(data);
+        if let Some(h) = &mut self.content_hash {
+            h.update(data);
+        }
+    }
+
+    fn verify(self) -> Result<(), ClientError> {
+        if let Some(h) = self.repr_hash {
+            if !digest::matches(&self.repr, &h.finish()) {
+                return Err(ClientError::DigestMismatch {
+                    field: "Repr-Digest",
+                });
+            }
+        }
+        if let Some(h) = self.content_hash {
+            if !digest::matches(&self.content, &h.finish()) {
+                return Err(ClientError::DigestMismatch {
+                    field: "Content-Digest",
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -257,37 +409,36 @@ impl Progress {
     }
 }
 
-/// Where a response body goes.
+/// Where a response body goes, with its progress line and digest check.
 #[derive(Debug)]
-pub enum Sink {
+pub struct Sink {
+    kind: SinkKind,
+    progress: Progress,
+    check: Check,
+    /// A resumed download the server says is already whole.
+    complete: bool,
+}
+
+#[derive(Debug)]
+enum SinkKind {
     /// Standard output; `checked` once the binary check was done (or
     /// stdout is not a terminal).
-    Stdout {
-        /// The handle.
-        out: io::Stdout,
-        /// True when no binary check is needed any more.
-        checked: bool,
-        /// The progress line.
-        progress: Progress,
-    },
+    Stdout { out: io::Stdout, checked: bool },
     /// A file written atomically.
-    File {
-        /// The download in progress.
-        dl: Download,
-        /// The progress line.
-        progress: Progress,
-    },
+    File(Download),
+    /// Nowhere: an error body with `-o`, or a 416 that completes a resume.
+    Discard,
 }
 
 impl Sink {
     /// Writes body bytes.
     pub fn write(&mut self, data: &[u8]) -> Result<(), ClientError> {
-        match self {
-            Sink::Stdout {
-                out,
-                checked,
-                progress,
-            } => {
+        if self.complete {
+            return Ok(());
+        }
+        self.check.update(data);
+        match &mut self.kind {
+            SinkKind::Stdout { out, checked } => {
                 if !*checked {
                     if fetch::looks_binary(data) {
                         return Err(ClientError::BinaryToTerminal);
@@ -295,31 +446,28 @@ impl Sink {
                     *checked = true;
                 }
                 out.write_all(data).map_err(stdout_error)?;
-                progress.add(data.len());
             }
-            Sink::File { dl, progress } => {
-                dl.write(data)?;
-                progress.add(data.len());
-            }
+            SinkKind::File(dl) => dl.write(data)?,
+            SinkKind::Discard => {}
         }
+        self.progress.add(data.len());
         Ok(())
     }
 
-    /// The body is complete: flush, or move the file into place.
-    pub fn finish(self) -> Result<(), ClientError> {
-        match self {
-            Sink::Stdout {
-                mut out,
-                mut progress,
-                ..
-            } => {
-                progress.finish();
-                out.flush().map_err(stdout_error)
+    /// The body is complete: check its digests, then flush, or move the
+    /// file into place. A digest mismatch leaves no output file.
+    pub fn finish(mut self) -> Result<(), ClientError> {
+        self.progress.finish();
+        if let Err(e) = self.check.verify() {
+            if let SinkKind::File(dl) = &mut self.kind {
+                dl.discard();
             }
-            Sink::File { dl, mut progress } => {
-                progress.finish();
-                dl.commit()
-            }
+            return Err(e);
+        }
+        match self.kind {
+            SinkKind::Stdout { mut out, .. } => out.flush().map_err(stdout_error),
+            SinkKind::File(dl) => dl.commit(),
+            SinkKind::Discard => Ok(()),
         }
     }
 }
@@ -336,6 +484,8 @@ pub struct Download {
     /// The temporary's path; empty when writing directly or once renamed.
     tmp: PathBuf,
     path: PathBuf,
+    /// `-C`: keep the temporary when the download fails, to resume it.
+    keep: bool,
 }
 
 impl Download {
@@ -351,6 +501,7 @@ impl Download {
                 file: Some(file),
                 tmp: PathBuf::new(),
                 path: path.to_owned(),
+                keep: false,
             });
         }
         let name = path
@@ -369,7 +520,76 @@ impl Download {
             file: Some(file),
             tmp,
             path: path.to_owned(),
+            keep: false,
         })
+    }
+
+    /// The resumable partial for `path` (`-C`): appended to for
+    /// [`BodyUse::Append`], kept as it is for [`BodyUse::Complete`], and
+    /// started afresh otherwise. It survives a failed download.
+    pub fn partial(path: &Path, body: BodyUse) -> Result<Download, ClientError> {
+        let local = |source| ClientError::Local {
+            path: path.display().to_string(),
+            source,
+        };
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            return Download::create(path);
+        }
+        let tmp = partial_path(path).ok_or_else(|| local(io::Error::other("not a file name")))?;
+        let mut options = File::options();
+        match body {
+            BodyUse::Append | BodyUse::Complete => options.append(true).read(true),
+            _ => options.write(true).read(true).create(true).truncate(true),
+        };
+        let file = options.open(&tmp).map_err(local)?;
+        Ok(Download {
+            file: Some(file),
+            tmp,
+            path: path.to_owned(),
+            keep: true,
+        })
+    }
+
+    /// Records the validator a later `-C` sends as If-Range (best effort:
+    /// without extended attributes a later resume starts over).
+    fn keep_validator(&self, validator: &str) {
+        if let Some(f) = &self.file {
+            let _ = rustix::fs::fsetxattr(
+                f,
+                VALIDATOR_XATTR,
+                validator.as_bytes(),
+                rustix::fs::XattrFlags::empty(),
+            );
+        }
+    }
+
+    /// Feeds the bytes already held to the representation digest check.
+    fn prehash(&self, check: &mut Check) -> Result<(), ClientError> {
+        let Some(f) = &self.file else { return Ok(()) };
+        if check.repr_hash.is_none() {
+            return Ok(());
+        }
+        use std::os::unix::fs::FileExt;
+        let mut buf = vec![0u8; UPLOAD_CHUNK];
+        let mut at = 0u64;
+        loop {
+            let n = f
+                .read_at(&mut buf, at)
+                .map_err(|source| ClientError::Local {
+                    path: self.tmp.display().to_string(),
+                    source,
+                })?;
+            if n == 0 {
+                return Ok(());
+            }
+            check.held(&buf[..n]);
+            at += n as u64;
+        }
+    }
+
+    /// Drops the download whatever `-C` says (its bytes are bad).
+    fn discard(&mut self) {
+        self.keep = false;
     }
 
     fn write(&mut self, data: &[u8]) -> Result<(), ClientError> {
@@ -396,13 +616,17 @@ impl Download {
         }
         std::fs::rename(&self.tmp, &self.path).map_err(local)?;
         self.tmp = PathBuf::new();
+        if self.keep {
+            // The validator belonged to the partial; the file is whole now.
+            let _ = rustix::fs::removexattr(&self.path, VALIDATOR_XATTR);
+        }
         Ok(())
     }
 }
 
 impl Drop for Download {
     fn drop(&mut self) {
-        if !self.tmp.as_os_str().is_empty() {
+        if !self.tmp.as_os_str().is_empty() && !self.keep {
             self.file = None;
             let _ = std::fs::remove_file(&self.tmp);
         }
