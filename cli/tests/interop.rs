@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use support::*;
@@ -138,43 +137,6 @@ print("ok")
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-}
-
-/// `python3 -m http.server` on a free port, stopped by PID when dropped.
-struct PyServer(std::process::Child, u16);
-
-impl Drop for PyServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn python_server(dir: &std::path::Path) -> PyServer {
-    // Bind port 0 and report it, so no port is guessed.
-    let script = r#"
-import functools, http.server, sys
-h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
-class Quiet(h.func):
-    def log_message(self, *a): pass
-s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=sys.argv[1]))
-print(s.server_address[1], flush=True)
-s.serve_forever()
-"#;
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .arg(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python3");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line.trim().parse().expect("port");
-    PyServer(child, port)
 }
 
 fn client_against_python_http_server(rt: &str) {

@@ -288,3 +288,127 @@ pub fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
     v.truncate(n);
     v
 }
+
+/// `python3 -m http.server` on a free port, stopped by PID when dropped.
+pub struct PyServer(pub Child, pub u16);
+
+impl Drop for PyServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts Python's http.server on `dir`, on a port it picks and reports.
+pub fn python_server(dir: &Path) -> PyServer {
+    require_tool("python3");
+    let script = r#"
+import functools, http.server, sys
+h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+class Quiet(h.func):
+    def log_message(self, *a): pass
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=sys.argv[1]))
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().parse().expect("port");
+    PyServer(child, port)
+}
+
+/// A free loopback port (bound and released: good enough for a test).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// An nginx in the foreground with a config of ours, stopped by PID.
+pub struct Nginx {
+    pub child: Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    /// Starts nginx with `http_body` (the inside of `http { }`, where
+    /// `{port}` is the port to listen on) and waits until it accepts.
+    pub fn start(http_body: &str) -> Nginx {
+        require_tool("nginx");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let p = dir.path().display().to_string();
+        let conf = format!(
+            "user root;\nworker_processes 1;\npid {p}/nginx.pid;\nerror_log {p}/error.log;\n\
+             events {{ worker_connections 256; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {p}/body;\n  \
+             proxy_temp_path {p}/proxy;\n  fastcgi_temp_path {p}/fcgi;\n  uwsgi_temp_path {p}/uwsgi;\n  \
+             scgi_temp_path {p}/scgi;\n{}\n}}\n",
+            http_body.replace("{port}", &port.to_string())
+        );
+        std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
+        let child = Command::new("nginx")
+            .args(["-e", &format!("{p}/error.log"), "-p", &p, "-c"])
+            .arg(dir.path().join("nginx.conf"))
+            .args(["-g", "daemon off;"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nginx");
+        let end = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < end,
+                "nginx did not start: {}",
+                std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Nginx {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGQUIT would be graceful; SIGKILL on the master we started is
+        // enough, and its workers exit when their master goes.
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        if wait_exit(&mut self.child, Duration::from_secs(5)).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Panics with a clear message when a Python module is missing.
+pub fn require_python_module(name: &str) {
+    require_tool("python3");
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {name}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "python3 module {name} is missing; .ci/run installs it (pip install {name})"
+    );
+}
