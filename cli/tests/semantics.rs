@@ -385,6 +385,21 @@ fn upload_digests(rt: &str) {
         put_with(&s, "/e.txt", b"abc", &[("Content-Digest", "md5=:AAAA:")]).status,
         200
     );
+    // Large uploads are hashed on a helper thread: the same checks hold.
+    let big = random_bytes(6 << 20, 9);
+    let mut h = pared_core::digest::Hasher::new(true);
+    h.update(&big);
+    let big512 = h.finish().remove(1).field_value();
+    let mut bad = big.clone();
+    bad[5 << 20] ^= 1;
+    assert_eq!(
+        put_with(&s, "/big.bin", &bad, &[("Content-Digest", &big512)]).status,
+        400
+    );
+    assert!(!root.path().join("big.bin").exists());
+    let r = put_with(&s, "/big.bin", &big, &[("Content-Digest", &big512)]);
+    assert_eq!(r.status, 201);
+    assert_eq!(r.header("repr-digest"), Some(sha256_b64(&big)));
     // Want-Repr-Digest on a file pared did not write: computed.
     std::fs::write(root.path().join("w.txt"), b"abc").unwrap();
     let r = get_with(&s, "/w.txt", &[("Want-Repr-Digest", "sha-512=3")]);

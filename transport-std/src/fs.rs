@@ -276,6 +276,7 @@ impl Root {
     pub fn begin_upload(
         &self,
         path: &RelPath,
+        length: u64,
         guard: WriteGuard,
         expected: Vec<Digest>,
     ) -> Result<Upload, FsFailure> {
@@ -299,18 +300,25 @@ impl Root {
         let fd = rustix::fs::openat(
             &*dir,
             tmp.as_str(),
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW,
             Mode::from_raw_mode(0o644),
         )
         .map_err(|e| failure(&e.into()))?;
         let id = register(&dir, &tmp);
+        let file = File::from(fd);
+        let sha512 = expected.iter().any(|d| d.alg == Algorithm::Sha512);
+        let hashing = match file.try_clone() {
+            Ok(copy) if length >= HASH_THREAD_MIN => Hashing::spawn(copy, sha512),
+            _ => Hashing::Inline(Box::new(Hasher::new(sha512))),
+        };
         Ok(Upload {
             dir,
             tmp,
             name,
-            file: Some(File::from(fd)),
+            file: Some(file),
             id,
-            hasher: Some(Box::new(Hasher::for_checking(&expected))),
+            hashing: Some(hashing),
+            written: 0,
             expected,
             guard,
         })
@@ -420,21 +428,99 @@ pub struct Upload {
     name: String,
     file: Option<File>,
     id: u64,
-    hasher: Option<Box<Hasher>>,
+    hashing: Option<Hashing>,
+    /// Bytes written to the temporary so far.
+    written: u64,
     expected: Vec<Digest>,
     guard: WriteGuard,
+}
+
+/// Uploads at least this long are hashed on a thread of their own.
+const HASH_THREAD_MIN: u64 = 4 << 20;
+
+/// How an upload's bytes are hashed: inline as they are written (small
+/// bodies), or by a helper thread that reads them back from the page cache
+/// behind the writer, so hashing overlaps the socket and disk work instead
+/// of adding to it. The helper holds one 256 KiB buffer; the writer only
+/// tells it how far the file is written.
+#[derive(Debug)]
+enum Hashing {
+    Inline(Box<Hasher>),
+    Thread {
+        tx: std::sync::mpsc::Sender<u64>,
+        handle: std::thread::JoinHandle<io::Result<Hasher>>,
+    },
+}
+
+impl Hashing {
+    fn spawn(file: File, sha512: bool) -> Hashing {
+        let (tx, rx) = std::sync::mpsc::channel::<u64>();
+        let spawned = std::thread::Builder::new()
+            .name("pared-hash".into())
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                use std::os::unix::fs::FileExt;
+                let mut hasher = Hasher::new(sha512);
+                let mut buf = vec![0u8; 256 * 1024];
+                let mut at = 0u64;
+                for upto in rx {
+                    while at < upto {
+                        let want =
+                            usize::try_from(upto - at).map_or(buf.len(), |n| n.min(buf.len()));
+                        let n = file.read_at(&mut buf[..want], at)?;
+                        if n == 0 {
+                            return Err(io::Error::other("upload shrank while hashing"));
+                        }
+                        hasher.update(&buf[..n]);
+                        at += n as u64;
+                    }
+                }
+                Ok(hasher)
+            });
+        match spawned {
+            Ok(handle) => Hashing::Thread { tx, handle },
+            // No thread to be had: hash inline (nothing is written yet).
+            Err(_) => Hashing::Inline(Box::new(Hasher::new(sha512))),
+        }
+    }
+
+    /// Hashes (or has hashed) the bytes written up to `written`.
+    fn advance(&mut self, data: &[u8], written: u64) {
+        match self {
+            Hashing::Inline(h) => h.update(data),
+            Hashing::Thread { tx, .. } => {
+                let _ = tx.send(written);
+            }
+        }
+    }
+
+    fn finish(self) -> Result<Vec<Digest>, FsFailure> {
+        match self {
+            Hashing::Inline(h) => Ok(h.finish()),
+            Hashing::Thread { tx, handle } => {
+                drop(tx);
+                match handle.join() {
+                    Ok(Ok(h)) => Ok(h.finish()),
+                    Ok(Err(e)) => Err(failure(&e)),
+                    Err(_) => Err(FsFailure::Other),
+                }
+            }
+        }
+    }
 }
 
 impl Upload {
     /// Appends body bytes to the temporary file.
     pub fn write(&mut self, data: &[u8]) -> Result<(), FsFailure> {
-        if let Some(h) = &mut self.hasher {
-            h.update(data);
-        }
         match &mut self.file {
-            Some(f) => f.write_all(data).map_err(|e| failure(&e)),
-            None => Err(FsFailure::Other),
+            Some(f) => f.write_all(data).map_err(|e| failure(&e))?,
+            None => return Err(FsFailure::Other),
         }
+        self.written += data.len() as u64;
+        if let Some(h) = &mut self.hashing {
+            h.advance(data, self.written);
+        }
+        Ok(())
     }
 
     /// Checks the digests, stamps the modification time, syncs the data,
@@ -443,7 +529,7 @@ impl Upload {
     /// current file (for [`WriteGuard::Locked`], while it is locked).
     pub fn commit(mut self, allowed: &dyn Fn(Option<&Meta>) -> bool) -> Result<Stored, FsFailure> {
         let file = self.file.take().ok_or(FsFailure::Other)?;
-        let computed = self.hasher.take().ok_or(FsFailure::Other)?.finish();
+        let computed = self.hashing.take().ok_or(FsFailure::Other)?.finish()?;
         if !digest::matches(&self.expected, &computed) {
             return Err(FsFailure::DigestMismatch);
         }

@@ -146,7 +146,11 @@ pub fn begin_put(root: &Root, req: &RequestHead, path: &RelPath, now: SystemTime
             }
         }
     }
-    match root.begin_upload(path, guard, service::expected_digests(req)) {
+    let length = pared_core::body::content_length(&req.headers)
+        .ok()
+        .flatten()
+        .unwrap_or(0);
+    match root.begin_upload(path, length, guard, service::expected_digests(req)) {
         Ok(upload) => PutStart::Upload(upload),
         Err(f) => PutStart::Refused(Prepared::reply(service::put_reply(path, Err(f), now))),
     }
