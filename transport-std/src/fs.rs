@@ -529,6 +529,10 @@ impl Upload {
     /// current file (for [`WriteGuard::Locked`], while it is locked).
     pub fn commit(mut self, allowed: &dyn Fn(Option<&Meta>) -> bool) -> Result<Stored, FsFailure> {
         let file = self.file.take().ok_or(FsFailure::Other)?;
+        // Write the data back while the hashing helper catches up: the
+        // data's durability does not depend on the digest (a mismatch
+        // removes the temporary anyway).
+        file.sync_data().map_err(|e| failure(&e))?;
         let computed = self.hashing.take().ok_or(FsFailure::Other)?.finish()?;
         if !digest::matches(&self.expected, &computed) {
             return Err(FsFailure::DigestMismatch);
