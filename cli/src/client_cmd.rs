@@ -65,6 +65,14 @@ pub struct ClientArgs {
     /// (If-Match; `*` means "if it exists"). A mismatch exits 7.
     #[arg(long, value_name = "ETAG")]
     if_match: Option<String>,
+    /// Refuse a body larger than SIZE bytes (K, M, G suffixes); exits 3
+    /// and saves nothing.
+    #[arg(long, value_name = "SIZE", value_parser = crate::parse_size)]
+    max_filesize: Option<u64>,
+    /// Give up after SECS for the whole command, redirects included
+    /// (exits 3). Default: none.
+    #[arg(long, value_name = "SECS", value_parser = crate::parse_secs)]
+    max_time: Option<f64>,
     /// PUT only if the remote file does not exist yet (If-None-Match: *).
     /// An existing file exits 7 and is left as it was.
     #[arg(long)]
@@ -106,6 +114,8 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
         opts.connect_timeout = Some(t);
     }
     opts.follow_redirects = args.location;
+    opts.max_filesize = args.max_filesize;
+    opts.max_time = args.max_time.and_then(crate::secs);
     let job = Job {
         upload: (method == Method::Put).then(|| {
             args.upload_from
@@ -116,6 +126,7 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
         show_response_head: args.include,
         verbose: args.verbose,
         resume: args.resume,
+        max_filesize: args.max_filesize,
     };
     let result = (|| -> Result<u8, ClientError> {
         let upload_len = job.open_upload()?.map(|(_, len)| len);

@@ -82,6 +82,12 @@ pub struct Connection {
     recv: Recv,
     send: Send,
     last: Option<Instant>,
+    /// When the request (or its last body bytes) went out.
+    sent_at: Option<Instant>,
+    /// An interim (1xx) response arrived: from then on only a final head
+    /// ends the wait, which runs from `sent_at` (a stream of `100
+    /// Continue` never extends it).
+    interim: bool,
     reusable: bool,
     eof: bool,
     error: Option<ProtocolError>,
@@ -97,6 +103,8 @@ impl Connection {
             recv: Recv::Idle,
             send: Send::Idle,
             last: None,
+            sent_at: None,
+            interim: false,
             reusable: false,
             eof: false,
             error: None,
@@ -134,6 +142,7 @@ impl Connection {
         };
         self.recv = Recv::Head { started: false };
         self.last = Some(now);
+        self.sent_at = Some(now);
         Ok(())
     }
 
@@ -155,6 +164,7 @@ impl Connection {
         }
         *sent = attempted;
         self.last = Some(now);
+        self.sent_at = Some(now);
         Ok(())
     }
 
@@ -245,6 +255,7 @@ impl Connection {
                 return Err(self.fail(ProtocolError::UnexpectedUpgrade));
             }
             if head.status.is_informational() {
+                self.interim = true;
                 continue;
             }
             let framing = response_framing(&self.method, &head).map_err(|e| self.fail(e))?;
@@ -269,7 +280,11 @@ impl Connection {
         if self.error.is_some() || matches!(self.recv, Recv::Idle | Recv::Done) {
             return None;
         }
-        self.last
+        let since = match self.recv {
+            Recv::Head { .. } if self.interim => self.sent_at,
+            _ => self.last,
+        };
+        since
             .zip(self.config.read_timeout)
             .and_then(|(at, d)| at.checked_add(d))
     }

@@ -82,6 +82,34 @@ pub enum FetchError {
         /// The repeated URL.
         url: String,
     },
+    /// A redirect that would re-send the upload to another host or port.
+    #[error("redirected to {url}, another host or port: the upload is not sent there (run the command again against it if that is wanted)")]
+    BodyToOtherOrigin {
+        /// Where the server pointed (escaped).
+        url: String,
+    },
+}
+
+/// Request fields that carry credentials: dropped when a redirect leads to
+/// another scheme, host or port (curl's fixes for CVE-2018-1000007 and
+/// CVE-2022-27776).
+pub const CREDENTIAL_FIELDS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
+
+/// `s` with every character a terminal could act on (C0 and C1 controls,
+/// DEL, bidirectional overrides and isolates) shown as an escape: for
+/// server-supplied text the client prints itself. Tab is kept.
+pub fn escape_for_terminal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c == '\t' || !crate::listing::is_deceptive(c) {
+            out.push(c);
+        } else if (c as u32) < 0x80 {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    out
 }
 
 impl FetchError {
@@ -229,6 +257,15 @@ pub struct Resume {
     pub offset: u64,
     /// The If-Range value.
     pub validator: String,
+}
+
+/// True when a response declares a body longer than `max` bytes, so it
+/// is refused before a byte of it is stored.
+pub fn declared_too_large(head: &ResponseHead, max: Option<u64>) -> bool {
+    match (crate::body::content_length(&head.headers), max) {
+        (Ok(Some(len)), Some(max)) => len > max,
+        _ => false,
+    }
 }
 
 /// The validator to keep for resuming a download of this response: a
@@ -456,10 +493,20 @@ impl Session {
         if !self.visited.insert(next.url()) {
             return Err(FetchError::RedirectLoop { url: next.url() });
         }
+        let other_origin =
+            !next.host.eq_ignore_ascii_case(&self.target.host) || next.port != self.target.port;
+        let keeps_body = self.upload_len.is_some() && status != 303;
+        if other_origin && keeps_body {
+            return Err(FetchError::BodyToOtherOrigin { url: next.url() });
+        }
         self.redirects += 1;
         if status == 303 && self.method != Method::Head {
             self.method = Method::Get;
             self.upload_len = None;
+        }
+        if other_origin {
+            self.headers
+                .retain(|(n, _)| !CREDENTIAL_FIELDS.iter().any(|c| n.eq_ignore_ascii_case(c)));
         }
         self.target = next;
         Ok(Verdict::Follow)
@@ -538,7 +585,7 @@ fn resolve_location(current: &Target, location: &str, status: u16) -> Result<Tar
             .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
         {
             return Err(FetchError::UnsupportedScheme {
-                location: location.to_owned(),
+                location: escape_for_terminal(location),
             });
         }
     }
@@ -573,10 +620,16 @@ fn split_authority(a: &str) -> Option<(&str, u16)> {
     }
 }
 
-/// True when the first bytes of a body look binary (a NUL byte, as curl
-/// judges), so a terminal should not get them.
-pub fn looks_binary(first: &[u8]) -> bool {
-    first.iter().take(8192).any(|&b| b == 0)
+/// True when body bytes must not reach a terminal: any control byte other
+/// than tab, CR and LF (NUL, ESC and the rest of C0, DEL), or a C1 control
+/// in UTF-8 (U+0080–U+009F, which some terminals obey like ESC sequences).
+/// Checked on every chunk, not only the first.
+pub fn looks_binary(data: &[u8]) -> bool {
+    data.iter().enumerate().any(|(i, &b)| {
+        (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n'))
+            || b == 0x7f
+            || (b == 0xc2 && data.get(i + 1).is_some_and(|n| (0x80..0xa0).contains(n)))
+    })
 }
 
 /// A progress line: bytes so far, total if known, rate and ETA.
@@ -735,7 +788,15 @@ mod tests {
             EXIT_HTTP_5XX
         );
         assert!(looks_binary(b"ab\0c"));
-        assert!(!looks_binary("héllo".as_bytes()));
+        assert!(!looks_binary("héllo\tx\r\n".as_bytes()));
+        assert!(looks_binary(b"\x1b]0;title\x07"));
+        assert!(looks_binary(b"\x1b[31mred"));
+        assert!(looks_binary("a\u{9b}31m".as_bytes()));
+        assert!(looks_binary(b"x\x7f"));
+        assert_eq!(
+            escape_for_terminal("ok\u{85}\u{202e}\x1b[0m\tz"),
+            "ok\\u{85}\\u{202e}\\x1b[0m\tz"
+        );
         assert!(progress_line(512, Some(1024), 1.0).contains("50.0%"));
     }
 
@@ -825,5 +886,41 @@ mod tests {
         s.if_match("\"q\"").unwrap();
         assert_eq!(s.hop().head.headers.get_str("if-match"), Some("\"q\""));
         assert!(s.if_match("a\r\nX: y").is_err());
+    }
+
+    #[test]
+    fn credentials_stay_with_their_origin() {
+        let t = Target::new("h", 8000, "/a").unwrap();
+        let fields = vec![
+            ("Authorization".to_owned(), "Basic eDp5".to_owned()),
+            ("Cookie".to_owned(), "s=1".to_owned()),
+            ("Proxy-Authorization".to_owned(), "x".to_owned()),
+            ("X-Other".to_owned(), "kept".to_owned()),
+        ];
+        let mut s = Session::new(Method::Get, t.clone(), fields.clone(), None, true, 5).unwrap();
+        assert_eq!(s.on_response(&redirect(302, "/b")), Ok(Verdict::Follow));
+        assert!(
+            s.hop().head.headers.contains("authorization"),
+            "same origin keeps them"
+        );
+        assert_eq!(
+            s.on_response(&redirect(302, "http://h:8001/c")),
+            Ok(Verdict::Follow)
+        );
+        let hop = s.hop();
+        for c in CREDENTIAL_FIELDS {
+            assert!(!hop.head.headers.contains(c), "{c} sent to another port");
+        }
+        assert_eq!(hop.head.headers.get_str("x-other"), Some("kept"));
+        // A PUT body is never re-sent to another origin.
+        let mut put = Session::new(Method::Put, t, fields, Some(3), true, 5).unwrap();
+        assert!(matches!(
+            put.on_response(&redirect(307, "http://evil:80/x")),
+            Err(FetchError::BodyToOtherOrigin { .. })
+        ));
+        assert_eq!(
+            put.on_response(&redirect(307, "/same")),
+            Ok(Verdict::Follow)
+        );
     }
 }

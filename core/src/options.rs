@@ -46,6 +46,11 @@ pub struct ClientOptions {
     pub follow_redirects: bool,
     /// The most redirects followed. Default 10.
     pub max_redirects: usize,
+    /// The largest body accepted (`--max-filesize`); `None` means no limit.
+    pub max_filesize: Option<u64>,
+    /// Time the whole command may take, redirects included (`--max-time`);
+    /// `None` means no limit.
+    pub max_time: Option<Duration>,
 }
 
 impl Default for ClientOptions {
@@ -55,6 +60,8 @@ impl Default for ClientOptions {
             connect_timeout: Some(Duration::from_secs(30)),
             follow_redirects: false,
             max_redirects: 10,
+            max_filesize: None,
+            max_time: None,
         }
     }
 }

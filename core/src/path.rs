@@ -29,7 +29,17 @@ pub enum PathError {
     /// character, an encoded slash, or a drive prefix.
     #[error("request target names a refused path")]
     Refused,
+    /// A segment longer than a file name may be (255 bytes), or a path
+    /// longer than the system takes (4095 bytes).
+    #[error("request target names a path too long for the file system")]
+    TooLong,
 }
+
+/// The longest file name (one segment, in bytes) file systems take.
+pub const MAX_NAME: usize = 255;
+
+/// The longest relative path (in bytes) pared passes to the file system.
+pub const MAX_PATH: usize = 4095;
 
 impl PathError {
     /// The status a server answers with.
@@ -37,6 +47,7 @@ impl PathError {
         match self {
             PathError::NotAPath | PathError::BadEncoding => StatusCode::BAD_REQUEST,
             PathError::Refused => StatusCode::FORBIDDEN,
+            PathError::TooLong => StatusCode::URI_TOO_LONG,
         }
     }
 }
@@ -203,12 +214,17 @@ pub fn resolve_target(target: &str) -> Result<RelPath, PathError> {
     };
     let path = path.split(['?', '#']).next().unwrap_or("/");
     let mut segments = Vec::new();
+    let mut total = 0;
     for raw in path.split('/') {
         let seg = decode(raw)?;
         if seg.is_empty() {
             continue;
         }
         check_segment(&seg, segments.is_empty())?;
+        total += seg.len() + 1;
+        if seg.len() > MAX_NAME || total > MAX_PATH {
+            return Err(PathError::TooLong);
+        }
         segments.push(seg);
     }
     Ok(RelPath {
@@ -261,6 +277,19 @@ mod tests {
         for t in ["/%", "/%zz", "/%c3", "/%ff"] {
             assert_eq!(resolve_target(t), Err(PathError::BadEncoding), "{t}");
         }
+    }
+
+    #[test]
+    fn too_long() {
+        let name = "a".repeat(255);
+        assert!(resolve_target(&format!("/{name}")).is_ok());
+        assert_eq!(
+            resolve_target(&format!("/{name}b")),
+            Err(PathError::TooLong)
+        );
+        let deep = format!("/{}", vec!["d".repeat(200); 21].join("/"));
+        assert_eq!(resolve_target(&deep), Err(PathError::TooLong));
+        assert_eq!(PathError::TooLong.status().as_u16(), 414);
     }
 
     #[test]

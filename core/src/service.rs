@@ -100,6 +100,8 @@ pub enum FsFailure {
     PreconditionFailed,
     /// The upload's bytes did not match its Content-Digest or Repr-Digest (400).
     DigestMismatch,
+    /// A name or path longer than the file system takes (414).
+    NameTooLong,
     /// Anything else (500).
     Other,
 }
@@ -114,6 +116,7 @@ impl FsFailure {
             FsFailure::NoSpace => StatusCode::INSUFFICIENT_STORAGE,
             FsFailure::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             FsFailure::DigestMismatch => StatusCode::BAD_REQUEST,
+            FsFailure::NameTooLong => StatusCode::URI_TOO_LONG,
             FsFailure::Other => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -175,7 +178,7 @@ const ALLOW_READ: &str = "GET, HEAD";
 
 fn base(status: StatusCode, now: SystemTime) -> ResponseHead {
     let mut h = ResponseHead::new(status);
-    h.headers = crate::Headers::with_capacity(8, 192);
+    h.headers = crate::Headers::with_capacity(10, 320);
     append_date(&mut h.headers, "Date", now);
     h.headers.append("Server", SERVER);
     h

@@ -451,3 +451,28 @@ fn server_misuse_is_a_usage_error() {
     assert!(sv.send_body(2, t0).is_err());
     assert!(sv.finish_response(t0).is_err());
 }
+
+#[test]
+fn interim_responses_do_not_extend_the_wait() {
+    let t0 = Instant::now();
+    let s = Duration::from_secs(1);
+    let mut cl = client::Connection::new(client::Config {
+        read_timeout: Some(5 * s),
+        ..client::Config::default()
+    });
+    let h = RequestHead::new(Method::Get, "/a", Version::Http10);
+    cl.send_request(&h, &mut Vec::new(), t0).unwrap();
+    // A 100 Continue every second, forever: the final head is still due
+    // five seconds after the request went out.
+    let mut now = t0;
+    for _ in 0..4 {
+        now += s;
+        let (used, ev) = cl
+            .handle_input(b"HTTP/1.1 100 Continue\r\n\r\n", now)
+            .unwrap();
+        assert_eq!(used, 25);
+        assert!(matches!(ev, client::Event::NeedData));
+    }
+    assert_eq!(cl.poll_timeout(), Some(t0 + 5 * s));
+    assert_eq!(cl.time_left(t0 + 5 * s), Err(ProtocolError::HeadTimeout));
+}

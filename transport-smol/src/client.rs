@@ -14,7 +14,8 @@ use pared_core::fetch::Session;
 use pared_core::ClientOptions;
 use pared_std::buf::RecvBuf;
 use pared_std::client::{
-    response_failed, timeout_or, ClientError, Job, Progress, RECV_CAPACITY, UPLOAD_CHUNK,
+    remove_temporaries_on_signal, response_failed, shorter, time_left, timeout_or, ClientError,
+    Job, Progress, RECV_CAPACITY, UPLOAD_CHUNK,
 };
 use smol::Timer;
 
@@ -75,6 +76,8 @@ async fn run_async(
     job: &Job,
     opts: &ClientOptions,
 ) -> Result<u8, ClientError> {
+    remove_temporaries_on_signal();
+    let deadline = opts.max_time.map(|t| Instant::now() + t);
     loop {
         let hop = session.hop();
         let url = hop.target.url();
@@ -86,19 +89,33 @@ async fn run_async(
             url: url.clone(),
             source,
         };
-        let mut stream = connect(&hop.target.host, hop.target.port, opts.connect_timeout).await?;
+        let connect_wait = shorter(opts.connect_timeout, time_left(deadline, opts)?);
+        let mut stream = connect(&hop.target.host, hop.target.port, connect_wait).await?;
         let _ = stream.set_nodelay(true);
         let mut conn = Connection::new(opts.connection);
         let mut out = Vec::new();
         conn.send_request(&hop.head, &mut out, Instant::now())?;
         job.show_request(&out);
-        stream.write_all(&out).await.map_err(net)?;
-        let mut write_failed = None;
-        if hop.upload {
-            if let Some((file, _)) = job.open_upload()? {
-                write_failed = send_file(&mut stream, file, &mut conn, job).await.err();
+        let sending = async {
+            stream.write_all(&out).await.map_err(net)?;
+            let mut write_failed = None;
+            if hop.upload {
+                if let Some((file, _)) = job.open_upload()? {
+                    write_failed = send_file(&mut stream, file, &mut conn, job).await.err();
+                }
             }
-        }
+            Ok::<_, ClientError>(write_failed)
+        };
+        let write_failed = match within(time_left(deadline, opts)?, sending).await {
+            Some(r) => r?,
+            None => {
+                return Err(time_left(deadline, opts)
+                    .err()
+                    .unwrap_or(ClientError::Timeout {
+                        during: "sending the request",
+                    }))
+            }
+        };
         let mut buf = RecvBuf::new(RECV_CAPACITY);
         let head = loop {
             match conn.handle_input(buf.data(), Instant::now()) {
@@ -108,7 +125,10 @@ async fn run_async(
                 }
                 Ok((used, _)) => {
                     buf.consume(used);
-                    fill(&mut stream, &mut buf, &mut conn).await.map_err(net)?;
+                    let cap = time_left(deadline, opts)?;
+                    fill(&mut stream, &mut buf, &mut conn, cap)
+                        .await
+                        .map_err(net)?;
                 }
                 Err(e) => return Err(response_failed(write_failed, e, &url)),
             }
@@ -125,7 +145,10 @@ async fn run_async(
                 Ok((_, Event::End)) => break,
                 Ok((used, _)) => {
                     buf.consume(used);
-                    fill(&mut stream, &mut buf, &mut conn).await.map_err(net)?;
+                    let cap = time_left(deadline, opts)?;
+                    fill(&mut stream, &mut buf, &mut conn, cap)
+                        .await
+                        .map_err(net)?;
                 }
                 Err(e) => return Err(timeout_or(e, proto)),
             }
@@ -180,12 +203,21 @@ async fn send_file(
 }
 
 /// One read bounded by core's deadline; a timeout becomes core's error.
-async fn fill(stream: &mut TcpStream, buf: &mut RecvBuf, conn: &mut Connection) -> io::Result<()> {
+async fn fill(
+    stream: &mut TcpStream,
+    buf: &mut RecvBuf,
+    conn: &mut Connection,
+    cap: Option<Duration>,
+) -> io::Result<()> {
     let Ok(limit) = conn.time_left(Instant::now()) else {
         return Ok(()); // the error is sticky: the next handle_input reports it
     };
+    // --max-time bounds the wait too; the caller checks it.
+    let limit = shorter(limit, cap);
     match within(limit, stream.read(buf.spare())).await {
-        None => {}
+        None => {
+            let _ = conn.handle_timeout(Instant::now());
+        }
         Some(Ok(0)) => conn.handle_eof(),
         Some(Ok(n)) => buf.filled(n),
         Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}

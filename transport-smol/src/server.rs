@@ -46,6 +46,7 @@ pub fn serve(
     opts: ServerOptions,
     stop: Shutdown,
 ) -> io::Result<()> {
+    pared_std::fs::sweep_stale_uploads(&root);
     let ex = Arc::new(Executor::new());
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let (done_tx, done_rx) = smol::channel::bounded::<()>(1);

@@ -79,6 +79,18 @@ pub enum ClientError {
         /// `Repr-Digest` or `Content-Digest`.
         field: &'static str,
     },
+    /// The body is larger than `--max-filesize`.
+    #[error("the body is larger than --max-filesize ({max} bytes); nothing saved")]
+    TooLarge {
+        /// The limit.
+        max: u64,
+    },
+    /// The whole command took longer than `--max-time`.
+    #[error("gave up after --max-time ({secs} s)")]
+    MaxTime {
+        /// The limit in seconds.
+        secs: f64,
+    },
     /// A bug: pared-core refused how it was called.
     #[error("internal error: {0}")]
     Usage(#[from] UsageError),
@@ -92,7 +104,9 @@ impl ClientError {
             | ClientError::Connect { .. }
             | ClientError::Timeout { .. }
             | ClientError::Network { .. }
-            | ClientError::Protocol { .. } => fetch::EXIT_NETWORK,
+            | ClientError::Protocol { .. }
+            | ClientError::TooLarge { .. }
+            | ClientError::MaxTime { .. } => fetch::EXIT_NETWORK,
             ClientError::Fetch(e) => e.exit_code(),
             ClientError::Local { .. } | ClientError::BinaryToTerminal => fetch::EXIT_LOCAL,
             ClientError::DigestMismatch { .. } => fetch::EXIT_DIGEST,
@@ -114,6 +128,8 @@ pub struct Job {
     pub verbose: bool,
     /// `-C`: keep a failed `-o` download's partial file and resume it.
     pub resume: bool,
+    /// `--max-filesize`: refuse a longer body.
+    pub max_filesize: Option<u64>,
 }
 
 impl Job {
@@ -179,8 +195,12 @@ impl Job {
 
     /// Shows the response head for `-i`/`-v`, and prints it to stdout for HEAD.
     pub fn show_response(&self, method: &Method, head: &ResponseHead) -> Result<(), ClientError> {
-        let mut wire = Vec::new();
-        pared_core::write_response(head, &mut wire)?;
+        let mut raw = Vec::new();
+        pared_core::write_response(head, &mut raw)?;
+        // Server-supplied text never reaches the terminal raw.
+        let wire = fetch::escape_for_terminal(&String::from_utf8_lossy(&raw))
+            .replace("\\x0d\\x0a", "\r\n")
+            .into_bytes();
         if self.verbose {
             prefixed("< ", &wire);
         } else if self.show_response_head {
@@ -192,7 +212,11 @@ impl Job {
             && !self.verbose
             && !self.show_response_head
         {
-            let line = format!("{} {}\n", head.status, head.reason);
+            let line = format!(
+                "{} {}\n",
+                head.status,
+                fetch::escape_for_terminal(&head.reason)
+            );
             io::stdout()
                 .write_all(line.as_bytes())
                 .map_err(stdout_error)?;
@@ -229,6 +253,11 @@ impl Job {
         let total = pared_core::body::content_length(&head.headers)
             .ok()
             .flatten();
+        if body != BodyUse::Error && fetch::declared_too_large(head, self.max_filesize) {
+            return Err(ClientError::TooLarge {
+                max: self.max_filesize.unwrap_or(0),
+            });
+        }
         let progress = Progress::new(total);
         let (repr, content) = fetch::body_digests(method, head, body);
         let mut check = Check::new(repr, content);
@@ -237,7 +266,7 @@ impl Job {
                 eprintln!(
                     "pared: server answered {} {}; {} left as it was",
                     head.status,
-                    head.reason,
+                    fetch::escape_for_terminal(&head.reason),
                     path.display()
                 );
                 SinkKind::Discard
@@ -256,7 +285,7 @@ impl Job {
             (None, BodyUse::Complete) => SinkKind::Discard,
             (None, _) => SinkKind::Stdout {
                 out: io::stdout(),
-                checked: !io::stdout().is_terminal(),
+                terminal: io::stdout().is_terminal(),
             },
         };
         if body == BodyUse::Complete {
@@ -267,8 +296,53 @@ impl Job {
             progress,
             check,
             complete: body == BodyUse::Complete,
+            max: self.max_filesize.filter(|_| body != BodyUse::Error),
+            received: 0,
         })
     }
+}
+
+/// Temporaries to remove if SIGINT or SIGTERM ends the command.
+fn temporaries() -> &'static std::sync::Mutex<Vec<PathBuf>> {
+    static TEMPS: std::sync::OnceLock<std::sync::Mutex<Vec<PathBuf>>> = std::sync::OnceLock::new();
+    TEMPS.get_or_init(Default::default)
+}
+
+fn register_temporary(p: &Path) {
+    if let Ok(mut t) = temporaries().lock() {
+        t.push(p.to_owned());
+    }
+}
+
+fn unregister_temporary(p: &Path) {
+    if let Ok(mut t) = temporaries().lock() {
+        t.retain(|x| x != p);
+    }
+}
+
+/// On SIGINT or SIGTERM, removes the download temporaries in progress (a
+/// `-C` partial is kept for the resume) and exits with 128 + the signal,
+/// as a shell expects. Installed once per process by the client runs.
+pub fn remove_temporaries_on_signal() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+            return;
+        };
+        let _ = std::thread::Builder::new()
+            .name("pared-signals".into())
+            .spawn(move || {
+                if let Some(sig) = signals.forever().next() {
+                    if let Ok(t) = temporaries().lock() {
+                        for p in t.iter() {
+                            let _ = std::fs::remove_file(p);
+                        }
+                    }
+                    std::process::exit(128 + sig);
+                }
+            });
+    });
 }
 
 /// The stable name of a resumable partial download: `.NAME.pared-part`.
@@ -417,13 +491,16 @@ pub struct Sink {
     check: Check,
     /// A resumed download the server says is already whole.
     complete: bool,
+    /// `--max-filesize`, and the bytes received so far.
+    max: Option<u64>,
+    received: u64,
 }
 
 #[derive(Debug)]
 enum SinkKind {
-    /// Standard output; `checked` once the binary check was done (or
-    /// stdout is not a terminal).
-    Stdout { out: io::Stdout, checked: bool },
+    /// Standard output; `terminal` when it is one (every chunk is then
+    /// checked for bytes a terminal would act on).
+    Stdout { out: io::Stdout, terminal: bool },
     /// A file written atomically.
     File(Download),
     /// Nowhere: an error body with `-o`, or a 416 that completes a resume.
@@ -436,14 +513,19 @@ impl Sink {
         if self.complete {
             return Ok(());
         }
+        self.received += data.len() as u64;
+        if let Some(max) = self.max.filter(|&m| self.received > m) {
+            if let SinkKind::File(dl) = &mut self.kind {
+                dl.discard();
+            }
+            return Err(ClientError::TooLarge { max });
+        }
         self.check.update(data);
         match &mut self.kind {
-            SinkKind::Stdout { out, checked } => {
-                if !*checked {
-                    if fetch::looks_binary(data) {
-                        return Err(ClientError::BinaryToTerminal);
-                    }
-                    *checked = true;
+            SinkKind::Stdout { out, terminal } => {
+                if *terminal && fetch::looks_binary(data) {
+                    let _ = out.flush();
+                    return Err(ClientError::BinaryToTerminal);
                 }
                 out.write_all(data).map_err(stdout_error)?;
             }
@@ -516,6 +598,7 @@ impl Download {
             .create_new(true)
             .open(&tmp)
             .map_err(local)?;
+        register_temporary(&tmp);
         Ok(Download {
             file: Some(file),
             tmp,
@@ -615,6 +698,7 @@ impl Download {
             f.sync_all().map_err(local)?;
         }
         std::fs::rename(&self.tmp, &self.path).map_err(local)?;
+        unregister_temporary(&self.tmp);
         self.tmp = PathBuf::new();
         if self.keep {
             // The validator belonged to the partial; the file is whole now.
@@ -629,6 +713,7 @@ impl Drop for Download {
         if !self.tmp.as_os_str().is_empty() && !self.keep {
             self.file = None;
             let _ = std::fs::remove_file(&self.tmp);
+            unregister_temporary(&self.tmp);
         }
     }
 }
@@ -667,9 +752,36 @@ fn connect(host: &str, port: u16, timeout: Option<Duration>) -> Result<TcpStream
     Err(ClientError::Connect { addr, source })
 }
 
+/// The time left before `--max-time`, if set: an error once it passed.
+pub fn time_left(
+    deadline: Option<Instant>,
+    opts: &ClientOptions,
+) -> Result<Option<Duration>, ClientError> {
+    match deadline {
+        None => Ok(None),
+        Some(d) => match d.checked_duration_since(Instant::now()) {
+            Some(left) if !left.is_zero() => Ok(Some(left)),
+            _ => Err(ClientError::MaxTime {
+                secs: opts.max_time.map_or(0.0, |t| t.as_secs_f64()),
+            }),
+        },
+    }
+}
+
+/// The shorter of two optional waits.
+pub fn shorter(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
 /// Runs a client command: exchanges, redirects followed as the session
 /// decides; returns the exit code of the delivered response.
 pub fn run(mut session: Session, job: &Job, opts: &ClientOptions) -> Result<u8, ClientError> {
+    remove_temporaries_on_signal();
+    let deadline = opts.max_time.map(|t| Instant::now() + t);
     loop {
         let hop = session.hop();
         let url = hop.target.url();
@@ -681,20 +793,27 @@ pub fn run(mut session: Session, job: &Job, opts: &ClientOptions) -> Result<u8, 
             url: url.clone(),
             source,
         };
-        let mut stream = connect(&hop.target.host, hop.target.port, opts.connect_timeout)?;
+        let connect_wait = shorter(opts.connect_timeout, time_left(deadline, opts)?);
+        let mut stream = connect(&hop.target.host, hop.target.port, connect_wait)?;
         let _ = stream.set_nodelay(true);
         let mut conn = Connection::new(opts.connection);
         let mut out = Vec::new();
         conn.send_request(&hop.head, &mut out, Instant::now())?;
         job.show_request(&out);
         stream
-            .set_write_timeout(opts.connection.read_timeout)
+            .set_write_timeout(shorter(
+                opts.connection.read_timeout,
+                time_left(deadline, opts)?,
+            ))
             .map_err(net)?;
         stream.write_all(&out).map_err(net)?;
         let mut write_failed = None;
         if hop.upload {
             if let Some((mut file, _)) = job.open_upload()? {
-                write_failed = send_file(&mut stream, &mut file, &mut conn, job).err();
+                write_failed = send_file(&mut stream, &mut file, &mut conn, job, || {
+                    time_left(deadline, opts).map(|_| ())
+                })
+                .err();
             }
         }
         let mut buf = RecvBuf::new(RECV_CAPACITY);
@@ -708,7 +827,8 @@ pub fn run(mut session: Session, job: &Job, opts: &ClientOptions) -> Result<u8, 
                 }
                 Ok((used, _)) => {
                     buf.consume(used);
-                    fill(&mut stream, &mut buf, &mut conn).map_err(net)?;
+                    let cap = time_left(deadline, opts)?;
+                    fill(&mut stream, &mut buf, &mut conn, cap).map_err(net)?;
                 }
                 Err(e) => return Err(response_failed(write_failed, e, &url)),
             }
@@ -725,7 +845,8 @@ pub fn run(mut session: Session, job: &Job, opts: &ClientOptions) -> Result<u8, 
                 Ok((_, Event::End)) => break,
                 Ok((used, _)) => {
                     buf.consume(used);
-                    fill(&mut stream, &mut buf, &mut conn).map_err(net)?;
+                    let cap = time_left(deadline, opts)?;
+                    fill(&mut stream, &mut buf, &mut conn, cap).map_err(net)?;
                 }
                 Err(e) => return Err(timeout_or(e, proto)),
             }
@@ -777,6 +898,7 @@ fn send_file(
     file: &mut File,
     conn: &mut Connection,
     job: &Job,
+    in_time: impl Fn() -> Result<(), ClientError>,
 ) -> Result<(), ClientError> {
     let path = job
         .upload
@@ -793,6 +915,7 @@ fn send_file(
         if n == 0 {
             break;
         }
+        in_time()?;
         conn.send_body(n, Instant::now())?;
         stream
             .write_all(&chunk[..n])
@@ -813,7 +936,12 @@ fn send_file(
 /// for the time core says is left. (Blocking reads cost about twice the
 /// system time on loopback downloads: the reader then does the TCP
 /// receive processing itself.)
-fn fill(stream: &mut TcpStream, buf: &mut RecvBuf, conn: &mut Connection) -> io::Result<()> {
+fn fill(
+    stream: &mut TcpStream,
+    buf: &mut RecvBuf,
+    conn: &mut Connection,
+    cap: Option<Duration>,
+) -> io::Result<()> {
     loop {
         match stream.read(buf.spare()) {
             Ok(0) => conn.handle_eof(),
@@ -823,6 +951,8 @@ fn fill(stream: &mut TcpStream, buf: &mut RecvBuf, conn: &mut Connection) -> io:
                 let Ok(left) = conn.time_left(Instant::now()) else {
                     return Ok(()); // sticky: the next handle_input reports it
                 };
+                // --max-time bounds the wait too; the caller checks it.
+                let left = shorter(left, cap);
                 let timeout = left.map(|d| rustix::event::Timespec {
                     tv_sec: d.as_secs() as i64,
                     tv_nsec: i64::from(d.subsec_nanos()),

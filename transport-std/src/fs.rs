@@ -38,9 +38,11 @@ pub fn failure(e: &io::Error) -> FsFailure {
     use rustix::io::Errno;
     match e.raw_os_error().map(Errno::from_raw_os_error) {
         Some(Errno::NOENT | Errno::NOTDIR) => FsFailure::NotFound,
-        Some(Errno::ACCESS | Errno::PERM | Errno::XDEV | Errno::LOOP | Errno::ROFS) => {
-            FsFailure::Denied
-        }
+        // ENXIO: a socket (or a device without its driver) inside the root.
+        Some(
+            Errno::ACCESS | Errno::PERM | Errno::XDEV | Errno::LOOP | Errno::ROFS | Errno::NXIO,
+        ) => FsFailure::Denied,
+        Some(Errno::NAMETOOLONG) => FsFailure::NameTooLong,
         Some(Errno::ISDIR | Errno::EXIST | Errno::NOTEMPTY) => FsFailure::Conflict,
         Some(Errno::NOSPC | Errno::DQUOT | Errno::FBIG) => FsFailure::NoSpace,
         _ => FsFailure::Other,
@@ -290,13 +292,14 @@ impl Root {
                 }
                 _ => failure(&e),
             })?;
+        self.check_final(&dir, &name, path)?;
         let dir = Arc::new(dir);
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let tmp = format!(".pared-upload-{}-{n}-{nanos:08x}", std::process::id());
+        let tmp = format!("{UPLOAD_PREFIX}{}-{n}-{nanos:08x}", std::process::id());
         let fd = rustix::fs::openat(
             &*dir,
             tmp.as_str(),
@@ -322,6 +325,26 @@ impl Root {
             expected,
             guard,
         })
+    }
+
+    /// What a write may do to the object already at `name` in `dir`: a
+    /// symlink whose target GET refuses (it leaves the root) is 403; any
+    /// other symlink, a socket, fifo or device is 409 (pared neither writes
+    /// through a link nor replaces one with a file); a regular file,
+    /// a directory (reported at commit) or nothing may go on.
+    fn check_final(&self, dir: &OwnedFd, name: &str, path: &RelPath) -> Result<(), FsFailure> {
+        match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => match FileType::from_raw_mode(st.st_mode) {
+                FileType::RegularFile | FileType::Directory => Ok(()),
+                FileType::Symlink => match self.open_read(path) {
+                    Err(FsFailure::Denied) => Err(FsFailure::Denied),
+                    _ => Err(FsFailure::Conflict),
+                },
+                _ => Err(FsFailure::Conflict),
+            },
+            Err(rustix::io::Errno::NOENT) => Ok(()),
+            Err(e) => Err(failure(&e.into())),
+        }
     }
 
     /// Removes the file at `path` (not a directory). With a `guard` other
@@ -405,6 +428,90 @@ fn unregister(id: u64) {
     if let Ok(mut reg) = registry().lock() {
         reg.remove(&id);
     }
+}
+
+/// The prefix of every upload temporary's name; the writer's PID follows.
+pub const UPLOAD_PREFIX: &str = ".pared-upload-";
+
+/// True when the process `pid` is alive and is a pared (so its upload
+/// temporaries may still be in use).
+fn pared_alive(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.starts_with(b"pared"))
+}
+
+/// Removes pared's own upload temporaries under the root whose writer is
+/// gone (a crash or SIGKILL left them): names `.pared-upload-PID-…` whose
+/// PID is not a live pared process. Symlinks are not followed. Returns how
+/// many were removed.
+pub fn remove_stale_uploads(root: &Root) -> usize {
+    let Ok(top) = rustix::fs::openat(
+        &*root.fd,
+        ".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return 0;
+    };
+    let mut removed = 0;
+    let mut stack = vec![top];
+    while let Some(dir) = stack.pop() {
+        let Ok(listing) = rustix::fs::Dir::read_from(&dir) else {
+            continue;
+        };
+        let mut subdirs = Vec::new();
+        for item in listing.flatten() {
+            let raw = item.file_name().to_bytes();
+            if raw == b"." || raw == b".." {
+                continue;
+            }
+            if let Some(rest) = raw.strip_prefix(UPLOAD_PREFIX.as_bytes()) {
+                let pid = std::str::from_utf8(rest)
+                    .ok()
+                    .and_then(|r| r.split('-').next())
+                    .and_then(|p| p.parse::<u32>().ok());
+                if let Some(pid) = pid {
+                    if !pared_alive(pid)
+                        && rustix::fs::unlinkat(&dir, OsStr::from_bytes(raw), AtFlags::empty())
+                            .is_ok()
+                    {
+                        removed += 1;
+                    }
+                }
+                continue;
+            }
+            if item.file_type() == FileType::Directory {
+                subdirs.push(raw.to_vec());
+            }
+        }
+        for name in subdirs {
+            if let Ok(sub) = rustix::fs::openat(
+                &dir,
+                OsStr::from_bytes(&name),
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) {
+                stack.push(sub);
+            }
+        }
+    }
+    removed
+}
+
+/// Runs [`remove_stale_uploads`] on a thread of its own (a large root takes
+/// a while to walk) and logs how many it removed.
+pub fn sweep_stale_uploads(root: &Root) {
+    let root = root.clone();
+    let _ = std::thread::Builder::new()
+        .name("pared-sweep".into())
+        .spawn(move || {
+            let n = remove_stale_uploads(&root);
+            if n > 0 {
+                eprintln!(
+                    "pared: removed {n} stale upload temporar{} left by a writer that is gone",
+                    if n == 1 { "y" } else { "ies" }
+                );
+            }
+        });
 }
 
 /// Removes the temporary file of every upload still in progress; called
@@ -581,10 +688,9 @@ impl Upload {
         match self.guard {
             WriteGuard::None => {
                 let created = match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-                    Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
-                        return Err(FsFailure::Conflict)
-                    }
-                    Ok(_) => false,
+                    Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => false,
+                    // A directory, a symlink or a special file appeared.
+                    Ok(_) => return Err(FsFailure::Conflict),
                     Err(rustix::io::Errno::NOENT) => true,
                     Err(e) => return Err(failure(&e.into())),
                 };

@@ -124,6 +124,7 @@ pub fn serve(
     stop: Shutdown,
 ) -> io::Result<()> {
     listener.set_nonblocking(false)?;
+    crate::fs::sweep_stale_uploads(&root);
     let shared = Arc::new(Shared {
         root,
         opts,
