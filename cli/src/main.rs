@@ -66,9 +66,22 @@ struct ServerArgs {
     /// Largest upload accepted, e.g. 512K, 100M, 2G; larger gets 413 [default: no limit].
     #[arg(long, value_parser = parse_size)]
     max_upload: Option<u64>,
-    /// Connections served at once; accepting pauses at the limit (0: no limit).
+    /// Connections served at once (0: no limit). At the limit a waiting
+    /// client takes the slot of the longest-idle keep-alive connection;
+    /// with none idle, accepting pauses.
     #[arg(long, default_value_t = 512)]
     max_connections: usize,
+    /// Connections one client (IPv4 address, IPv6 /64) may hold at once;
+    /// more get 503 (0: no limit).
+    #[arg(long, default_value_t = 64)]
+    max_per_client: usize,
+    /// Requests one connection may carry before it is closed (0: no limit).
+    #[arg(long, default_value_t = 1000)]
+    max_requests: u32,
+    /// Slowest a client may take a response, in bytes per second, measured
+    /// over each --body-timeout window (0: only the no-progress rule).
+    #[arg(long, default_value_t = 1024)]
+    min_send_rate: u64,
     /// Seconds a client has to send a whole request head (slowloris bound).
     #[arg(long, default_value_t = 10.0, value_parser = parse_secs)]
     header_timeout: f64,
@@ -144,6 +157,9 @@ impl ServerArgs {
             max_upload: self.max_upload,
         };
         o.max_connections = (self.max_connections > 0).then_some(self.max_connections);
+        o.max_per_client = (self.max_per_client > 0).then_some(self.max_per_client);
+        o.connection.max_requests = (self.max_requests > 0).then_some(self.max_requests);
+        o.connection.min_send_rate = self.min_send_rate;
         o.grace = Duration::from_secs_f64(self.grace);
         o.access_log = !self.quiet;
         o

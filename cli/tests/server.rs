@@ -351,14 +351,12 @@ fn expect_continue_does_not_stall(rt: &str) {
 fn connection_limit_pauses_accepting(rt: &str) {
     let root = fixture();
     let s = Server::start(rt, root.path(), &["--max-connections", "2"]);
+    // Two connections in the middle of a request: busy, not idle.
     let mut a = s.connect();
     let mut b = s.connect();
-    a.write_all(b"GET /hello.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-        .unwrap();
-    b.write_all(b"GET /hello.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-        .unwrap();
-    assert_eq!(read_response(&mut a, false).status, 200);
-    assert_eq!(read_response(&mut b, false).status, 200);
+    a.write_all(b"GET /hello.txt HTTP/1.0\r\n").unwrap();
+    b.write_all(b"GET /hello.txt HTTP/1.0\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
     let mut c = s.connect();
     c.set_read_timeout(Some(Duration::from_millis(500)))
         .unwrap();
@@ -368,9 +366,14 @@ fn connection_limit_pauses_accepting(rt: &str) {
         c.read(&mut byte).is_err(),
         "third connection served above the limit"
     );
+    // a finishes its request and closes: c gets the slot.
+    a.write_all(b"\r\n").unwrap();
+    assert_eq!(read_response(&mut a, false).status, 200);
     drop(a);
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     assert_eq!(read_response(&mut c, false).status, 200);
+    b.write_all(b"\r\n").unwrap();
+    assert_eq!(read_response(&mut b, false).status, 200);
 }
 
 fn graceful_shutdown(rt: &str) {

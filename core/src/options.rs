@@ -14,9 +14,13 @@ pub struct ServerOptions {
     pub connection: server::Config,
     /// File-service behaviour.
     pub service: ServiceConfig,
-    /// Connections served at once; accepting pauses at the limit.
-    /// Default 512; `None` means no limit.
+    /// Connections served at once. At the limit, a waiting connection
+    /// takes the slot of the longest-idle keep-alive connection; with none
+    /// idle, accepting pauses. Default 512; `None` means no limit.
     pub max_connections: Option<usize>,
+    /// Connections one client (an IPv4 address, an IPv6 /64) may hold at
+    /// once; more get 503 and are closed. Default 64; `None` means no limit.
+    pub max_per_client: Option<usize>,
     /// How long in-flight requests may run after SIGINT/SIGTERM. Default 10 s.
     pub grace: Duration,
     /// Write one access-log line per request to stderr. Default on.
@@ -29,6 +33,7 @@ impl Default for ServerOptions {
             connection: server::Config::default(),
             service: ServiceConfig::default(),
             max_connections: Some(512),
+            max_per_client: Some(64),
             grace: Duration::from_secs(10),
             access_log: true,
         }

@@ -35,6 +35,14 @@ pub struct Config {
     /// Largest request body accepted; longer ones get 413 before a byte of
     /// the body is read. Default none.
     pub max_body: Option<u64>,
+    /// Requests one connection may carry; the last one is answered with
+    /// `Connection: close` (as nginx's `keepalive_requests`). Default 1000.
+    pub max_requests: Option<u32>,
+    /// Slowest a response body may be taken, in bytes per second: within
+    /// every `body_timeout` window the client must accept at least
+    /// `body_timeout × min_send_rate` bytes (or the rest of the body), or
+    /// the connection fails. Default 1024; 0 keeps only the no-progress rule.
+    pub min_send_rate: u64,
 }
 
 impl Default for Config {
@@ -45,6 +53,8 @@ impl Default for Config {
             idle_timeout: Some(Duration::from_secs(15)),
             body_timeout: Some(Duration::from_secs(30)),
             max_body: None,
+            max_requests: Some(1000),
+            min_send_rate: 1024,
         }
     }
 }
@@ -94,11 +104,13 @@ enum Recv {
 enum Send {
     /// No response started for the current request.
     Idle,
-    /// The head is out; `sent` of the body counted; last progress at `last`.
+    /// The head is out; `sent` of the body counted; the current rate
+    /// window began at `window` with `sent` at `window_sent`.
     Body {
         framing: Framing,
         sent: u64,
-        last: Instant,
+        window: Instant,
+        window_sent: u64,
     },
 }
 
@@ -124,6 +136,8 @@ pub struct Connection {
     eof: bool,
     /// A response ended the connection; nothing more may be sent.
     finished: bool,
+    /// Requests answered on this connection.
+    served: u32,
     error: Option<ProtocolError>,
 }
 
@@ -142,6 +156,7 @@ impl Connection {
             keep_alive: false,
             eof: false,
             finished: false,
+            served: 0,
             error: None,
         }
     }
@@ -243,7 +258,7 @@ impl Connection {
         }
         let c = &self.config;
         match (&self.recv, &self.send) {
-            (_, Send::Body { last, .. }) => add(*last, c.body_timeout),
+            (_, Send::Body { window, .. }) => add(*window, c.body_timeout),
             (Recv::Idle { since, first: true }, _) => add(*since, c.head_timeout),
             (
                 Recv::Idle {
@@ -321,9 +336,14 @@ impl Connection {
         if framing == Framing::Chunked {
             return Err(UsageError::InvalidLength);
         }
+        let last_allowed = self
+            .config
+            .max_requests
+            .is_some_and(|max| self.served.saturating_add(1) >= max);
         self.keep_alive = self.error.is_none()
             && self.current.as_ref().is_some_and(|c| c.keep_alive)
             && framing != Framing::UntilClose
+            && !last_allowed
             && !head.headers.has_token("connection", "close");
         let connection = if self.keep_alive {
             "keep-alive"
@@ -334,7 +354,8 @@ impl Connection {
         self.send = Send::Body {
             framing,
             sent: 0,
-            last: now,
+            window: now,
+            window_sent: 0,
         };
         Ok(())
     }
@@ -349,10 +370,12 @@ impl Connection {
 
     /// Counts `n` response body bytes the caller sent.
     pub fn send_body(&mut self, n: usize, now: Instant) -> Result<(), UsageError> {
+        let quota = self.window_quota();
         let Send::Body {
             framing,
             sent,
-            last,
+            window,
+            window_sent,
         } = &mut self.send
         else {
             return Err(self.wrong_state("send_body"));
@@ -367,8 +390,19 @@ impl Connection {
             }
         }
         *sent = attempted;
-        *last = now;
+        // Enough for this window: a new one starts.
+        if *sent - *window_sent >= quota {
+            *window = now;
+            *window_sent = *sent;
+        }
         Ok(())
+    }
+
+    /// Bytes a client must take per `body_timeout` window (at least 1, so
+    /// any progress counts when the rate is 0).
+    fn window_quota(&self) -> u64 {
+        let secs = self.config.body_timeout.map_or(0, |d| d.as_secs());
+        (secs.saturating_mul(self.config.min_send_rate)).max(1)
     }
 
     /// Ends the response; says whether the connection carries another
@@ -393,6 +427,7 @@ impl Connection {
         };
         self.send = Send::Idle;
         self.current = None;
+        self.served = self.served.saturating_add(1);
         if self.keep_alive && request_done && self.error.is_none() && !self.eof {
             self.recv = Recv::Idle {
                 since: now,

@@ -620,6 +620,16 @@ pub fn delete_reply(removed: Result<(), FsFailure>, now: SystemTime) -> Reply {
     }
 }
 
+/// The answer to a connection refused before its request is read (its
+/// client holds too many connections): 503 with `Retry-After`, and the
+/// connection closes.
+pub fn busy_reply(now: SystemTime) -> Reply {
+    let mut reply = error_reply(StatusCode::SERVICE_UNAVAILABLE, None, now);
+    reply.head.headers.append("Retry-After", "1");
+    reply.head.headers.append("Connection", "close");
+    reply
+}
+
 /// The answer to a peer's protocol error, if it deserves one.
 pub fn protocol_error_reply(e: crate::ProtocolError, now: SystemTime) -> Option<Reply> {
     e.status().map(|s| error_reply(s, None, now))

@@ -22,19 +22,69 @@ use pared_core::{ProtocolError, RequestHead, ServerOptions};
 use pared_std::buf::RecvBuf;
 use pared_std::fs::{remove_unfinished_uploads, Upload};
 use pared_std::serve::{self, Body, Prepared, PutStart};
-use pared_std::server::{recv_capacity, transient_accept_error, Started, UPLOAD_BUFFER};
+use pared_std::server::{recv_capacity, transient_accept_error, Started};
 use pared_std::shutdown::POLL;
+use pared_std::slots::{pending, Slot, Slots};
 use pared_std::{Root, Shutdown};
 use smol::{Async, Executor, Timer};
 
 /// Upload bytes gathered before one blocking write on the pool.
 const UPLOAD_BATCH: usize = 512 * 1024;
 
+/// The read buffer of a connection while an upload streams in. Small
+/// (the batches make the large writes), so a stalled upload holds little:
+/// 64 KiB, allocated from the heap and reused there after it ends.
+const UPLOAD_READ: usize = 64 * 1024;
+
+/// Uploads that may hold a pair of batch buffers at once; more wait (and
+/// stop reading) until one gives its pair back.
+const BATCH_SLOTS: usize = 8;
+
+/// Upload batch buffers shared by every connection: at most
+/// [`BATCH_SLOTS`] uploads hold a pair at once, and buffers are kept for
+/// reuse, so batches take at most 2 × 8 × 512 KiB = 8 MiB however many
+/// uploads run or stall. A stalled upload gives its pair back and holds
+/// only its read buffer.
+struct Batches {
+    slots: Arc<smol::lock::Semaphore>,
+    free: std::sync::Mutex<Vec<Vec<u8>>>,
+}
+
+impl Batches {
+    fn new() -> Batches {
+        Batches {
+            slots: Arc::new(smol::lock::Semaphore::new(BATCH_SLOTS)),
+            free: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn take(&self) -> Vec<u8> {
+        self.free
+            .lock()
+            .ok()
+            .and_then(|mut f| f.pop())
+            .unwrap_or_else(|| Vec::with_capacity(UPLOAD_BATCH))
+    }
+
+    fn give(&self, mut buf: Vec<u8>) {
+        if buf.capacity() >= UPLOAD_BATCH {
+            buf.clear();
+            if let Ok(mut f) = self.free.lock() {
+                if f.len() < 2 * BATCH_SLOTS {
+                    f.push(buf);
+                }
+            }
+        }
+    }
+}
+
 struct Shared {
     root: Root,
     opts: ServerOptions,
     stop: Shutdown,
     active: AtomicUsize,
+    slots: Arc<Slots>,
+    batches: Batches,
 }
 
 /// Serves `root` on `listener` until `stop` is requested, then lets
@@ -62,6 +112,8 @@ pub fn serve(
     }
     let shared = Arc::new(Shared {
         root,
+        slots: Slots::new(&opts),
+        batches: Batches::new(),
         opts,
         stop,
         active: AtomicUsize::new(0),
@@ -93,6 +145,19 @@ async fn accept_loop(
     listener: TcpListener,
     shared: Arc<Shared>,
 ) -> io::Result<()> {
+    // Full, with someone waiting: the longest-idle keep-alive connection
+    // gives way, and its permit lets the newcomer in.
+    let waiting = listener.try_clone()?;
+    let s = shared.clone();
+    ex.spawn(async move {
+        while !s.stop.requested() {
+            Timer::after(POLL).await;
+            if s.slots.full() && pending(&waiting) {
+                s.slots.make_room();
+            }
+        }
+    })
+    .detach();
     let listener = async_net::TcpListener::try_from(listener)?;
     let slots = shared
         .opts
@@ -126,9 +191,14 @@ async fn accept_loop(
             Some(Err(e)) => return Err(e),
         };
         let s = shared.clone();
+        let Some(slot) = shared.slots.admit(&stream, peer.ip()) else {
+            ex.spawn(refuse(stream)).detach();
+            continue;
+        };
         s.active.fetch_add(1, Ordering::SeqCst);
         ex.spawn(async move {
-            let _ = handle(stream, peer, &s).await;
+            let _ = handle(stream, peer, &s, &slot).await;
+            drop(slot);
             s.active.fetch_sub(1, Ordering::SeqCst);
             drop(permit);
         })
@@ -161,9 +231,34 @@ struct Conn<'a> {
     buf: RecvBuf,
     out: Vec<u8>,
     shared: &'a Shared,
+    slot: &'a Slot,
 }
 
-async fn handle(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> Result<(), Stop> {
+/// Answers 503 to a connection whose client holds too many, and closes
+/// it; what the client already sent is read first (briefly), so the close
+/// does not turn into a reset that would hide the answer.
+async fn refuse(mut stream: TcpStream) {
+    let mut sink = [0u8; 4096];
+    let _ = future::or(async { stream.read(&mut sink).await.map(|_| ()) }, async {
+        Timer::after(Duration::from_millis(20)).await;
+        Ok(())
+    })
+    .await;
+    let reply = serve::refusal(SystemTime::now());
+    let _ = future::or(async { stream.write_all(&reply).await }, async {
+        Timer::after(Duration::from_secs(1)).await;
+        Ok(())
+    })
+    .await;
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+}
+
+async fn handle(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: &Shared,
+    slot: &Slot,
+) -> Result<(), Stop> {
     stream.set_nodelay(true)?;
     let raw: Arc<Async<std::net::TcpStream>> = stream.clone().into();
     let mut c = Conn {
@@ -174,6 +269,7 @@ async fn handle(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> Result<
         buf: RecvBuf::new(recv_capacity(&shared.opts)),
         out: Vec::with_capacity(512),
         shared,
+        slot,
     };
     loop {
         let head = match c.next_head().await {
@@ -205,13 +301,16 @@ impl Conn<'_> {
             match event {
                 Event::Head(head) => {
                     self.buf.consume(used);
+                    self.slot.idle(false);
                     return Ok(Some(head));
                 }
                 Event::NeedData => {
                     self.buf.consume(used);
-                    if self.conn.is_idle() && self.shared.stop.requested() {
+                    let idle = self.conn.is_idle();
+                    if idle && self.shared.stop.requested() {
                         return Ok(None);
                     }
+                    self.slot.idle(idle);
                     self.fill().await?;
                 }
                 Event::Closed | Event::Body(_) | Event::End | Event::Paused => return Ok(None),
@@ -313,6 +412,7 @@ impl Conn<'_> {
         };
         let status = prepared.head.status.as_u16();
         let sent = self.send(prepared).await;
+        drop_if_stalled(&sent, &*self.raw);
         let bytes = *sent.as_ref().unwrap_or(&0);
         started.log(&shared.opts, &self.peer, Some(&req), Some(status), bytes);
         sent?;
@@ -329,16 +429,20 @@ impl Conn<'_> {
             self.stream.write_all(&self.out).await?;
         }
         let small = self.buf.capacity();
-        self.buf.resize(UPLOAD_BUFFER);
+        self.buf.resize(UPLOAD_READ);
         let result = self.stream_upload(upload).await;
         self.buf.resize(small);
         result
     }
 
     async fn stream_upload(&mut self, upload: Upload) -> Result<Result<Upload, FsFailure>, Stop> {
+        let pool = &self.shared.batches;
         let mut upload = Some(upload);
-        let mut batch = Vec::with_capacity(UPLOAD_BATCH);
-        let mut spare = Vec::with_capacity(UPLOAD_BATCH);
+        // Batch buffers are leased from the shared pool while data flows
+        // and given back when the upload stalls or ends.
+        let mut lease: Option<smol::lock::SemaphoreGuardArc> = None;
+        let mut batch = Vec::new();
+        let mut spare: Vec<u8> = Vec::new();
         let mut writing: Option<smol::Task<Written>> = None;
         let mut failed = None;
         loop {
@@ -348,6 +452,11 @@ impl Conn<'_> {
                 .map_err(Stop::Protocol)?;
             match event {
                 Event::Body(data) => {
+                    if lease.is_none() {
+                        lease = Some(pool.slots.acquire_arc().await);
+                        batch = pool.take();
+                        spare = pool.take();
+                    }
                     batch.extend_from_slice(data);
                     self.buf.consume(used);
                     if batch.len() >= UPLOAD_BATCH {
@@ -366,24 +475,50 @@ impl Conn<'_> {
                 }
                 Event::NeedData => {
                     self.buf.consume(used);
+                    let before = self.buf.data().len();
                     self.fill().await?;
+                    if self.buf.data().len() == before && lease.is_some() {
+                        // Nothing arrived for a while: write out what we
+                        // hold and give the batch buffers back, so a
+                        // stalled upload keeps only its read buffer.
+                        if let Some(task) = writing.take() {
+                            let (u, emptied, r) = task.await;
+                            upload = u;
+                            pool.give(emptied);
+                            failed = failed.or(r.err());
+                        }
+                        let (u, emptied, r) =
+                            write_batch(upload.take(), std::mem::take(&mut batch)).await;
+                        upload = u;
+                        pool.give(emptied);
+                        pool.give(std::mem::take(&mut spare));
+                        failed = failed.or(r.err());
+                        lease = None;
+                    }
                 }
                 Event::Head(_) | Event::Paused | Event::Closed => break,
             }
         }
         if let Some(task) = writing.take() {
-            let (u, _, r) = task.await;
+            let (u, emptied, r) = task.await;
             upload = u;
+            pool.give(emptied);
             failed = failed.or(r.err());
         }
-        if let Some(f) = failed {
-            return Ok(Err(f));
-        }
-        let (upload, _, r) = write_batch(upload, batch).await;
-        if let Err(f) = r {
-            return Ok(Err(f));
-        }
-        Ok(upload.ok_or(FsFailure::Other))
+        pool.give(std::mem::take(&mut spare));
+        let result = match failed {
+            Some(f) => {
+                pool.give(batch);
+                Err(f)
+            }
+            None => {
+                let (u, emptied, r) = write_batch(upload, batch).await;
+                pool.give(emptied);
+                r.and_then(|()| u.ok_or(FsFailure::Other))
+            }
+        };
+        drop(lease);
+        Ok(result)
     }
 
     async fn send(&mut self, prepared: Prepared) -> Result<u64, Stop> {
@@ -420,6 +555,7 @@ impl Conn<'_> {
                                 let want = usize::try_from(offset + len - at)
                                     .unwrap_or(usize::MAX)
                                     .min(1 << 30);
+                                let limit = self.send_limit()?;
                                 let send = self.raw.write_with(|s| {
                                     rustix::fs::sendfile(
                                         s.as_fd(),
@@ -429,7 +565,7 @@ impl Conn<'_> {
                                     )
                                     .map_err(io::Error::from)
                                 });
-                                let n = self.timed(send).await?;
+                                let n = timed(limit, send).await?;
                                 if n == 0 {
                                     return Err(Stop::Io(io::Error::other(
                                         "file shrank while sending",
@@ -447,14 +583,15 @@ impl Conn<'_> {
     }
 
     /// Sends all of `bytes` with MSG_MORE, each wait within the body timeout.
-    async fn send_more(&self, bytes: &[u8]) -> Result<(), Stop> {
+    async fn send_more(&mut self, bytes: &[u8]) -> Result<(), Stop> {
         let mut written = 0;
         while written < bytes.len() {
             let rest = &bytes[written..];
+            let limit = self.send_limit()?;
             let send = self.raw.write_with(|s| {
                 rustix::net::send(s, rest, rustix::net::SendFlags::MORE).map_err(io::Error::from)
             });
-            written += self.timed(send).await?;
+            written += timed(limit, send).await?;
         }
         Ok(())
     }
@@ -467,7 +604,11 @@ impl Conn<'_> {
         }
         let mut stream = self.stream.clone();
         let out = std::mem::take(&mut self.out);
-        let r = self.timed(async { stream.write_all(&out).await }).await;
+        let limit = self.send_limit();
+        let r = match limit {
+            Ok(limit) => timed(limit, async { stream.write_all(&out).await }).await,
+            Err(e) => Err(e),
+        };
         self.out = out;
         r?;
         if n > 0 {
@@ -476,21 +617,39 @@ impl Conn<'_> {
         Ok(n as u64)
     }
 
-    /// Runs a write, failing it once it makes no progress for the body timeout.
-    async fn timed<T>(
-        &self,
-        fut: impl std::future::Future<Output = io::Result<T>>,
-    ) -> Result<T, Stop> {
-        match self.shared.opts.connection.body_timeout {
-            None => Ok(fut.await?),
-            Some(t) => future::or(async { Some(fut.await) }, async {
-                Timer::after(t).await;
-                None
-            })
-            .await
-            .ok_or(Stop::Io(io::ErrorKind::TimedOut.into()))?
-            .map_err(Stop::Io),
+    /// How long the next write may wait: until core's deadline (no
+    /// progress, or slower than the minimum rate, for the body timeout).
+    /// (An answer to a protocol error has no deadline of core's: it gets
+    /// the plain body timeout.)
+    fn send_limit(&mut self) -> Result<Option<Duration>, Stop> {
+        let now = Instant::now();
+        match self.conn.poll_timeout() {
+            Some(at) if at <= now => Err(Stop::Protocol(
+                self.conn
+                    .handle_timeout(now)
+                    .err()
+                    .unwrap_or(ProtocolError::BodyStalled),
+            )),
+            Some(at) => Ok(Some(at - now)),
+            None => Ok(self.shared.opts.connection.body_timeout),
         }
+    }
+}
+
+/// Runs a write, failing it once `limit` passes.
+async fn timed<T>(
+    limit: Option<Duration>,
+    fut: impl std::future::Future<Output = io::Result<T>>,
+) -> Result<T, Stop> {
+    match limit {
+        None => Ok(fut.await?),
+        Some(t) => future::or(async { Some(fut.await) }, async {
+            Timer::after(t).await;
+            None
+        })
+        .await
+        .ok_or(Stop::Protocol(ProtocolError::BodyStalled))?
+        .map_err(Stop::Io),
     }
 }
 
@@ -512,4 +671,13 @@ fn write_batch(upload: Option<Upload>, batch: Vec<u8>) -> smol::Task<Written> {
         batch.clear();
         (upload, batch, r)
     })
+}
+
+/// A client that stopped taking the response (or took it too slowly) is
+/// reset, not closed: what is still queued for it is dropped at once
+/// instead of being kept and trickled out by the kernel.
+fn drop_if_stalled<T>(sent: &Result<T, Stop>, socket: &impl std::os::fd::AsFd) {
+    if matches!(sent, Err(Stop::Protocol(ProtocolError::BodyStalled))) {
+        let _ = rustix::net::sockopt::set_socket_linger(socket, Some(Duration::ZERO));
+    }
 }

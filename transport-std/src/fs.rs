@@ -310,10 +310,7 @@ impl Root {
         let id = register(&dir, &tmp);
         let file = File::from(fd);
         let sha512 = expected.iter().any(|d| d.alg == Algorithm::Sha512);
-        let hashing = match file.try_clone() {
-            Ok(copy) if length >= HASH_THREAD_MIN => Hashing::spawn(copy, sha512),
-            _ => Hashing::Inline(Box::new(Hasher::new(sha512))),
-        };
+        let hashing = Hashing::Inline(Box::new(Hasher::new(sha512)));
         Ok(Upload {
             dir,
             tmp,
@@ -322,6 +319,7 @@ impl Root {
             id,
             hashing: Some(hashing),
             written: 0,
+            length,
             expected,
             guard,
         })
@@ -359,6 +357,21 @@ impl Root {
     ) -> Result<(), FsFailure> {
         let name = path.file_name().ok_or(FsFailure::Conflict)?;
         let dir = self.parent_dir(path, false).map_err(|e| failure(&e))?;
+        // A symlink GET refuses (it leaves the root) is refused here too;
+        // one GET follows is removed itself, never its target. Sockets,
+        // fifos and devices are not pared's to delete.
+        if let Ok(st) = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            let kind = FileType::from_raw_mode(st.st_mode);
+            if kind == FileType::Symlink && self.open_read(path).err() == Some(FsFailure::Denied) {
+                return Err(FsFailure::Denied);
+            }
+            if !matches!(
+                kind,
+                FileType::RegularFile | FileType::Symlink | FileType::Directory
+            ) {
+                return Err(FsFailure::Conflict);
+            }
+        }
         let unlink =
             || rustix::fs::unlinkat(&dir, name, AtFlags::empty()).map_err(|e| failure(&e.into()));
         if guard == WriteGuard::None {
@@ -538,18 +551,22 @@ pub struct Upload {
     hashing: Option<Hashing>,
     /// Bytes written to the temporary so far.
     written: u64,
+    /// The declared body length.
+    length: u64,
     expected: Vec<Digest>,
     guard: WriteGuard,
 }
 
-/// Uploads at least this long are hashed on a thread of their own.
+/// An upload hands its hashing to a helper thread once this much is
+/// written and at least as much is still to come.
 const HASH_THREAD_MIN: u64 = 4 << 20;
 
-/// How an upload's bytes are hashed: inline as they are written (small
-/// bodies), or by a helper thread that reads them back from the page cache
-/// behind the writer, so hashing overlaps the socket and disk work instead
-/// of adding to it. The helper holds one 256 KiB buffer; the writer only
-/// tells it how far the file is written.
+/// How an upload's bytes are hashed: inline as they are written, until a
+/// large upload has written [`HASH_THREAD_MIN`] bytes; from then on a
+/// helper thread reads them back from the page cache behind the writer,
+/// so hashing overlaps the socket and disk work instead of adding to it.
+/// The helper holds one 64 KiB buffer; the writer only tells it how far
+/// the file is written. A stalled small upload never starts one.
 #[derive(Debug)]
 enum Hashing {
     Inline(Box<Hasher>),
@@ -560,16 +577,16 @@ enum Hashing {
 }
 
 impl Hashing {
-    fn spawn(file: File, sha512: bool) -> Hashing {
+    fn spawn(file: File, hasher: Hasher, from: u64) -> Option<Hashing> {
         let (tx, rx) = std::sync::mpsc::channel::<u64>();
         let spawned = std::thread::Builder::new()
             .name("pared-hash".into())
             .stack_size(64 * 1024)
             .spawn(move || {
                 use std::os::unix::fs::FileExt;
-                let mut hasher = Hasher::new(sha512);
-                let mut buf = vec![0u8; 256 * 1024];
-                let mut at = 0u64;
+                let mut hasher = hasher;
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut at = from;
                 for upto in rx {
                     while at < upto {
                         let want =
@@ -584,17 +601,26 @@ impl Hashing {
                 }
                 Ok(hasher)
             });
-        match spawned {
-            Ok(handle) => Hashing::Thread { tx, handle },
-            // No thread to be had: hash inline (nothing is written yet).
-            Err(_) => Hashing::Inline(Box::new(Hasher::new(sha512))),
-        }
+        spawned.ok().map(|handle| Hashing::Thread { tx, handle })
     }
 
-    /// Hashes (or has hashed) the bytes written up to `written`.
-    fn advance(&mut self, data: &[u8], written: u64) {
+    /// Hashes (or has the helper hash) the bytes written up to `written`,
+    /// of `length` in all; `data` are the newest of them, in `file`.
+    fn advance(&mut self, data: &[u8], written: u64, length: u64, file: &File) {
         match self {
-            Hashing::Inline(h) => h.update(data),
+            Hashing::Inline(h) => {
+                h.update(data);
+                if written >= HASH_THREAD_MIN && length.saturating_sub(written) >= HASH_THREAD_MIN {
+                    let helper = file
+                        .try_clone()
+                        .ok()
+                        .and_then(|copy| Hashing::spawn(copy, (**h).clone(), written));
+                    // Without a thread, hashing simply stays inline.
+                    if let Some(helper) = helper {
+                        *self = helper;
+                    }
+                }
+            }
             Hashing::Thread { tx, .. } => {
                 let _ = tx.send(written);
             }
@@ -619,13 +645,13 @@ impl Hashing {
 impl Upload {
     /// Appends body bytes to the temporary file.
     pub fn write(&mut self, data: &[u8]) -> Result<(), FsFailure> {
-        match &mut self.file {
-            Some(f) => f.write_all(data).map_err(|e| failure(&e))?,
-            None => return Err(FsFailure::Other),
-        }
+        let Some(f) = &mut self.file else {
+            return Err(FsFailure::Other);
+        };
+        f.write_all(data).map_err(|e| failure(&e))?;
         self.written += data.len() as u64;
         if let Some(h) = &mut self.hashing {
-            h.advance(data, self.written);
+            h.advance(data, self.written, self.length, f);
         }
         Ok(())
     }

@@ -16,6 +16,7 @@ pub mod fs;
 pub mod serve;
 pub mod server;
 pub mod shutdown;
+pub mod slots;
 
 pub use fs::Root;
 pub use shutdown::Shutdown;

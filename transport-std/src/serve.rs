@@ -124,6 +124,19 @@ fn file_prepared(req: &RequestHead, mut reply: Reply, opened: Option<Opened>) ->
     Prepared::with_file(reply, Some(file))
 }
 
+/// The bytes of the 503 answer for a connection refused before its
+/// request is read (its client holds too many connections).
+pub fn refusal(now: SystemTime) -> Vec<u8> {
+    let reply = service::busy_reply(now);
+    let mut out = Vec::with_capacity(256);
+    if pared_core::write_response(&reply.head, &mut out).is_ok() {
+        if let ReplyBody::Static(body) = reply.body {
+            out.extend_from_slice(body);
+        }
+    }
+    out
+}
+
 /// Starts a PUT of `path`: its preconditions are checked against the
 /// current file first, so a write that cannot succeed is refused (412)
 /// before its body is read; the check is repeated atomically at commit.

@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use pared_core::log::{access_line, AccessRecord};
-use pared_core::range::Piece;
+use pared_core::range::{Piece, Pieces};
 use pared_core::server::{Connection, Event, Reuse};
 use pared_core::service::{self, FsFailure, Route};
 use pared_core::{ProtocolError, RequestHead, ServerOptions};
@@ -18,6 +18,7 @@ use crate::buf::RecvBuf;
 use crate::fs::{remove_unfinished_uploads, Root, Upload};
 use crate::serve::{self, Body, Prepared, PutStart};
 use crate::shutdown::{Shutdown, POLL};
+use crate::slots::{pending, Slot, Slots};
 
 /// Binds the listening socket: `bind` if given, else every interface
 /// (one dual-stack IPv6 socket, or IPv4 where IPv6 is unavailable).
@@ -112,6 +113,7 @@ struct Shared {
     stop: Shutdown,
     crew: Crew,
     listener: TcpListener,
+    slots: Arc<Slots>,
 }
 
 /// Serves `root` on `listener` until `stop` is requested, then lets
@@ -127,6 +129,7 @@ pub fn serve(
     crate::fs::sweep_stale_uploads(&root);
     let shared = Arc::new(Shared {
         root,
+        slots: Slots::new(&opts),
         opts,
         stop,
         crew: Crew::default(),
@@ -139,6 +142,11 @@ pub fn serve(
     spawn_acceptor(&shared)?;
     while !shared.stop.requested() {
         std::thread::sleep(POLL);
+        // Full, with someone waiting: the longest-idle keep-alive
+        // connection gives way (its thread then accepts the newcomer).
+        if shared.slots.full() && pending(&shared.listener) {
+            shared.slots.make_room();
+        }
     }
     // Wakes every thread blocked in accept() (it fails with EINVAL).
     let _ = rustix::net::shutdown(&shared.listener, rustix::net::Shutdown::Read);
@@ -211,7 +219,12 @@ fn acceptor(shared: &Arc<Shared>) {
             }
         }
         drop(st);
-        let _ = handle(stream, peer, shared);
+        match shared.slots.admit(&stream, peer.ip()) {
+            Some(slot) => {
+                let _ = handle(stream, peer, shared, &slot);
+            }
+            None => refuse(stream),
+        }
         let Ok(mut st) = crew.state.lock() else {
             return;
         };
@@ -245,6 +258,7 @@ struct Conn<'a> {
     /// The read timeout last set on the socket, to skip repeating it.
     read_timeout: Option<Duration>,
     shared: &'a Shared,
+    slot: &'a Slot,
 }
 
 /// Why a connection loop stops.
@@ -259,7 +273,20 @@ impl From<io::Error> for Stop {
     }
 }
 
-fn handle(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> Result<(), Stop> {
+/// Answers 503 to a connection whose client holds too many, and closes it.
+/// What the client already sent is read first (without waiting), so the
+/// close does not turn into a reset that would hide the answer.
+fn refuse(stream: TcpStream) {
+    let _ = stream.set_nonblocking(true);
+    let mut sink = [0u8; 4096];
+    let _ = (&stream).read(&mut sink);
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let _ = (&stream).write_all(&serve::refusal(SystemTime::now()));
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+}
+
+fn handle(stream: TcpStream, peer: SocketAddr, shared: &Shared, slot: &Slot) -> Result<(), Stop> {
     // accept() does not pass the listener's O_NONBLOCK on: the stream blocks.
     stream.set_nodelay(true)?;
     // A write that makes no progress for the body timeout fails.
@@ -272,6 +299,7 @@ fn handle(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> Result<(), St
         out: Vec::with_capacity(512),
         read_timeout: None,
         shared,
+        slot,
     };
     loop {
         let head = match c.next_head() {
@@ -302,14 +330,17 @@ impl Conn<'_> {
             match event {
                 Event::Head(head) => {
                     self.buf.consume(used);
+                    self.slot.idle(false);
                     return Ok(Some(head));
                 }
                 Event::Closed => return Ok(None),
                 Event::NeedData => {
                     self.buf.consume(used);
-                    if self.conn.is_idle() && self.shared.stop.requested() {
+                    let idle = self.conn.is_idle();
+                    if idle && self.shared.stop.requested() {
                         return Ok(None);
                     }
+                    self.slot.idle(idle);
                     self.fill()?;
                 }
                 // Not reachable between requests; treat as the end.
@@ -400,6 +431,7 @@ impl Conn<'_> {
         };
         let status = prepared.head.status.as_u16();
         let sent = self.send(prepared);
+        drop_if_stalled(&sent, &self.stream);
         let bytes = *sent.as_ref().unwrap_or(&0);
         started.log(&shared.opts, &self.peer, Some(&req), Some(status), bytes);
         sent?;
@@ -469,44 +501,104 @@ impl Conn<'_> {
             Body::Static(bytes) => sent += self.write_with_head(bytes)?,
             Body::Bytes(bytes) => sent += self.write_with_head(&bytes)?,
             Body::File { file, pieces } => {
-                // MSG_MORE: the head waits for the file's first bytes, so a
-                // small file leaves in one segment with its head.
-                send_more(&self.stream, &self.out)?;
-                for piece in pieces.iter() {
-                    match piece {
-                        Piece::Bytes(b) => {
-                            send_more(&self.stream, b)?;
-                            self.count(b.len())?;
-                            sent += b.len() as u64;
-                        }
-                        Piece::File { offset, len } => {
-                            let mut at = offset;
-                            while at < offset + len {
-                                let want = usize::try_from(offset + len - at)
-                                    .unwrap_or(usize::MAX)
-                                    .min(1 << 30);
-                                let n = rustix::fs::sendfile(
-                                    self.stream.as_fd(),
-                                    file.as_fd(),
-                                    Some(&mut at),
-                                    want,
-                                )
-                                .map_err(io::Error::from)?;
-                                if n == 0 {
-                                    // The file shrank under us: the promised length cannot be kept.
-                                    return Err(Stop::Io(io::Error::other(
-                                        "file shrank while sending",
-                                    )));
-                                }
+                // Non-blocking while the file goes out, so every wait for
+                // the client is bounded by core's deadline (no progress, or
+                // slower than the minimum rate, for the body timeout),
+                // however much one sendfile would have moved.
+                self.stream.set_nonblocking(true)?;
+                let r = self.send_pieces(&file, &pieces);
+                let _ = self.stream.set_nonblocking(false);
+                sent += r?;
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Sends the head (already in `out`) with MSG_MORE, then the pieces of
+    /// a file body; the socket is non-blocking. Returns the body bytes sent.
+    fn send_pieces(&mut self, file: &std::fs::File, pieces: &Pieces) -> Result<u64, Stop> {
+        let head = std::mem::take(&mut self.out);
+        let r = self.send_more(&head);
+        self.out = head;
+        r?;
+        let mut sent = 0u64;
+        for piece in pieces.iter() {
+            match piece {
+                Piece::Bytes(b) => {
+                    self.send_more(b)?;
+                    self.count(b.len())?;
+                    sent += b.len() as u64;
+                }
+                Piece::File { offset, len } => {
+                    let mut at = offset;
+                    while at < offset + len {
+                        let want = usize::try_from(offset + len - at)
+                            .unwrap_or(usize::MAX)
+                            .min(1 << 30);
+                        match rustix::fs::sendfile(
+                            self.stream.as_fd(),
+                            file.as_fd(),
+                            Some(&mut at),
+                            want,
+                        ) {
+                            // The file shrank under us: the promised length cannot be kept.
+                            Ok(0) => {
+                                return Err(Stop::Io(io::Error::other("file shrank while sending")))
+                            }
+                            Ok(n) => {
                                 self.count(n)?;
                                 sent += n as u64;
                             }
+                            Err(rustix::io::Errno::AGAIN) => self.wait_writable()?,
+                            Err(rustix::io::Errno::INTR) => {}
+                            Err(e) => return Err(Stop::Io(e.into())),
                         }
                     }
                 }
             }
         }
         Ok(sent)
+    }
+
+    /// Sends all of `bytes` with MSG_MORE (more follows at once: the
+    /// kernel holds a partial segment back for it), on the non-blocking
+    /// socket.
+    fn send_more(&mut self, mut bytes: &[u8]) -> Result<(), Stop> {
+        while !bytes.is_empty() {
+            match rustix::net::send(&self.stream, bytes, rustix::net::SendFlags::MORE) {
+                Ok(n) => bytes = &bytes[n..],
+                Err(rustix::io::Errno::AGAIN) => self.wait_writable()?,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(Stop::Io(e.into())),
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until the socket takes more bytes, at most until core's
+    /// deadline; past it, core's error (the body stalled).
+    fn wait_writable(&mut self) -> Result<(), Stop> {
+        let now = Instant::now();
+        let left = match self.conn.poll_timeout() {
+            Some(at) if at <= now => {
+                let e = self.conn.handle_timeout(now).err();
+                return Err(Stop::Protocol(e.unwrap_or(ProtocolError::BodyStalled)));
+            }
+            Some(at) => Some(at - now),
+            None => self.shared.opts.connection.body_timeout,
+        };
+        let timeout = left.map(|d| rustix::event::Timespec {
+            tv_sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(d.subsec_nanos()),
+        });
+        let mut fds = [rustix::event::PollFd::new(
+            &self.stream,
+            rustix::event::PollFlags::OUT,
+        )];
+        match rustix::event::poll(&mut fds, timeout.as_ref()) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
+            Err(e) => Err(Stop::Io(e.into())),
+        }
     }
 
     /// Counts `n` body bytes sent.
@@ -527,15 +619,11 @@ impl Conn<'_> {
     }
 }
 
-/// Sends all of `bytes` with MSG_MORE (more follows at once: the kernel
-/// holds a partial segment back for it).
-fn send_more(stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
-    while !bytes.is_empty() {
-        match rustix::net::send(stream, bytes, rustix::net::SendFlags::MORE) {
-            Ok(n) => bytes = &bytes[n..],
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
-        }
+/// A client that stopped taking the response (or took it too slowly) is
+/// reset, not closed: what is still queued for it is dropped at once
+/// instead of being kept and trickled out by the kernel.
+fn drop_if_stalled<T>(sent: &Result<T, Stop>, socket: &impl std::os::fd::AsFd) {
+    if matches!(sent, Err(Stop::Protocol(ProtocolError::BodyStalled))) {
+        let _ = rustix::net::sockopt::set_socket_linger(socket, Some(Duration::ZERO));
     }
-    Ok(())
 }

@@ -1,0 +1,206 @@
+//! Connection slots, shared by every runtime: per-client admission (core's
+//! [`Admission`]), an idle mark per connection, and making room at the
+//! global limit by closing the connection idle the longest (core's
+//! [`idle_victim`]) when a new one is waiting.
+//!
+//! Marking a connection idle or busy is one atomic store; the registry's
+//! lock is taken only when a connection starts or ends, and when the
+//! server is full.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use pared_core::admission::{idle_victim, Admission};
+use pared_core::ServerOptions;
+
+/// The registry of live connections.
+#[derive(Debug)]
+pub struct Slots {
+    inner: Mutex<Inner>,
+    epoch: Instant,
+    max: Option<usize>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    admission: Admission,
+    conns: HashMap<u64, Entry>,
+    next: u64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    /// A duplicate of the connection's socket, to shut it down from here.
+    fd: OwnedFd,
+    idle: Arc<AtomicU64>,
+}
+
+/// One admitted connection; dropping it frees the slot.
+#[derive(Debug)]
+pub struct Slot {
+    slots: Arc<Slots>,
+    id: u64,
+    ip: IpAddr,
+    /// 0 while busy; else 1 + nanoseconds since the registry's epoch at
+    /// which the connection went idle.
+    idle: Arc<AtomicU64>,
+}
+
+impl Slots {
+    /// A registry for a server with these options.
+    pub fn new(opts: &ServerOptions) -> Arc<Slots> {
+        Arc::new(Slots {
+            inner: Mutex::new(Inner {
+                admission: Admission::new(opts.max_per_client),
+                conns: HashMap::new(),
+                next: 0,
+            }),
+            epoch: Instant::now(),
+            max: opts.max_connections,
+        })
+    }
+
+    /// Admits a connection from `ip` on `socket`, or `None` when its client
+    /// already holds its limit (answer 503 and close).
+    pub fn admit(self: &Arc<Self>, socket: impl AsFd, ip: IpAddr) -> Option<Slot> {
+        let fd = rustix::io::fcntl_dupfd_cloexec(socket, 0).ok()?;
+        let mut inner = self.inner.lock().ok()?;
+        if !inner.admission.admit(ip) {
+            return None;
+        }
+        let id = inner.next;
+        inner.next += 1;
+        let idle = Arc::new(AtomicU64::new(0));
+        inner.conns.insert(
+            id,
+            Entry {
+                fd,
+                idle: idle.clone(),
+            },
+        );
+        Some(Slot {
+            slots: self.clone(),
+            id,
+            ip,
+            idle,
+        })
+    }
+
+    /// Connections admitted and not yet ended.
+    pub fn active(&self) -> usize {
+        self.inner.lock().map_or(0, |i| i.conns.len())
+    }
+
+    /// True when every slot of the global limit is taken.
+    pub fn full(&self) -> bool {
+        self.max.is_some_and(|max| self.active() >= max)
+    }
+
+    /// Shuts down the connection idle the longest, so a waiting one can
+    /// take its slot; false when none is idle. Its driver sees the end of
+    /// the stream and closes as if the client had left.
+    pub fn make_room(&self) -> bool {
+        let Ok(inner) = self.inner.lock() else {
+            return false;
+        };
+        let idle = inner
+            .conns
+            .iter()
+            .filter_map(|(&id, e)| match e.idle.load(Ordering::Relaxed) {
+                0 => None,
+                n => Some((id, self.epoch + Duration::from_nanos(n - 1))),
+            });
+        let Some(victim) = idle_victim(idle) else {
+            return false;
+        };
+        match inner.conns.get(&victim) {
+            Some(e) => {
+                e.idle.store(0, Ordering::Relaxed);
+                rustix::net::shutdown(&e.fd, rustix::net::Shutdown::Both).is_ok()
+            }
+            None => false,
+        }
+    }
+}
+
+impl Slot {
+    /// Marks the connection idle (waiting between requests, nothing
+    /// pending) or busy.
+    pub fn idle(&self, idle: bool) {
+        let v = if idle {
+            let since =
+                u64::try_from(self.slots.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
+            since + 1
+        } else {
+            0
+        };
+        // Keep the first instant of an idle stretch.
+        if !idle || self.idle.load(Ordering::Relaxed) == 0 {
+            self.idle.store(v, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Ok(mut inner) = self.slots.inner.lock() {
+            inner.conns.remove(&self.id);
+            inner.admission.release(self.ip);
+        }
+    }
+}
+
+/// True when a connection is waiting to be accepted on `listener`.
+pub fn pending(listener: impl AsFd) -> bool {
+    let mut fds = [rustix::event::PollFd::new(
+        &listener,
+        rustix::event::PollFlags::IN,
+    )];
+    let zero = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    matches!(rustix::event::poll(&mut fds, Some(&zero)), Ok(n) if n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{TcpListener, TcpStream};
+
+    #[test]
+    fn admits_marks_and_makes_room() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let opts = ServerOptions {
+            max_connections: Some(2),
+            max_per_client: Some(2),
+            ..ServerOptions::default()
+        };
+        let slots = Slots::new(&opts);
+        let _c1 = TcpStream::connect(addr).unwrap();
+        let _c2 = TcpStream::connect(addr).unwrap();
+        let _c3 = TcpStream::connect(addr).unwrap();
+        let (s1, p) = l.accept().unwrap();
+        let (s2, _) = l.accept().unwrap();
+        let a = slots.admit(&s1, p.ip()).unwrap();
+        let b = slots.admit(&s2, p.ip()).unwrap();
+        assert!(slots.admit(&s2, p.ip()).is_none(), "per-client limit");
+        assert!(slots.full());
+        assert!(pending(&l), "a third connection waits");
+        assert!(!slots.make_room(), "nobody idle");
+        b.idle(true);
+        assert!(slots.make_room());
+        // The idle one was shut down: its reads see the end.
+        let mut buf = [0u8; 1];
+        assert_eq!(std::io::Read::read(&mut &s2, &mut buf).unwrap(), 0);
+        drop(b);
+        assert!(!slots.full());
+        drop(a);
+        assert_eq!(slots.active(), 0);
+    }
+}
