@@ -19,6 +19,8 @@ fuzz_target!(|data: &[u8]| {
         idle_timeout: Some(Duration::from_secs(3)),
         body_timeout: Some(Duration::from_secs(2)),
         max_body: Some(1000),
+        max_requests: Some(3),
+        min_send_rate: 100,
     };
     let mut conn = Connection::new(config, now);
     let mut buf: Vec<u8> = Vec::new();

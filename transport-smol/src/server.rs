@@ -31,10 +31,11 @@ use smol::{Async, Executor, Timer};
 /// Upload bytes gathered before one blocking write on the pool.
 const UPLOAD_BATCH: usize = 512 * 1024;
 
-/// The read buffer of a connection while an upload streams in. Small
-/// (the batches make the large writes), so a stalled upload holds little:
-/// 64 KiB, allocated from the heap and reused there after it ends.
-const UPLOAD_READ: usize = 64 * 1024;
+/// The read buffer of a connection while an upload streams in: small (the
+/// batches make the large writes), so a stalled upload holds little, and
+/// large enough that the allocator maps it on its own and gives it back to
+/// the system when the upload ends.
+const UPLOAD_READ: usize = 128 * 1024;
 
 /// Uploads that may hold a pair of batch buffers at once; more wait (and
 /// stop reading) until one gives its pair back.
@@ -97,6 +98,7 @@ pub fn serve(
     stop: Shutdown,
 ) -> io::Result<()> {
     pared_std::fs::sweep_stale_uploads(&root);
+    pared_std::server::raise_open_files_limit();
     let ex = Arc::new(Executor::new());
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let (done_tx, done_rx) = smol::channel::bounded::<()>(1);

@@ -30,6 +30,20 @@ pub fn listen(bind: Option<IpAddr>, port: u16) -> io::Result<TcpListener> {
     }
 }
 
+/// Raises the soft limit on open files to the hard limit, as nginx's
+/// `worker_rlimit_nofile` and Go's runtime do: every connection takes two
+/// descriptors (its socket, and the duplicate the slot registry keeps to
+/// close it when it must give way), plus the files being sent. Both
+/// runtimes call it once at start-up.
+pub fn raise_open_files_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut lim = getrlimit(Resource::Nofile);
+    if lim.current < lim.maximum {
+        lim.current = lim.maximum;
+        let _ = setrlimit(Resource::Nofile, lim);
+    }
+}
+
 /// The receive-buffer size for a server connection: a whole head and a
 /// little more. Small, since every idle keep-alive connection holds one.
 pub fn recv_capacity(opts: &ServerOptions) -> usize {
@@ -127,6 +141,7 @@ pub fn serve(
 ) -> io::Result<()> {
     listener.set_nonblocking(false)?;
     crate::fs::sweep_stale_uploads(&root);
+    raise_open_files_limit();
     let shared = Arc::new(Shared {
         root,
         slots: Slots::new(&opts),
