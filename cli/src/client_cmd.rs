@@ -73,6 +73,10 @@ pub struct ClientArgs {
     /// (exits 3). Default: none.
     #[arg(long, value_name = "SECS", value_parser = crate::parse_secs)]
     max_time: Option<f64>,
+    /// Send Basic credentials (never to another host or port after a
+    /// redirect; a warning when they would cross the network unencrypted).
+    #[arg(short = 'u', long = "user", value_name = "USER:PASSWORD")]
+    user: Option<String>,
     /// PUT only if the remote file does not exist yet (If-None-Match: *).
     /// An existing file exits 7 and is left as it was.
     #[arg(long)]
@@ -139,6 +143,12 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
             opts.follow_redirects,
             opts.max_redirects,
         )?;
+        if let Some(creds) = &args.user {
+            session.basic_auth(creds)?;
+            if let Some(w) = session.cleartext_credentials_warning() {
+                eprintln!("pared: {w}");
+            }
+        }
         if let Some(etag) = &args.if_match {
             session.if_match(etag)?;
         }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use pared_core::auth::{AuthConfig, User};
 use pared_core::client::Config as ClientConfig;
 use pared_core::service::ServiceConfig;
 use pared_core::{ClientOptions, Limits, ServerOptions};
@@ -100,6 +101,21 @@ struct ServerArgs {
     /// No access log (errors are still reported).
     #[arg(long, short)]
     quiet: bool,
+    /// A user who may write, as USER:PASSWORD; PASSWORD may be plain or a
+    /// bcrypt ($2y$, htpasswd -B) or SHA-512 crypt ($6$, mkpasswd -m
+    /// sha-512) hash (repeatable).
+    #[arg(long, value_name = "USER:PASSWORD")]
+    auth: Vec<String>,
+    /// Users from an htpasswd file (bcrypt or SHA-512 crypt hashes).
+    #[arg(long, value_name = "FILE")]
+    auth_file: Option<PathBuf>,
+    /// With --auth: GET, HEAD and listings need a login too.
+    #[arg(long)]
+    auth_reads: bool,
+    /// Without --auth: accept PUT and DELETE from every machine, not only
+    /// from this one.
+    #[arg(long)]
+    public_writes: bool,
 }
 
 /// Parses `123`, `64K`, `10M`, `2G` (binary units) into bytes.
@@ -139,6 +155,23 @@ fn secs(v: f64) -> Option<Duration> {
 }
 
 impl ServerArgs {
+    /// The users from --auth and --auth-file.
+    fn users(&self) -> Result<Vec<User>, String> {
+        let mut users = Vec::new();
+        for entry in &self.auth {
+            users.push(User::parse(entry).map_err(|e| format!("--auth: {e}"))?);
+        }
+        if let Some(path) = &self.auth_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("--auth-file {}: {e}", path.display()))?;
+            users.extend(
+                User::parse_file(&text)
+                    .map_err(|e| format!("--auth-file {}: {e}", path.display()))?,
+            );
+        }
+        Ok(users)
+    }
+
     fn options(&self) -> ServerOptions {
         let mut o = ServerOptions::default();
         let max_head = self.max_head as usize;
@@ -167,7 +200,15 @@ impl ServerArgs {
 }
 
 fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
-    let opts = args.options();
+    let mut opts = args.options();
+    opts.auth = AuthConfig {
+        users: args.users()?,
+        reads_need_auth: args.auth_reads,
+        public_writes: args.public_writes,
+    };
+    if args.auth_reads && opts.auth.users.is_empty() {
+        return Err("--auth-reads needs users (--auth or --auth-file)".into());
+    }
     let root_dir = args
         .root
         .canonicalize()
@@ -185,14 +226,21 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
         (false, Some(n)) => format!("uploads on (max {n} bytes)"),
     };
     println!(
-        "pared: serving {} on http://{addr}/ (port {}, runtime {}, {uploads})",
+        "pared: serving {} on http://{addr}/ (port {}, runtime {}, {uploads}; {})",
         root_dir.display(),
         addr.port(),
         match runtime {
             Runtime::Std => "std",
             Runtime::Smol => "smol",
         },
+        opts.auth.summary(),
     );
+    if !opts.auth.users.is_empty() && !addr.ip().to_canonical().is_loopback() {
+        eprintln!(
+            "pared: warning: Basic auth over plain http on {addr}: passwords cross the network \
+             readable by anyone on the path; bind to 127.0.0.1 behind an https proxy"
+        );
+    }
     let result = match runtime {
         Runtime::Std => pared_std::server::serve(listener, root, opts, stop),
         Runtime::Smol => pared_smol::server::serve(listener, root, opts, stop),

@@ -226,8 +226,10 @@ fn stalled_uploads_hold_bounded_memory(rt: &str) {
         during.saturating_sub(before) <= n * 320 + pool,
         "{per} KiB per stalled upload ({before} -> {during} KiB)"
     );
+    // After they end: at most the pool and allocator slack stay (the old
+    // smol server kept two 512 KiB batches per upload: 40 MiB here).
     assert!(
-        after <= before + pool + 4 * 1024,
+        after <= before + pool + 8 * 1024,
         "memory kept after the uploads ended: {before} -> {after} KiB"
     );
     // And nothing is left on disk.

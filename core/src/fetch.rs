@@ -408,6 +408,42 @@ impl Session {
         self.add_field("If-Match", value)
     }
 
+    /// `-u USER:PASSWORD`: Basic credentials (UTF-8). Like any
+    /// Authorization field they are dropped on a redirect to another host
+    /// or port.
+    pub fn basic_auth(&mut self, user_password: &str) -> Result<(), FetchError> {
+        if !user_password.contains(':') {
+            return Err(FetchError::Invalid {
+                what: "credentials",
+                detail: "expected USER:PASSWORD".into(),
+            });
+        }
+        use base64::Engine as _;
+        let token = base64::engine::general_purpose::STANDARD.encode(user_password);
+        self.add_field("Authorization", format!("Basic {token}"))
+    }
+
+    /// A warning when credentials would cross the network in the clear:
+    /// an Authorization field over plain http to a host that is not this
+    /// machine.
+    pub fn cleartext_credentials_warning(&self) -> Option<String> {
+        let has = self
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("authorization"));
+        let host = self.target.host.as_str();
+        let local = host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<core::net::IpAddr>()
+                .is_ok_and(|ip| ip.to_canonical().is_loopback());
+        (has && !local).then(|| {
+            format!(
+                "warning: credentials sent over plain http to {}: anyone on the path can read them",
+                self.target.authority()
+            )
+        })
+    }
+
     /// `--create-only`: `If-None-Match: *`, so an existing file is never
     /// replaced (PUT) and the server answers 412 instead.
     pub fn create_only(&mut self) -> Result<(), FetchError> {
@@ -872,6 +908,24 @@ mod tests {
             status_exit(StatusCode::PRECONDITION_FAILED),
             EXIT_PRECONDITION
         );
+    }
+
+    #[test]
+    fn basic_credentials() {
+        let t = Target::new("example.com", 80, "/f").unwrap();
+        let mut s = Session::new(Method::Get, t, vec![], None, false, 3).unwrap();
+        assert!(s.basic_auth("nocolon").is_err());
+        assert_eq!(s.cleartext_credentials_warning(), None);
+        s.basic_auth("ann:sécret").unwrap();
+        assert_eq!(
+            s.hop().head.headers.get_str("authorization"),
+            Some("Basic YW5uOnPDqWNyZXQ=")
+        );
+        assert!(s.cleartext_credentials_warning().is_some());
+        let t = Target::new("127.0.0.1", 8080, "/f").unwrap();
+        let mut local = Session::new(Method::Get, t, vec![], None, false, 3).unwrap();
+        local.basic_auth("a:b").unwrap();
+        assert_eq!(local.cleartext_credentials_warning(), None);
     }
 
     #[test]

@@ -109,6 +109,8 @@ impl StatusCode {
     pub const NOT_MODIFIED: StatusCode = StatusCode(304);
     /// 400 Bad Request.
     pub const BAD_REQUEST: StatusCode = StatusCode(400);
+    /// 401 Unauthorized.
+    pub const UNAUTHORIZED: StatusCode = StatusCode(401);
     /// 403 Forbidden.
     pub const FORBIDDEN: StatusCode = StatusCode(403);
     /// 404 Not Found.

@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod admission;
+pub mod auth;
 pub mod body;
 pub mod client;
 mod deadline;

@@ -12,6 +12,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub struct AccessRecord<'a> {
     /// The client's address.
     pub remote: &'a str,
+    /// The authenticated user, if any (never a password).
+    pub user: Option<&'a str>,
     /// The request line's method, target and version (`None` when the
     /// request was not parsed at all).
     pub request: Option<(&'a str, &'a str, &'a str)>,
@@ -74,7 +76,12 @@ pub fn clf_date(t: SystemTime) -> String {
 pub fn access_line(r: &AccessRecord<'_>) -> String {
     let mut out = String::with_capacity(128);
     escape_log(r.remote, &mut out);
-    out.push_str(" - - [");
+    out.push_str(" - ");
+    match r.user {
+        Some(u) => escape_log(u, &mut out),
+        None => out.push('-'),
+    }
+    out.push_str(" [");
     out.push_str(&clf_date(r.start));
     out.push_str("] \"");
     match r.request {
@@ -115,6 +122,7 @@ mod tests {
     fn one_line_per_request() {
         let line = access_line(&AccessRecord {
             remote: "127.0.0.1",
+            user: None,
             request: Some(("GET", "/a\n127.0.0.1 - - \"x\"", "HTTP/1.0")),
             status: Some(200),
             bytes: 5,
@@ -126,5 +134,15 @@ mod tests {
             "127.0.0.1 - - [01/Jan/1970:00:00:00 +0000] \"GET /a\\x0A127.0.0.1 - - \\\"x\\\" HTTP/1.0\" 200 5 1.500000"
         );
         assert!(!line.contains('\n'));
+        let with_user = access_line(&AccessRecord {
+            remote: "::1",
+            user: Some("ann\"x"),
+            request: None,
+            status: Some(401),
+            bytes: 0,
+            start: UNIX_EPOCH,
+            duration: Duration::ZERO,
+        });
+        assert!(with_user.starts_with("::1 - ann\\\"x ["), "{with_user}");
     }
 }

@@ -8,7 +8,7 @@ use crate::service::ServiceConfig;
 use crate::{client, server};
 
 /// Everything a server transport needs besides sockets and a root.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerOptions {
     /// Per-connection limits and timeouts.
     pub connection: server::Config,
@@ -25,6 +25,8 @@ pub struct ServerOptions {
     pub grace: Duration,
     /// Write one access-log line per request to stderr. Default on.
     pub access_log: bool,
+    /// Who may read and write.
+    pub auth: crate::auth::AuthConfig,
 }
 
 impl Default for ServerOptions {
@@ -36,6 +38,7 @@ impl Default for ServerOptions {
             max_per_client: Some(64),
             grace: Duration::from_secs(10),
             access_log: true,
+            auth: crate::auth::AuthConfig::default(),
         }
     }
 }

@@ -59,6 +59,13 @@ impl Default for Config {
     }
 }
 
+/// How long a lingering close (see [`Connection::needs_lingering_close`])
+/// reads and discards before closing.
+pub const LINGER_TIME: Duration = Duration::from_secs(1);
+
+/// How many bytes a lingering close discards at most.
+pub const LINGER_BYTES: usize = 1 << 20;
+
 /// What [`Connection::handle_input`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Event<'b> {
@@ -138,6 +145,9 @@ pub struct Connection {
     finished: bool,
     /// Requests answered on this connection.
     served: u32,
+    /// The last response ended the connection before its request's body
+    /// was read whole.
+    unread: bool,
     error: Option<ProtocolError>,
 }
 
@@ -157,6 +167,7 @@ impl Connection {
             eof: false,
             finished: false,
             served: 0,
+            unread: false,
             error: None,
         }
     }
@@ -290,6 +301,16 @@ impl Connection {
     /// server shutting down may close the connection without losing work.
     pub fn is_idle(&self) -> bool {
         matches!(self.recv, Recv::Idle { .. } | Recv::Closed) && matches!(self.send, Send::Idle)
+    }
+
+    /// True when the connection was closed by a response sent before its
+    /// request body was read (a 401, 412, 413 …): the client may still be
+    /// sending it, so the driver should stop writing, read and discard
+    /// for a short, bounded time, then close ("lingering close"), or the
+    /// unread bytes turn the close into a reset that can destroy the
+    /// answer before the client reads it.
+    pub fn needs_lingering_close(&self) -> bool {
+        self.finished && self.unread
     }
 
     /// The sticky error, if the client broke the protocol or timed out.
@@ -435,6 +456,7 @@ impl Connection {
             };
             Ok(Reuse::KeepAlive)
         } else {
+            self.unread = !request_done;
             self.recv = Recv::Done;
             self.keep_alive = false;
             self.finished = true;

@@ -218,6 +218,7 @@ pub fn imf_fixdate(t: SystemTime) -> [u8; 29] {
 fn error_text(status: StatusCode) -> &'static [u8] {
     match status.as_u16() {
         400 => b"400 Bad Request\n",
+        401 => b"401 Unauthorized\n",
         403 => b"403 Forbidden\n",
         404 => b"404 Not Found\n",
         405 => b"405 Method Not Allowed\n",
@@ -627,6 +628,45 @@ pub fn busy_reply(now: SystemTime) -> Reply {
     let mut reply = error_reply(StatusCode::SERVICE_UNAVAILABLE, None, now);
     reply.head.headers.append("Retry-After", "1");
     reply.head.headers.append("Connection", "close");
+    reply
+}
+
+/// The answer a request gets from access control before anything else,
+/// if it is refused: 401 with the Basic challenge, or 403 for a write from
+/// another machine while no users are configured.
+pub fn access_reply(
+    access: &crate::auth::Access,
+    method: &Method,
+    now: SystemTime,
+) -> Option<Reply> {
+    use crate::auth::Access;
+    match access {
+        Access::Allowed | Access::Verify { .. } => None,
+        Access::Challenge => Some(unauthorized_reply(method, now)),
+        Access::WritesNeedAuth => {
+            let text: &'static [u8] =
+                b"403 Forbidden: writes from other machines need --auth (or --public-writes)\n";
+            let mut reply = error_reply(StatusCode::FORBIDDEN, Some(method), now);
+            reply
+                .head
+                .headers
+                .set("Content-Length", text.len().to_string());
+            if reply.body != ReplyBody::None {
+                reply.body = ReplyBody::Static(text);
+            }
+            Some(reply)
+        }
+    }
+}
+
+/// 401 with `WWW-Authenticate: Basic realm="pared", charset="UTF-8"`: the
+/// same for missing, unknown and wrong credentials.
+pub fn unauthorized_reply(method: &Method, now: SystemTime) -> Reply {
+    let mut reply = error_reply(StatusCode::UNAUTHORIZED, Some(method), now);
+    reply
+        .head
+        .headers
+        .append("WWW-Authenticate", crate::auth::CHALLENGE);
     reply
 }
 

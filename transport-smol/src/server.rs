@@ -21,6 +21,7 @@ use pared_core::service::{self, FsFailure, Route};
 use pared_core::{ProtocolError, RequestHead, ServerOptions};
 use pared_std::buf::RecvBuf;
 use pared_std::fs::{remove_unfinished_uploads, Upload};
+use pared_std::gate::{Gate, Pass};
 use pared_std::serve::{self, Body, Prepared, PutStart};
 use pared_std::server::{recv_capacity, transient_accept_error, Started};
 use pared_std::shutdown::POLL;
@@ -81,6 +82,7 @@ impl Batches {
 
 struct Shared {
     root: Root,
+    gate: Arc<Gate>,
     opts: ServerOptions,
     stop: Shutdown,
     active: AtomicUsize,
@@ -114,6 +116,7 @@ pub fn serve(
     }
     let shared = Arc::new(Shared {
         root,
+        gate: Arc::new(Gate::new(opts.auth.clone())),
         slots: Slots::new(&opts),
         batches: Batches::new(),
         opts,
@@ -229,6 +232,7 @@ struct Conn<'a> {
     stream: TcpStream,
     raw: Arc<Async<std::net::TcpStream>>,
     peer: String,
+    peer_ip: std::net::IpAddr,
     conn: Connection,
     buf: RecvBuf,
     out: Vec<u8>,
@@ -267,6 +271,7 @@ async fn handle(
         stream,
         raw,
         peer: peer.ip().to_canonical().to_string(),
+        peer_ip: peer.ip(),
         conn: Connection::new(shared.opts.connection, Instant::now()),
         buf: RecvBuf::new(recv_capacity(&shared.opts)),
         out: Vec::with_capacity(512),
@@ -279,11 +284,15 @@ async fn handle(
             Ok(None) => return Ok(()),
             Err(Stop::Protocol(e)) => {
                 c.answer_error(e, None, Started::now()).await;
+                c.linger().await;
                 return Ok(());
             }
             Err(e) => return Err(e),
         };
         if c.serve_request(head).await? == Reuse::Close {
+            if c.conn.needs_lingering_close() {
+                c.linger().await;
+            }
             return Ok(());
         }
     }
@@ -294,6 +303,30 @@ fn usage(e: pared_core::UsageError) -> Stop {
 }
 
 impl Conn<'_> {
+    /// A lingering close: stop sending, then read and discard what the
+    /// client is still sending (bounded by core's time and size), so the
+    /// close does not reset the connection under the answer just sent.
+    async fn linger(&mut self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        let end = Instant::now() + pared_core::server::LINGER_TIME;
+        let mut discarded = 0;
+        let mut sink = [0u8; 16 * 1024];
+        while discarded < pared_core::server::LINGER_BYTES {
+            let Some(left) = end.checked_duration_since(Instant::now()) else {
+                break;
+            };
+            let read = future::or(async { Some(self.stream.read(&mut sink).await) }, async {
+                Timer::after(left).await;
+                None
+            })
+            .await;
+            match read {
+                Some(Ok(n)) if n > 0 => discarded += n,
+                _ => break,
+            }
+        }
+    }
+
     async fn next_head(&mut self) -> Result<Option<RequestHead>, Stop> {
         loop {
             let (used, event) = self
@@ -372,7 +405,7 @@ impl Conn<'_> {
             None => (None, 0),
         };
         if status.is_some() || req.is_some() {
-            started.log(&self.shared.opts, &self.peer, req, status, sent);
+            started.log(&self.shared.opts, &self.peer, None, req, status, sent);
         }
     }
 
@@ -381,7 +414,24 @@ impl Conn<'_> {
         let start = started.at;
         let shared = self.shared;
         let root = shared.root.clone();
-        let prepared = match service::route(&shared.opts.service, &req, start) {
+        let pass = match shared.gate.check(&req, self.peer_ip, start) {
+            // bcrypt is slow on purpose: never on an executor thread.
+            Pass::Verify(pending) => {
+                let (gate, r) = (shared.gate.clone(), req.clone());
+                smol::unblock(move || gate.verify(pending, &r, start)).await
+            }
+            pass => pass,
+        };
+        let (user, refused) = match pass {
+            Pass::Serve(user) => (user, None),
+            Pass::Refuse(reply) => (None, Some(reply)),
+            Pass::Verify(_) => (None, Some(service::unauthorized_reply(&req.method, start))),
+        };
+        let route = match refused {
+            Some(reply) => Route::Reply(reply),
+            None => service::route(&shared.opts.service, &req, start),
+        };
+        let prepared = match route {
             Route::Reply(reply) => Prepared::reply(reply),
             Route::Read(path) => {
                 let r = req.clone();
@@ -416,7 +466,14 @@ impl Conn<'_> {
         let sent = self.send(prepared).await;
         drop_if_stalled(&sent, &*self.raw);
         let bytes = *sent.as_ref().unwrap_or(&0);
-        started.log(&shared.opts, &self.peer, Some(&req), Some(status), bytes);
+        started.log(
+            &shared.opts,
+            &self.peer,
+            user.as_deref(),
+            Some(&req),
+            Some(status),
+            bytes,
+        );
         sent?;
         self.conn.finish_response(Instant::now()).map_err(usage)
     }

@@ -13,6 +13,7 @@
 pub mod buf;
 pub mod client;
 pub mod fs;
+pub mod gate;
 pub mod serve;
 pub mod server;
 pub mod shutdown;

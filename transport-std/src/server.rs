@@ -16,6 +16,7 @@ use pared_core::{ProtocolError, RequestHead, ServerOptions};
 
 use crate::buf::RecvBuf;
 use crate::fs::{remove_unfinished_uploads, Root, Upload};
+use crate::gate::{Gate, Pass};
 use crate::serve::{self, Body, Prepared, PutStart};
 use crate::shutdown::{Shutdown, POLL};
 use crate::slots::{pending, Slot, Slots};
@@ -78,6 +79,7 @@ impl Started {
         &self,
         opts: &ServerOptions,
         peer: &str,
+        user: Option<&str>,
         req: Option<&RequestHead>,
         status: Option<u16>,
         bytes: u64,
@@ -87,6 +89,7 @@ impl Started {
         }
         let mut line = access_line(&AccessRecord {
             remote: peer,
+            user,
             request: req.map(|r| (r.method.as_str(), r.target.as_str(), r.version.as_str())),
             status,
             bytes,
@@ -123,6 +126,7 @@ const MAX_IDLE: usize = 32;
 
 struct Shared {
     root: Root,
+    gate: Gate,
     opts: ServerOptions,
     stop: Shutdown,
     crew: Crew,
@@ -144,6 +148,7 @@ pub fn serve(
     raise_open_files_limit();
     let shared = Arc::new(Shared {
         root,
+        gate: Gate::new(opts.auth.clone()),
         slots: Slots::new(&opts),
         opts,
         stop,
@@ -267,6 +272,7 @@ pub fn transient_accept_error(e: &io::Error) -> bool {
 struct Conn<'a> {
     stream: TcpStream,
     peer: String,
+    peer_ip: IpAddr,
     conn: Connection,
     buf: RecvBuf,
     out: Vec<u8>,
@@ -309,6 +315,7 @@ fn handle(stream: TcpStream, peer: SocketAddr, shared: &Shared, slot: &Slot) -> 
     let mut c = Conn {
         stream,
         peer: peer.ip().to_canonical().to_string(),
+        peer_ip: peer.ip(),
         conn: Connection::new(shared.opts.connection, Instant::now()),
         buf: RecvBuf::new(recv_capacity(&shared.opts)),
         out: Vec::with_capacity(512),
@@ -322,19 +329,52 @@ fn handle(stream: TcpStream, peer: SocketAddr, shared: &Shared, slot: &Slot) -> 
             Ok(None) => return Ok(()),
             Err(Stop::Protocol(e)) => {
                 c.answer_error(e, None, Started::now());
+                c.linger();
                 return Ok(());
             }
             Err(e) => return Err(e),
         };
         match c.serve_request(head) {
             Ok(Reuse::KeepAlive) => continue,
-            Ok(Reuse::Close) => return Ok(()),
+            Ok(Reuse::Close) => {
+                if c.conn.needs_lingering_close() {
+                    c.linger();
+                }
+                return Ok(());
+            }
             Err(e) => return Err(e),
         }
     }
 }
 
 impl Conn<'_> {
+    /// A lingering close: stop sending, then read and discard what the
+    /// client is still sending (bounded by core's time and size), so the
+    /// close does not reset the connection under the answer just sent.
+    fn linger(&mut self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        let _ = self
+            .stream
+            .set_read_timeout(Some(Duration::from_millis(100)));
+        let end = Instant::now() + pared_core::server::LINGER_TIME;
+        let mut discarded = 0;
+        let mut sink = [0u8; 16 * 1024];
+        while Instant::now() < end && discarded < pared_core::server::LINGER_BYTES {
+            match self.stream.read(&mut sink) {
+                Ok(0) => break,
+                Ok(n) => discarded += n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(_) => break,
+            }
+        }
+    }
+
     /// Reads until a request head arrives; `None` when the client closed.
     fn next_head(&mut self) -> Result<Option<RequestHead>, Stop> {
         loop {
@@ -417,7 +457,7 @@ impl Conn<'_> {
             None => (None, 0),
         };
         if status.is_some() || req.is_some() {
-            started.log(&self.shared.opts, &self.peer, req, status, sent);
+            started.log(&self.shared.opts, &self.peer, None, req, status, sent);
         }
     }
 
@@ -425,7 +465,20 @@ impl Conn<'_> {
         let started = Started::now();
         let start = started.at;
         let shared = self.shared;
-        let prepared = match service::route(&shared.opts.service, &req, start) {
+        let pass = match shared.gate.check(&req, self.peer_ip, start) {
+            Pass::Verify(pending) => shared.gate.verify(pending, &req, start),
+            pass => pass,
+        };
+        let (user, refused) = match pass {
+            Pass::Serve(user) => (user, None),
+            Pass::Refuse(reply) => (None, Some(reply)),
+            Pass::Verify(_) => (None, Some(service::unauthorized_reply(&req.method, start))),
+        };
+        let route = match refused {
+            Some(reply) => Route::Reply(reply),
+            None => service::route(&shared.opts.service, &req, start),
+        };
+        let prepared = match route {
             Route::Reply(reply) => Prepared::reply(reply),
             Route::Read(path) => serve::read(&shared.root, &req, &path, start),
             Route::Delete(path) => serve::delete(&shared.root, &req, &path, start),
@@ -448,7 +501,14 @@ impl Conn<'_> {
         let sent = self.send(prepared);
         drop_if_stalled(&sent, &self.stream);
         let bytes = *sent.as_ref().unwrap_or(&0);
-        started.log(&shared.opts, &self.peer, Some(&req), Some(status), bytes);
+        started.log(
+            &shared.opts,
+            &self.peer,
+            user.as_deref(),
+            Some(&req),
+            Some(status),
+            bytes,
+        );
         sent?;
         self.conn
             .finish_response(Instant::now())

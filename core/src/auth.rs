@@ -1,0 +1,455 @@
+//! Access control: who may read and write, decided from the request head,
+//! the peer's address and the configured users.
+//!
+//! - Without users, reads are open and writes (PUT, DELETE) are accepted
+//!   only from loopback peers, unless `public_writes` opens them to all:
+//!   `pared server` in a checkout is not writable from the network by
+//!   accident.
+//! - With users, writes need valid Basic credentials, and reads too with
+//!   `reads_need_auth`. A missing or wrong credential gets 401 with
+//!   `WWW-Authenticate: Basic realm="pared", charset="UTF-8"`; the answer is
+//!   the same for an unknown user and a wrong password, and an unknown user
+//!   costs a verification of the same kind, so neither status nor timing
+//!   tells whether a user exists.
+//!
+//! Verification (bcrypt is slow on purpose) is a pure function here; the
+//! driver decides where it runs and keeps an [`AuthCache`] of successes.
+
+use core::net::IpAddr;
+use std::collections::HashMap;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use sha2::{Digest as _, Sha256};
+
+use crate::head::{Method, RequestHead};
+
+/// How a user's password is stored.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// The password itself (from `--auth USER:PASSWORD`).
+    Plain(String),
+    /// A bcrypt hash (`$2y$`, `$2b$`, `$2a$`), as `htpasswd -B` writes.
+    Bcrypt(String),
+    /// A SHA-512 crypt hash (`$6$`), as `mkpasswd -m sha-512` writes.
+    Sha512Crypt(String),
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print a password or a hash.
+        f.write_str(match self {
+            Credential::Plain(_) => "Plain(..)",
+            Credential::Bcrypt(_) => "Bcrypt(..)",
+            Credential::Sha512Crypt(_) => "Sha512Crypt(..)",
+        })
+    }
+}
+
+/// Why a user entry was refused at start-up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UserError {
+    /// Not `USER:PASSWORD` (the entry is not echoed: it holds a secret).
+    #[error("expected USER:PASSWORD")]
+    Malformed,
+    /// A user name with `:` or a control character, or an empty one.
+    #[error("invalid user name {0:?}")]
+    BadName(String),
+    /// A hash format pared does not verify (MD5 `$apr1$`, `{SHA}`, crypt).
+    #[error("user {user}: unsupported password hash (use bcrypt, htpasswd -B, or SHA-512 crypt, mkpasswd -m sha-512)")]
+    Unsupported {
+        /// The user.
+        user: String,
+    },
+}
+
+/// One configured user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// The name.
+    pub name: String,
+    /// The stored password.
+    pub credential: Credential,
+}
+
+impl User {
+    /// Parses `USER:PASSWORD` (or an htpasswd line `USER:HASH`): a value
+    /// starting `$2a$`, `$2b$`, `$2y$` is bcrypt, `$6$` SHA-512 crypt; other
+    /// `$…$` or `{…}` forms are refused; anything else is a plain password.
+    pub fn parse(entry: &str) -> Result<User, UserError> {
+        let (name, secret) = entry.split_once(':').ok_or(UserError::Malformed)?;
+        if name.is_empty() || name.chars().any(|c| c.is_control()) {
+            return Err(UserError::BadName(name.to_owned()));
+        }
+        let credential = if ["$2a$", "$2b$", "$2y$"]
+            .iter()
+            .any(|p| secret.starts_with(p))
+        {
+            Credential::Bcrypt(secret.to_owned())
+        } else if secret.starts_with("$6$") {
+            Credential::Sha512Crypt(secret.to_owned())
+        } else if secret.starts_with('$') || secret.starts_with("{SHA}") {
+            return Err(UserError::Unsupported {
+                user: name.to_owned(),
+            });
+        } else {
+            Credential::Plain(secret.to_owned())
+        };
+        Ok(User {
+            name: name.to_owned(),
+            credential,
+        })
+    }
+
+    /// Parses an htpasswd file: one `USER:HASH` a line; blank lines and
+    /// `#` comments are skipped.
+    pub fn parse_file(text: &str) -> Result<Vec<User>, UserError> {
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(User::parse)
+            .collect()
+    }
+}
+
+/// The access-control settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// Users who may authenticate; empty means no authentication.
+    pub users: Vec<User>,
+    /// GET, HEAD and listings need credentials too (`--auth-reads`).
+    pub reads_need_auth: bool,
+    /// Without users: accept writes from anyone, not only loopback
+    /// (`--public-writes`).
+    pub public_writes: bool,
+}
+
+impl AuthConfig {
+    /// One line for the start-up message: who can write, and read.
+    pub fn summary(&self) -> String {
+        match (self.users.is_empty(), self.public_writes) {
+            (true, false) => {
+                "writes (PUT, DELETE) from this machine only; use --auth to allow others".into()
+            }
+            (true, true) => "writes (PUT, DELETE) open to everyone (--public-writes)".into(),
+            (false, _) => format!(
+                "writes need a login ({} user{}){}",
+                self.users.len(),
+                if self.users.len() == 1 { "" } else { "s" },
+                if self.reads_need_auth {
+                    "; so do reads"
+                } else {
+                    ""
+                }
+            ),
+        }
+    }
+}
+
+/// What a request needs before it is served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// Serve it.
+    Allowed,
+    /// Serve it as this authenticated user (after verifying `password`
+    /// against `credential`, or finding the success in the cache under
+    /// `cache_key`).
+    Verify {
+        /// The user the request claims to be.
+        user: String,
+        /// The password it gave.
+        password: String,
+        /// What to verify it against (a dummy of the same kind when the
+        /// user is unknown, so the timing is the same; it then never
+        /// matches).
+        credential: Credential,
+        /// True when the user exists (a match counts only then).
+        known: bool,
+        /// The cache key of this Authorization value.
+        cache_key: [u8; 32],
+    },
+    /// 401 with the challenge: no or unusable credentials.
+    Challenge,
+    /// 403: a write from another machine while no users are configured.
+    WritesNeedAuth,
+}
+
+/// The challenge sent with 401.
+pub const CHALLENGE: &str = "Basic realm=\"pared\", charset=\"UTF-8\"";
+
+/// A bcrypt hash of an unguessable string, verified for unknown users so
+/// that they cost what a known user costs.
+const DUMMY_BCRYPT: &str = "$2y$10$9kWqC3vz6Mo5d8yw7mtF7O20mxct74Z9oHJe4Oe.lXmxdzryoaNx2";
+
+/// Decides what `req` from `peer` needs under `config`.
+pub fn access(config: &AuthConfig, req: &RequestHead, peer: IpAddr) -> Access {
+    let write = matches!(req.method, Method::Put | Method::Delete);
+    if config.users.is_empty() {
+        return if write && !config.public_writes && !peer.to_canonical().is_loopback() {
+            Access::WritesNeedAuth
+        } else {
+            Access::Allowed
+        };
+    }
+    if !write && !config.reads_need_auth {
+        return Access::Allowed;
+    }
+    let Some((user, password, cache_key)) = basic_credentials(req) else {
+        return Access::Challenge;
+    };
+    match config.users.iter().find(|u| u.name == user) {
+        Some(u) => Access::Verify {
+            user,
+            password,
+            credential: u.credential.clone(),
+            known: true,
+            cache_key,
+        },
+        None => Access::Verify {
+            user,
+            password,
+            credential: Credential::Bcrypt(DUMMY_BCRYPT.to_owned()),
+            known: false,
+            cache_key,
+        },
+    }
+}
+
+/// The user and password of `Authorization: Basic …` (UTF-8, as the
+/// challenge's charset asks), and the cache key of the field's value.
+fn basic_credentials(req: &RequestHead) -> Option<(String, String, [u8; 32])> {
+    let value = req.headers.get_str("authorization")?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = STANDARD.decode(token.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    let key: [u8; 32] = Sha256::digest(value.as_bytes()).into();
+    Some((user.to_owned(), password.to_owned(), key))
+}
+
+/// True when `password` matches `credential`; comparisons of secrets run
+/// in constant time. Slow for bcrypt (by design): run it off any
+/// event-loop thread.
+pub fn verify(credential: &Credential, password: &str) -> bool {
+    match credential {
+        Credential::Plain(p) => {
+            // Compare digests, so the time depends on neither length.
+            let a = Sha256::digest(p.as_bytes());
+            let b = Sha256::digest(password.as_bytes());
+            a.iter()
+                .zip(b.iter())
+                .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+                == 0
+        }
+        Credential::Bcrypt(hash) => bcrypt::verify(password, hash).unwrap_or(false),
+        Credential::Sha512Crypt(hash) => sha512_crypt_matches(password, hash),
+    }
+}
+
+/// Checks a `$6$[rounds=N$]SALT$HASH` value.
+fn sha512_crypt_matches(password: &str, hash: &str) -> bool {
+    let Some(rest) = hash.strip_prefix("$6$") else {
+        return false;
+    };
+    let mut parts: Vec<&str> = rest.split('$').collect();
+    let rounds = match parts.first().and_then(|p| p.strip_prefix("rounds=")) {
+        Some(r) => {
+            let Ok(n) = r.parse::<usize>() else {
+                return false;
+            };
+            parts.remove(0);
+            n.clamp(1000, 999_999_999)
+        }
+        None => 5000,
+    };
+    let [salt, expected] = parts[..] else {
+        return false;
+    };
+    let Ok(params) = sha_crypt::Sha512Params::new(rounds) else {
+        return false;
+    };
+    let salt: String = salt.chars().take(16).collect();
+    let Ok(computed) = sha_crypt::sha512_crypt_b64(password.as_bytes(), salt.as_bytes(), &params)
+    else {
+        return false;
+    };
+    computed.len() == expected.len()
+        && computed
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Successful verifications, keyed by a hash of the Authorization value
+/// (never the password itself), so keep-alive and repeated requests do not
+/// pay bcrypt again. Bounded: when full it starts over.
+#[derive(Debug, Clone, Default)]
+pub struct AuthCache {
+    ok: HashMap<[u8; 32], String>,
+}
+
+/// Entries an [`AuthCache`] holds before it starts over.
+pub const AUTH_CACHE_MAX: usize = 1024;
+
+impl AuthCache {
+    /// The user a cached success belongs to.
+    pub fn get(&self, key: &[u8; 32]) -> Option<&str> {
+        self.ok.get(key).map(String::as_str)
+    }
+
+    /// Remembers a success.
+    pub fn insert(&mut self, key: [u8; 32], user: String) {
+        if self.ok.len() >= AUTH_CACHE_MAX {
+            self.ok.clear();
+        }
+        self.ok.insert(key, user);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::head::Version;
+
+    fn req(method: Method, auth: Option<&str>) -> RequestHead {
+        let mut r = RequestHead::new(method, "/f", Version::Http11);
+        if let Some(a) = auth {
+            r.headers.append("Authorization", a);
+        }
+        r
+    }
+
+    fn basic(user: &str, pass: &str) -> String {
+        format!("Basic {}", STANDARD.encode(format!("{user}:{pass}")))
+    }
+
+    const LOOP: &str = "127.0.0.1";
+    const REMOTE: &str = "192.0.2.7";
+
+    #[test]
+    fn default_writes_are_local() {
+        let c = AuthConfig::default();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            access(&c, &req(Method::Put, None), ip(LOOP)),
+            Access::Allowed
+        );
+        assert_eq!(
+            access(&c, &req(Method::Put, None), ip("::1")),
+            Access::Allowed
+        );
+        assert_eq!(
+            access(&c, &req(Method::Put, None), ip("::ffff:127.0.0.1")),
+            Access::Allowed
+        );
+        assert_eq!(
+            access(&c, &req(Method::Delete, None), ip(REMOTE)),
+            Access::WritesNeedAuth
+        );
+        assert_eq!(
+            access(&c, &req(Method::Get, None), ip(REMOTE)),
+            Access::Allowed
+        );
+        let open = AuthConfig {
+            public_writes: true,
+            ..AuthConfig::default()
+        };
+        assert_eq!(
+            access(&open, &req(Method::Put, None), ip(REMOTE)),
+            Access::Allowed
+        );
+        assert!(c.summary().contains("this machine only"));
+    }
+
+    #[test]
+    fn users_and_challenges() {
+        let c = AuthConfig {
+            users: vec![User::parse("ann:secret").unwrap()],
+            ..AuthConfig::default()
+        };
+        let ip: IpAddr = LOOP.parse().unwrap();
+        assert_eq!(access(&c, &req(Method::Get, None), ip), Access::Allowed);
+        assert_eq!(access(&c, &req(Method::Put, None), ip), Access::Challenge);
+        assert_eq!(
+            access(&c, &req(Method::Put, Some("Bearer x")), ip),
+            Access::Challenge
+        );
+        let Access::Verify {
+            user,
+            password,
+            credential,
+            known,
+            ..
+        } = access(&c, &req(Method::Put, Some(&basic("ann", "secret"))), ip)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (user.as_str(), password.as_str(), known),
+            ("ann", "secret", true)
+        );
+        assert!(verify(&credential, &password));
+        assert!(!verify(&credential, "Secret"));
+        let Access::Verify {
+            known, credential, ..
+        } = access(&c, &req(Method::Put, Some(&basic("bob", "secret"))), ip)
+        else {
+            panic!()
+        };
+        assert!(!known);
+        assert!(!verify(&credential, "secret"));
+        let reads = AuthConfig {
+            reads_need_auth: true,
+            ..c
+        };
+        assert_eq!(
+            access(&reads, &req(Method::Head, None), ip),
+            Access::Challenge
+        );
+    }
+
+    #[test]
+    fn hashes() {
+        // A bcrypt hash made here, and `openssl passwd -6 -salt saltsalt secret`.
+        let bcrypt_hash = bcrypt::hash_with_salt("secret", 5, *b"0123456789abcdef")
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoY);
+        let u = User::parse(&format!("ann:{bcrypt_hash}")).unwrap();
+        assert!(matches!(u.credential, Credential::Bcrypt(_)));
+        assert!(verify(&u.credential, "secret"));
+        assert!(!verify(&u.credential, "secrets"));
+        assert!(
+            bcrypt::verify("unguessable-pared-dummy", DUMMY_BCRYPT).unwrap(),
+            "the dummy is a real bcrypt hash, so unknown users cost the same"
+        );
+        let sha = "$6$saltsalt$TVLlQcbpFVof5W3Yz4DTP6gRstiNuHwwTt6GLc1E5n0U0aDehy0S5knV8wiOQSpT0Y77vwPZN.Pq.H91p5hVO1";
+        let u = User::parse(&format!("ann:{sha}")).unwrap();
+        assert!(verify(&u.credential, "secret"), "sha-512 crypt");
+        assert!(!verify(&u.credential, "secret2"));
+        assert!(matches!(
+            User::parse("ann:$apr1$x$y"),
+            Err(UserError::Unsupported { .. })
+        ));
+        assert!(User::parse("nocolon").is_err());
+        let users = User::parse_file("# users\nann:pw\n\nbob:$6$a$b\n").unwrap();
+        assert_eq!(users.len(), 2);
+        // A Debug print never shows a secret.
+        assert!(!format!("{users:?}").contains("pw"));
+    }
+
+    #[test]
+    fn cache_is_bounded() {
+        let mut c = AuthCache::default();
+        for i in 0..(AUTH_CACHE_MAX + 5) {
+            let mut k = [0u8; 32];
+            k[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            c.insert(k, "u".into());
+        }
+        assert!(c.ok.len() <= AUTH_CACHE_MAX);
+    }
+}

@@ -1,0 +1,101 @@
+//! Access control as the runtimes run it: core decides what a request
+//! needs ([`pared_core::auth::access`]); this keeps the cache of verified
+//! credentials shared by every connection, and runs the (slow, for bcrypt)
+//! verification. The std runtime calls [`Gate::verify`] inline; the smol
+//! runtime on its blocking pool, never on an executor thread.
+
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use pared_core::auth::{self, Access, AuthCache, AuthConfig, Credential};
+use pared_core::service::{self, Reply};
+use pared_core::RequestHead;
+
+/// What a request needs before it is served.
+#[derive(Debug)]
+pub enum Pass {
+    /// Serve it, as this user if one authenticated.
+    Serve(Option<String>),
+    /// Answer this (401 or 403) instead.
+    Refuse(Reply),
+    /// Verify this credential first ([`Gate::verify`]).
+    Verify(Pending),
+}
+
+/// A credential waiting for verification.
+#[derive(Debug)]
+pub struct Pending {
+    user: String,
+    password: String,
+    credential: Credential,
+    known: bool,
+    key: [u8; 32],
+}
+
+/// The access-control state of one server.
+#[derive(Debug, Default)]
+pub struct Gate {
+    config: AuthConfig,
+    cache: Mutex<AuthCache>,
+}
+
+impl Gate {
+    /// A gate for `config`.
+    pub fn new(config: AuthConfig) -> Gate {
+        Gate {
+            config,
+            cache: Mutex::new(AuthCache::default()),
+        }
+    }
+
+    /// Decides what `req` from `peer` needs; a credential verified before
+    /// is found in the cache, so only a new one needs [`Gate::verify`].
+    pub fn check(&self, req: &RequestHead, peer: IpAddr, now: SystemTime) -> Pass {
+        match auth::access(&self.config, req, peer) {
+            Access::Allowed => Pass::Serve(None),
+            Access::Verify {
+                user,
+                password,
+                credential,
+                known,
+                cache_key,
+            } => {
+                let cached = self
+                    .cache
+                    .lock()
+                    .ok()
+                    .and_then(|c| c.get(&cache_key).map(str::to_owned));
+                match cached {
+                    Some(u) if u == user => Pass::Serve(Some(u)),
+                    _ => Pass::Verify(Pending {
+                        user,
+                        password,
+                        credential,
+                        known,
+                        key: cache_key,
+                    }),
+                }
+            }
+            refused => match service::access_reply(&refused, &req.method, now) {
+                Some(reply) => Pass::Refuse(reply),
+                None => Pass::Serve(None),
+            },
+        }
+    }
+
+    /// Verifies a pending credential (slow for bcrypt: not on an event
+    /// loop); a success is cached. [`Pass::Serve`] with the user, or
+    /// [`Pass::Refuse`] with the 401 to answer.
+    pub fn verify(&self, p: Pending, req: &RequestHead, now: SystemTime) -> Pass {
+        let matched = auth::verify(&p.credential, &p.password);
+        if matched && p.known {
+            if let Ok(mut c) = self.cache.lock() {
+                c.insert(p.key, p.user.clone());
+            }
+            Pass::Serve(Some(p.user))
+        } else {
+            Pass::Refuse(service::unauthorized_reply(&req.method, now))
+        }
+    }
+}
