@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use pared_core::fetch::{Session, Target};
 use pared_core::{ClientOptions, Method};
 use pared_std::client::{ClientError, Job};
+use pared_std::tls::ClientTrust;
 
 pub use pared_core::fetch::EXIT_USAGE;
 
@@ -15,22 +16,24 @@ pub use pared_core::fetch::EXIT_USAGE;
     after_help = "Exit codes: 0 success (2xx or 304); 1 local file error; 2 usage error; \
 3 network or protocol error (lookup, connect, timeout, truncated or malformed response); \
 4 HTTP 4xx; 5 HTTP 5xx; 6 other status (a redirect not followed, too many redirects, \
-a redirect loop or to https); 7 HTTP 412 Precondition Failed (--if-match, --create-only: \
+a redirect loop or to another scheme); 7 HTTP 412 Precondition Failed (--if-match, --create-only: \
 nothing was changed); 8 the body did not match the server's Repr-Digest or Content-Digest \
-(nothing saved)."
+(nothing saved); 9 TLS failed (certificate not trusted, expired or for another name; \
+the handshake)."
 )]
 pub struct ClientArgs {
-    /// Server host name, IPv4 address or IPv6 literal.
-    host: String,
-    /// Server port.
-    port: u16,
-    /// GET, HEAD, PUT or DELETE (any case); given alone, it is the PATH of a GET.
-    #[arg(value_name = "METHOD")]
-    method: String,
-    /// Path on the server (`index.html` and `/index.html` are the same); for
-    /// PUT also the local file to upload unless --upload-from is given.
-    #[arg(value_name = "PATH")]
-    path: Option<String>,
+    /// `HOST PORT [METHOD] PATH`, or `[METHOD] URL` with an http:// or
+    /// https:// URL. HOST is a name, an IPv4 address or an IPv6 literal;
+    /// port 443 means https; METHOD is GET, HEAD, PUT or DELETE (any
+    /// case; GET when left out); PATH is the path on the server
+    /// (`index.html` and `/index.html` are the same), and for PUT also the
+    /// local file to upload unless --upload-from is given.
+    #[arg(
+        value_name = "HOST PORT [METHOD] PATH | [METHOD] URL",
+        num_args = 1..=4,
+        required = true
+    )]
+    words: Vec<String>,
     /// Write the body to FILE (complete, or not at all) instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -73,6 +76,14 @@ pub struct ClientArgs {
     /// (exits 3). Default: none.
     #[arg(long, value_name = "SECS", value_parser = crate::parse_secs)]
     max_time: Option<f64>,
+    /// Trust only the CA certificates in this PEM file for https (instead
+    /// of the bundled Mozilla roots).
+    #[arg(long, value_name = "FILE")]
+    cacert: Option<PathBuf>,
+    /// https without verifying the server's certificate (a warning says
+    /// so): encrypted, but not authenticated.
+    #[arg(short = 'k', long)]
+    insecure: bool,
     /// Send Basic credentials (never to another host or port after a
     /// redirect; a warning when they would cross the network unencrypted).
     #[arg(short = 'u', long = "user", value_name = "USER:PASSWORD")]
@@ -99,14 +110,42 @@ fn usage(msg: String) -> ExitCode {
 
 /// Runs the client command on std (or smol) and maps the result to an exit code.
 pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
-    // `client HOST PORT PATH` is a GET, as in curl and wget.
-    let (method, path) = match &args.path {
-        Some(path) => match method(&args.method) {
-            Ok(m) => (m, path.as_str()),
+    // `HOST PORT [METHOD] PATH` or `[METHOD] URL`; without METHOD a GET.
+    let words: Vec<&str> = args.words.iter().map(String::as_str).collect();
+    let parsed = match words[..] {
+        [url] if url.contains("://") => Target::from_url(url).map(|t| (Method::Get, t, None)),
+        [m, url] if url.contains("://") => match method(m) {
+            Ok(m) => Target::from_url(url).map(|t| (m, t, None)),
             Err(e) => return usage(e),
         },
-        None => (Method::Get, args.method.as_str()),
+        [host, port, path] => match port.parse::<u16>() {
+            Ok(port) => Target::new(host, port, path).map(|t| (Method::Get, t, Some(path))),
+            Err(_) => return usage(format!("invalid port {port:?}")),
+        },
+        [host, port, m, path] => match (port.parse::<u16>(), method(m)) {
+            (Ok(port), Ok(m)) => Target::new(host, port, path).map(|t| (m, t, Some(path))),
+            (Err(_), _) => return usage(format!("invalid port {port:?}")),
+            (_, Err(e)) => return usage(e),
+        },
+        _ => {
+            return usage(
+                "expected HOST PORT [METHOD] PATH, or [METHOD] URL with http:// or https://".into(),
+            )
+        }
     };
+    let (method, target, local_path) = match parsed {
+        Ok(p) => p,
+        Err(e) => return usage(e.to_string()),
+    };
+    // For PUT, the local file: --upload-from, PATH, or the URL's path.
+    let url_path = target
+        .path
+        .split('?')
+        .next()
+        .unwrap_or("")
+        .trim_start_matches('/')
+        .to_owned();
+    let path = local_path.unwrap_or(url_path.as_str());
     let mut headers = Vec::new();
     for h in &args.headers {
         match h.split_once(':') {
@@ -131,10 +170,13 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
         verbose: args.verbose,
         resume: args.resume,
         max_filesize: args.max_filesize,
+        trust: ClientTrust {
+            cacert: args.cacert.clone(),
+            insecure: args.insecure,
+        },
     };
     let result = (|| -> Result<u8, ClientError> {
         let upload_len = job.open_upload()?.map(|(_, len)| len);
-        let target = Target::new(&args.host, args.port, path)?;
         let mut session = Session::new(
             method,
             target,

@@ -35,6 +35,10 @@ pub const EXIT_PRECONDITION: u8 = 7;
 /// `Content-Digest` (no output file is left).
 pub const EXIT_DIGEST: u8 = 8;
 
+/// Exit code: TLS failed (a certificate that does not verify: unknown
+/// issuer, expired, name mismatch; or the handshake).
+pub const EXIT_TLS: u8 = 9;
+
 /// The exit code a final response status earns.
 pub fn status_exit(status: StatusCode) -> u8 {
     match status.as_u16() {
@@ -59,7 +63,7 @@ pub enum FetchError {
         detail: String,
     },
     /// A redirect to a scheme pared does not speak.
-    #[error("redirected to {location}, but pared speaks only plain http")]
+    #[error("redirected to {location}, but pared speaks only http and https")]
     UnsupportedScheme {
         /// Where the server pointed.
         location: String,
@@ -131,6 +135,8 @@ pub struct Target {
     pub port: u16,
     /// The request target, origin-form, already percent-encoded.
     pub path: String,
+    /// True for `https`: the exchange runs over TLS.
+    pub tls: bool,
 }
 
 impl Target {
@@ -158,26 +164,85 @@ impl Target {
             host: host.to_owned(),
             port,
             path: encode_path(path),
+            // In the HOST PORT PATH form, port 443 means https.
+            tls: port == 443,
         })
     }
 
-    /// The Host field: the host (bracketed if IPv6) and the port unless 80.
+    /// The same target over http or https.
+    pub fn with_tls(mut self, tls: bool) -> Target {
+        self.tls = tls;
+        self
+    }
+
+    /// A target from an `http://` or `https://` URL: a host (an IPv6
+    /// literal in brackets), an optional port (80 or 443 by default), an
+    /// optional path and query; a fragment is dropped.
+    pub fn from_url(url: &str) -> Result<Target, FetchError> {
+        let bad = |detail: &str| FetchError::Invalid {
+            what: "URL",
+            detail: format!("{detail}: {}", escape_for_terminal(url)),
+        };
+        if url.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(bad("spaces or control characters"));
+        }
+        let lower = url.to_ascii_lowercase();
+        let (tls, rest) = if lower.starts_with("https://") {
+            (true, &url[8..])
+        } else if lower.starts_with("http://") {
+            (false, &url[7..])
+        } else {
+            return Err(bad("not an http:// or https:// URL"));
+        };
+        let (authority, path) = match rest.find(['/', '?', '#']) {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        if authority.contains('@') {
+            return Err(bad("credentials in the URL (use -u USER:PASSWORD)"));
+        }
+        let (host, port) = split_authority(authority, if tls { 443 } else { 80 })
+            .ok_or_else(|| bad("bad host or port"))?;
+        let path = path.split('#').next().unwrap_or("/");
+        let path = if path.is_empty() { "/" } else { path };
+        Ok(Target::new(host, port, path)?.with_tls(tls))
+    }
+
+    /// The port a URL of this scheme leaves out.
+    fn default_port(&self) -> u16 {
+        if self.tls {
+            443
+        } else {
+            80
+        }
+    }
+
+    /// True when `other` is the same origin: scheme, host and port.
+    pub fn same_origin(&self, other: &Target) -> bool {
+        self.tls == other.tls
+            && self.port == other.port
+            && self.host.eq_ignore_ascii_case(&other.host)
+    }
+
+    /// The Host field: the host (bracketed if IPv6) and the port unless it
+    /// is the scheme's default.
     pub fn authority(&self) -> String {
         let host = if self.host.contains(':') {
             format!("[{}]", self.host)
         } else {
             self.host.clone()
         };
-        if self.port == 80 {
+        if self.port == self.default_port() {
             host
         } else {
             format!("{host}:{}", self.port)
         }
     }
 
-    /// `http://authority/path`, for messages.
+    /// `http://authority/path` (or `https://`), for messages.
     pub fn url(&self) -> String {
-        format!("http://{}{}", self.authority(), self.path)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.authority(), self.path)
     }
 }
 
@@ -529,8 +594,7 @@ impl Session {
         if !self.visited.insert(next.url()) {
             return Err(FetchError::RedirectLoop { url: next.url() });
         }
-        let other_origin =
-            !next.host.eq_ignore_ascii_case(&self.target.host) || next.port != self.target.port;
+        let other_origin = !self.target.same_origin(&next);
         let keeps_body = self.upload_len.is_some() && status != 303;
         if other_origin && keeps_body {
             return Err(FetchError::BodyToOtherOrigin { url: next.url() });
@@ -606,14 +670,22 @@ fn resolve_location(current: &Target, location: &str, status: u16) -> Result<Tar
         return Err(bad());
     }
     let lower = location.to_ascii_lowercase();
-    if let Some(rest) = lower.strip_prefix("http://").map(|_| &location[7..]) {
-        let (authority, path) = match rest.find(['/', '?']) {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let authority = authority.rsplit('@').next().unwrap_or(authority);
-        let (host, port) = split_authority(authority).ok_or_else(bad)?;
-        return Target::new(host, port, path.split('#').next().unwrap_or("/")).map_err(|_| bad());
+    for (prefix, tls) in [("http://", false), ("https://", true)] {
+        if let Some(rest) = lower
+            .strip_prefix(prefix)
+            .map(|_| &location[prefix.len()..])
+        {
+            let (authority, path) = match rest.find(['/', '?']) {
+                Some(i) => (&rest[..i], &rest[i..]),
+                None => (rest, "/"),
+            };
+            let authority = authority.rsplit('@').next().unwrap_or(authority);
+            let (host, port) =
+                split_authority(authority, if tls { 443 } else { 80 }).ok_or_else(bad)?;
+            return Target::new(host, port, path.split('#').next().unwrap_or("/"))
+                .map(|t| t.with_tls(tls))
+                .map_err(|_| bad());
+        }
     }
     if let Some(i) = lower.find("://") {
         if lower[..i]
@@ -626,8 +698,9 @@ fn resolve_location(current: &Target, location: &str, status: u16) -> Result<Tar
         }
     }
     if let Some(rest) = location.strip_prefix("//") {
-        // Network-path reference: same scheme (http), new authority.
-        return resolve_location(current, &format!("http://{rest}"), status);
+        // Network-path reference: same scheme, new authority.
+        let scheme = if current.tls { "https" } else { "http" };
+        return resolve_location(current, &format!("{scheme}://{rest}"), status);
     }
     let path = location.split('#').next().unwrap_or("");
     let joined = if path.starts_with('/') {
@@ -637,22 +710,31 @@ fn resolve_location(current: &Target, location: &str, status: u16) -> Result<Tar
         let dir = &base[..base.rfind('/').map_or(0, |i| i + 1)];
         format!("{dir}{path}")
     };
-    Target::new(&current.host, current.port, &joined).map_err(|_| bad())
+    Target::new(&current.host, current.port, &joined)
+        .map(|t| t.with_tls(current.tls))
+        .map_err(|_| bad())
 }
 
-fn split_authority(a: &str) -> Option<(&str, u16)> {
+fn split_authority(a: &str, default_port: u16) -> Option<(&str, u16)> {
     if let Some(rest) = a.strip_prefix('[') {
         let end = rest.find(']')?;
         let host = &rest[..end];
         let port = match &rest[end + 1..] {
-            "" => 80,
+            "" => default_port,
             p => p.strip_prefix(':')?.parse().ok()?,
         };
         return Some((host, port));
     }
     match a.rsplit_once(':') {
-        Some((h, p)) => Some((h, if p.is_empty() { 80 } else { p.parse().ok()? })),
-        None => Some((a, 80)),
+        Some((h, p)) => Some((
+            h,
+            if p.is_empty() {
+                default_port
+            } else {
+                p.parse().ok()?
+            },
+        )),
+        None => Some((a, default_port)),
     }
 }
 
@@ -774,9 +856,9 @@ mod tests {
         );
         assert_eq!((s.target().host.as_str(), s.target().port), ("other", 81));
         assert_eq!(
-            s.on_response(&redirect(307, "https://h/")),
+            s.on_response(&redirect(307, "ftp://h/")),
             Err(FetchError::UnsupportedScheme {
-                location: "https://h/".into()
+                location: "ftp://h/".into()
             })
         );
         assert_eq!(
@@ -908,6 +990,54 @@ mod tests {
             status_exit(StatusCode::PRECONDITION_FAILED),
             EXIT_PRECONDITION
         );
+    }
+
+    #[test]
+    fn urls_and_schemes() {
+        let t = Target::from_url("https://www.example.com/a?b=1#frag").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.path.as_str(), t.tls),
+            ("www.example.com", 443, "/a?b=1", true)
+        );
+        assert_eq!(t.authority(), "www.example.com");
+        assert_eq!(t.url(), "https://www.example.com/a?b=1");
+        let t = Target::from_url("http://[::1]:8080").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.path.as_str(), t.tls),
+            ("::1", 8080, "/", false)
+        );
+        assert_eq!(t.authority(), "[::1]:8080");
+        assert!(Target::from_url("HTTPS://H:444/x").unwrap().tls);
+        for bad in [
+            "ftp://h/",
+            "h:80/x",
+            "http://",
+            "http://u:p@h/",
+            "http://h:99999/",
+            "http://h/a b",
+        ] {
+            assert!(Target::from_url(bad).is_err(), "{bad}");
+        }
+        assert!(
+            Target::new("h", 443, "/").unwrap().tls,
+            "port 443 means https"
+        );
+        // The www.cnn.com case: http -> 301 -> https, followed.
+        let t = Target::new("www.example.com", 80, "index.html").unwrap();
+        let mut s = Session::new(Method::Get, t, vec![], None, true, 5).unwrap();
+        assert_eq!(
+            s.on_response(&redirect(301, "https://www.example.com/index.html")),
+            Ok(Verdict::Follow)
+        );
+        assert!(s.target().tls && s.target().port == 443);
+        // Relative and network-path references keep the scheme.
+        assert_eq!(s.on_response(&redirect(302, "/x")), Ok(Verdict::Follow));
+        assert!(s.target().tls);
+        assert_eq!(
+            s.on_response(&redirect(302, "//other/y")),
+            Ok(Verdict::Follow)
+        );
+        assert!(s.target().tls && s.target().host == "other");
     }
 
     #[test]

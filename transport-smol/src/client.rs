@@ -14,9 +14,10 @@ use pared_core::fetch::Session;
 use pared_core::ClientOptions;
 use pared_std::buf::RecvBuf;
 use pared_std::client::{
-    remove_temporaries_on_signal, response_failed, shorter, time_left, timeout_or, ClientError,
-    Job, Progress, RECV_CAPACITY, UPLOAD_CHUNK,
+    remove_temporaries_on_signal, response_failed, shorter, time_left, timeout_or, tls_error,
+    wire_error, ClientError, Job, Progress, RECV_CAPACITY, UPLOAD_CHUNK,
 };
+use pared_std::tls::{io_error, Tls};
 use smol::Timer;
 
 /// Runs `fut`, or gives `None` after `limit`.
@@ -90,8 +91,26 @@ async fn run_async(
             source,
         };
         let connect_wait = shorter(opts.connect_timeout, time_left(deadline, opts)?);
-        let mut stream = connect(&hop.target.host, hop.target.port, connect_wait).await?;
-        let _ = stream.set_nodelay(true);
+        let tcp = connect(&hop.target.host, hop.target.port, connect_wait).await?;
+        let _ = tcp.set_nodelay(true);
+        let mut stream = match hop.target.tls {
+            false => Wire::Plain(tcp),
+            true => {
+                let mut tls = Tls::client(job.tls_config()?, &hop.target.host)
+                    .map_err(|f| tls_error(&hop.target, f))?;
+                let wait = shorter(opts.connection.read_timeout, time_left(deadline, opts)?);
+                let mut tcp = tcp;
+                match within(wait, handshake(&mut tcp, &mut tls)).await {
+                    Some(r) => r.map_err(|e| wire_error(&hop.target, e, &net))?,
+                    None => {
+                        return Err(ClientError::Timeout {
+                            during: "the TLS handshake",
+                        })
+                    }
+                }
+                Wire::Tls(tcp, Box::new(tls))
+            }
+        };
         let mut conn = Connection::new(opts.connection);
         let mut out = Vec::new();
         conn.send_request(&hop.head, &mut out, Instant::now())?;
@@ -128,7 +147,7 @@ async fn run_async(
                     let cap = time_left(deadline, opts)?;
                     fill(&mut stream, &mut buf, &mut conn, cap)
                         .await
-                        .map_err(net)?;
+                        .map_err(|e| wire_error(&hop.target, e, &net))?;
                 }
                 Err(e) => return Err(response_failed(write_failed, e, &url)),
             }
@@ -148,7 +167,7 @@ async fn run_async(
                     let cap = time_left(deadline, opts)?;
                     fill(&mut stream, &mut buf, &mut conn, cap)
                         .await
-                        .map_err(net)?;
+                        .map_err(|e| wire_error(&hop.target, e, &net))?;
                 }
                 Err(e) => return Err(timeout_or(e, proto)),
             }
@@ -159,7 +178,7 @@ async fn run_async(
 }
 
 async fn send_file(
-    stream: &mut TcpStream,
+    stream: &mut Wire,
     file: std::fs::File,
     conn: &mut Connection,
     job: &Job,
@@ -204,7 +223,7 @@ async fn send_file(
 
 /// One read bounded by core's deadline; a timeout becomes core's error.
 async fn fill(
-    stream: &mut TcpStream,
+    stream: &mut Wire,
     buf: &mut RecvBuf,
     conn: &mut Connection,
     cap: Option<Duration>,
@@ -224,4 +243,83 @@ async fn fill(
         Some(Err(e)) => return Err(e),
     }
     Ok(())
+}
+
+/// The connection of one exchange: plain TCP, or TLS over it (through the
+/// same byte-driven [`Tls`] layer as the std client; this only moves the
+/// bytes, asynchronously).
+enum Wire {
+    Plain(TcpStream),
+    Tls(TcpStream, Box<Tls>),
+}
+
+impl Wire {
+    /// Plain bytes; over TLS, decrypted ones, reading ciphertext as needed.
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Wire::Plain(s) => s.read(buf).await,
+            Wire::Tls(s, tls) => loop {
+                match tls.read_plain(buf) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    // A close without close_notify is the end of the stream;
+                    // core's framing tells a truncated body.
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                    r => return r,
+                }
+                let mut cipher = [0u8; 16 * 1024];
+                let n = s.read(&mut cipher).await?;
+                if n == 0 {
+                    return Ok(0);
+                }
+                tls.feed(&cipher[..n]).map_err(io_error)?;
+            },
+        }
+    }
+
+    async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        match self {
+            Wire::Plain(s) => s.write_all(data).await,
+            Wire::Tls(s, tls) => {
+                let mut rest = data;
+                let mut out = Vec::with_capacity(rest.len().min(64 * 1024) + 64);
+                loop {
+                    let n = tls.write_plain(rest)?;
+                    rest = &rest[n..];
+                    tls.take_output(&mut out);
+                    if n == 0 && out.is_empty() {
+                        return Err(io::Error::other("TLS session takes no more data"));
+                    }
+                    s.write_all(&out).await?;
+                    out.clear();
+                    if rest.is_empty() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs a TLS handshake on the socket.
+async fn handshake(stream: &mut TcpStream, tls: &mut Tls) -> io::Result<()> {
+    let mut out = Vec::new();
+    let mut cipher = [0u8; 16 * 1024];
+    loop {
+        tls.take_output(&mut out);
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+            out.clear();
+        }
+        if !tls.is_handshaking() {
+            return Ok(());
+        }
+        let n = stream.read(&mut cipher).await?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the server closed the connection during the TLS handshake",
+            ));
+        }
+        tls.feed(&cipher[..n]).map_err(io_error)?;
+    }
 }

@@ -14,6 +14,7 @@ use pared_core::fetch::{self, BodyUse, Resume, Session, Verdict};
 use pared_core::{ClientOptions, Method, ProtocolError, ResponseHead, UsageError};
 
 use crate::buf::RecvBuf;
+use crate::tls::{ClientTrust, Tls, TlsFailure};
 
 /// Why a client command failed; each maps to one exit code and one line.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +92,14 @@ pub enum ClientError {
         /// The limit in seconds.
         secs: f64,
     },
+    /// TLS failed: a certificate that does not verify, or the handshake.
+    #[error("{host}: {reason}")]
+    Tls {
+        /// The server.
+        host: String,
+        /// Why, in one line.
+        reason: String,
+    },
     /// A bug: pared-core refused how it was called.
     #[error("internal error: {0}")]
     Usage(#[from] UsageError),
@@ -110,6 +119,7 @@ impl ClientError {
             ClientError::Fetch(e) => e.exit_code(),
             ClientError::Local { .. } | ClientError::BinaryToTerminal => fetch::EXIT_LOCAL,
             ClientError::DigestMismatch { .. } => fetch::EXIT_DIGEST,
+            ClientError::Tls { .. } => fetch::EXIT_TLS,
             ClientError::Usage(_) => fetch::EXIT_NETWORK,
         }
     }
@@ -130,6 +140,8 @@ pub struct Job {
     pub resume: bool,
     /// `--max-filesize`: refuse a longer body.
     pub max_filesize: Option<u64>,
+    /// How https servers are verified (`--cacert`, `-k`).
+    pub trust: ClientTrust,
 }
 
 impl Job {
@@ -148,6 +160,23 @@ impl Job {
             return Err(local(io::Error::other("not a regular file")));
         }
         Ok(Some((file, meta.len())))
+    }
+
+    /// The TLS configuration for https exchanges (`-k` warns once).
+    pub fn tls_config(&self) -> Result<std::sync::Arc<rustls::ClientConfig>, ClientError> {
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        if self.trust.insecure {
+            WARNED.call_once(|| {
+                eprintln!(
+                    "pared: warning: -k: the server's certificate is not verified (encrypted, \
+                     but anyone on the path could pose as the server)"
+                );
+            });
+        }
+        crate::tls::client_config(&self.trust).map_err(|f| ClientError::Tls {
+            host: "TLS".into(),
+            reason: f.0,
+        })
     }
 
     /// The partial download `-C` would continue: its length and the
@@ -794,18 +823,24 @@ pub fn run(mut session: Session, job: &Job, opts: &ClientOptions) -> Result<u8, 
             source,
         };
         let connect_wait = shorter(opts.connect_timeout, time_left(deadline, opts)?);
-        let mut stream = connect(&hop.target.host, hop.target.port, connect_wait)?;
+        let stream = connect(&hop.target.host, hop.target.port, connect_wait)?;
         let _ = stream.set_nodelay(true);
+        let wait = shorter(opts.connection.read_timeout, time_left(deadline, opts)?);
+        stream.set_write_timeout(wait).map_err(net)?;
+        let mut stream = match hop.target.tls {
+            false => Wire::Plain(stream),
+            true => {
+                stream.set_read_timeout(wait).map_err(net)?;
+                let mut tls = Tls::client(job.tls_config()?, &hop.target.host)
+                    .map_err(|f| tls_error(&hop.target, f))?;
+                handshake(&stream, &mut tls).map_err(|e| wire_error(&hop.target, e, &net))?;
+                Wire::Tls(stream, Box::new(tls))
+            }
+        };
         let mut conn = Connection::new(opts.connection);
         let mut out = Vec::new();
         conn.send_request(&hop.head, &mut out, Instant::now())?;
         job.show_request(&out);
-        stream
-            .set_write_timeout(shorter(
-                opts.connection.read_timeout,
-                time_left(deadline, opts)?,
-            ))
-            .map_err(net)?;
         stream.write_all(&out).map_err(net)?;
         let mut write_failed = None;
         if hop.upload {
@@ -818,7 +853,7 @@ pub fn run(mut session: Session, job: &Job, opts: &ClientOptions) -> Result<u8, 
         }
         let mut buf = RecvBuf::new(RECV_CAPACITY);
         // The request is out: read the response without blocking (see fill).
-        stream.set_nonblocking(true).map_err(net)?;
+        stream.socket().set_nonblocking(true).map_err(net)?;
         let head = loop {
             match conn.handle_input(buf.data(), Instant::now()) {
                 Ok((used, Event::Head(head))) => {
@@ -828,7 +863,8 @@ pub fn run(mut session: Session, job: &Job, opts: &ClientOptions) -> Result<u8, 
                 Ok((used, _)) => {
                     buf.consume(used);
                     let cap = time_left(deadline, opts)?;
-                    fill(&mut stream, &mut buf, &mut conn, cap).map_err(net)?;
+                    fill(&mut stream, &mut buf, &mut conn, cap)
+                        .map_err(|e| wire_error(&hop.target, e, &net))?;
                 }
                 Err(e) => return Err(response_failed(write_failed, e, &url)),
             }
@@ -846,7 +882,8 @@ pub fn run(mut session: Session, job: &Job, opts: &ClientOptions) -> Result<u8, 
                 Ok((used, _)) => {
                     buf.consume(used);
                     let cap = time_left(deadline, opts)?;
-                    fill(&mut stream, &mut buf, &mut conn, cap).map_err(net)?;
+                    fill(&mut stream, &mut buf, &mut conn, cap)
+                        .map_err(|e| wire_error(&hop.target, e, &net))?;
                 }
                 Err(e) => return Err(timeout_or(e, proto)),
             }
@@ -854,6 +891,136 @@ pub fn run(mut session: Session, job: &Job, opts: &ClientOptions) -> Result<u8, 
         sink.finish()?;
         return Ok(exit);
     }
+}
+
+/// The connection of one exchange: plain TCP, or TLS over it (through the
+/// shared byte-driven [`Tls`] layer; this only moves the bytes).
+#[derive(Debug)]
+pub enum Wire {
+    /// http.
+    Plain(TcpStream),
+    /// https.
+    Tls(TcpStream, Box<Tls>),
+}
+
+impl Wire {
+    /// The socket underneath.
+    pub fn socket(&self) -> &TcpStream {
+        match self {
+            Wire::Plain(s) | Wire::Tls(s, _) => s,
+        }
+    }
+}
+
+impl Read for Wire {
+    /// Plain bytes; over TLS, decrypted ones (reading ciphertext from the
+    /// socket as needed; `WouldBlock` when the socket has none yet).
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Wire::Plain(s) => s.read(buf),
+            Wire::Tls(s, tls) => loop {
+                match tls.read_plain(buf) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    // A close without close_notify is the end of the stream;
+                    // core's framing tells a truncated body.
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                    r => return r,
+                }
+                let mut cipher = [0u8; 16 * 1024];
+                let n = s.read(&mut cipher)?;
+                if n == 0 {
+                    return Ok(0);
+                }
+                tls.feed(&cipher[..n]).map_err(crate::tls::io_error)?;
+            },
+        }
+    }
+}
+
+impl Write for Wire {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.write_all(data).map(|()| data.len())
+    }
+
+    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        match self {
+            Wire::Plain(s) => s.write_all(data),
+            Wire::Tls(s, tls) => {
+                let mut rest = data;
+                let mut out = Vec::with_capacity(rest.len().min(64 * 1024) + 64);
+                loop {
+                    let n = tls.write_plain(rest)?;
+                    rest = &rest[n..];
+                    tls.take_output(&mut out);
+                    if n == 0 && out.is_empty() {
+                        return Err(io::Error::other("TLS session takes no more data"));
+                    }
+                    s.write_all(&out)?;
+                    out.clear();
+                    if rest.is_empty() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs a TLS handshake on a blocking socket (its timeouts bound each wait).
+pub fn handshake(mut stream: &TcpStream, tls: &mut Tls) -> io::Result<()> {
+    let mut out = Vec::new();
+    let mut cipher = [0u8; 16 * 1024];
+    loop {
+        tls.take_output(&mut out);
+        if !out.is_empty() {
+            stream.write_all(&out)?;
+            out.clear();
+        }
+        if !tls.is_handshaking() {
+            return Ok(());
+        }
+        let n = stream.read(&mut cipher)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the server closed the connection during the TLS handshake",
+            ));
+        }
+        tls.feed(&cipher[..n]).map_err(crate::tls::io_error)?;
+    }
+}
+
+/// A TLS failure as the user sees it.
+pub fn tls_error(target: &fetch::Target, f: TlsFailure) -> ClientError {
+    ClientError::Tls {
+        host: target.authority(),
+        reason: f.0,
+    }
+}
+
+/// An I/O error of an exchange: a TLS failure carried inside it, a
+/// timeout, or a network error.
+pub fn wire_error(
+    target: &fetch::Target,
+    e: io::Error,
+    net: &impl Fn(io::Error) -> ClientError,
+) -> ClientError {
+    if let Some(f) = crate::tls::tls_failure(&e) {
+        return tls_error(target, f);
+    }
+    if matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    ) {
+        return ClientError::Timeout {
+            during: "the TLS handshake",
+        };
+    }
+    net(e)
 }
 
 /// The error for an exchange whose response failed: a failed upload's own
@@ -894,7 +1061,7 @@ pub fn timeout_or(
 }
 
 fn send_file(
-    stream: &mut TcpStream,
+    stream: &mut Wire,
     file: &mut File,
     conn: &mut Connection,
     job: &Job,
@@ -937,7 +1104,7 @@ fn send_file(
 /// system time on loopback downloads: the reader then does the TCP
 /// receive processing itself.)
 fn fill(
-    stream: &mut TcpStream,
+    stream: &mut Wire,
     buf: &mut RecvBuf,
     conn: &mut Connection,
     cap: Option<Duration>,
@@ -958,7 +1125,7 @@ fn fill(
                     tv_nsec: i64::from(d.subsec_nanos()),
                 });
                 let mut fds = [rustix::event::PollFd::new(
-                    &*stream,
+                    stream.socket(),
                     rustix::event::PollFlags::IN,
                 )];
                 match rustix::event::poll(&mut fds, timeout.as_ref()) {

@@ -18,6 +18,7 @@ pub mod serve;
 pub mod server;
 pub mod shutdown;
 pub mod slots;
+pub mod tls;
 
 pub use fs::Root;
 pub use shutdown::Shutdown;
