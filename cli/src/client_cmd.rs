@@ -34,7 +34,9 @@ pub struct ClientArgs {
         required = true
     )]
     words: Vec<String>,
-    /// Write the body to FILE (complete, or not at all) instead of stdout.
+    /// Write the body to FILE (complete, or not at all) instead of stdout;
+    /// only a 2xx body is ever written there. `-o -` is stdout; with HEAD
+    /// the head goes to FILE.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Upload this local file (PUT) instead of PATH.
@@ -49,7 +51,8 @@ pub struct ClientArgs {
     /// Follow http redirects (at most 10; loops are detected).
     #[arg(short = 'L', long = "location")]
     location: bool,
-    /// Seconds allowed for connecting and for each wait on the server.
+    /// Seconds allowed for connecting and for each wait on the server
+    /// [default: 30].
     #[arg(long, value_name = "SECS", value_parser = crate::parse_secs)]
     pub timeout: Option<f64>,
     /// Extra request header, e.g. -H 'Accept: text/html' (repeatable).
@@ -160,10 +163,12 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
     opts.max_filesize = args.max_filesize;
     opts.max_time = args.max_time.and_then(crate::secs);
     let job = Job {
+        // PATH is the remote path; the local file is the same path relative
+        // to the working directory (`PUT /docs/a.txt` uploads ./docs/a.txt).
         upload: (method == Method::Put).then(|| {
             args.upload_from
                 .clone()
-                .unwrap_or_else(|| PathBuf::from(path))
+                .unwrap_or_else(|| PathBuf::from(path.trim_start_matches('/')))
         }),
         output: args.output.clone(),
         show_response_head: args.include,

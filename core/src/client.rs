@@ -29,10 +29,12 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Config {
         Config {
+            // Bounded by size, generously (real servers send many fields;
+            // curl allows 300 KB), not by a small count.
             limits: Limits {
-                max_head_bytes: 64 * 1024,
-                max_line_bytes: 16 * 1024,
-                max_headers: 200,
+                max_head_bytes: 192 * 1024,
+                max_line_bytes: 64 * 1024,
+                max_headers: 10_000,
             },
             read_timeout: Some(Duration::from_secs(30)),
         }

@@ -154,7 +154,13 @@ impl Job {
             path: path.display().to_string(),
             source,
         };
-        let file = File::open(path).map_err(local)?;
+        let file = File::open(path).map_err(|e| ClientError::Local {
+            path: format!(
+                "{} (the local file to upload; --upload-from FILE picks another)",
+                path.display()
+            ),
+            source: e,
+        })?;
         let meta = file.metadata().map_err(local)?;
         if !meta.is_file() {
             return Err(local(io::Error::other("not a regular file")));
@@ -236,11 +242,17 @@ impl Job {
             let _ = io::stderr().write_all(&wire);
         }
         if *method == Method::Head {
-            io::stdout().write_all(&wire).map_err(stdout_error)?;
-        } else if matches!(method, Method::Put | Method::Delete)
-            && !self.verbose
-            && !self.show_response_head
-        {
+            match self.output_file() {
+                // HEAD -o FILE: the head goes into FILE (atomically).
+                Some(path) => {
+                    let mut dl = Download::create(path)?;
+                    dl.write(&wire)?;
+                    dl.commit()?;
+                }
+                None => io::stdout().write_all(&wire).map_err(stdout_error)?,
+            }
+        } else if matches!(method, Method::Put | Method::Delete) {
+            // The outcome, once: -i and -v add heads on stderr only.
             let line = format!(
                 "{} {}\n",
                 head.status,
@@ -251,6 +263,11 @@ impl Job {
                 .map_err(stdout_error)?;
         }
         Ok(())
+    }
+
+    /// The -o file, unless it is `-` (stdout).
+    fn output_file(&self) -> Option<&Path> {
+        self.output.as_deref().filter(|p| p.as_os_str() != "-")
     }
 
     /// Decides what a response head means for the session: `None` when it
@@ -290,16 +307,32 @@ impl Job {
         let progress = Progress::new(total);
         let (repr, content) = fetch::body_digests(method, head, body);
         let mut check = Check::new(repr, content);
-        let kind = match (&self.output, body) {
-            (Some(path), BodyUse::Error) => {
-                eprintln!(
-                    "pared: server answered {} {}; {} left as it was",
-                    head.status,
-                    fetch::escape_for_terminal(&head.reason),
-                    path.display()
-                );
-                SinkKind::Discard
+        if body == BodyUse::Error {
+            // Every failure says so on stderr, in one line.
+            let mut line = format!(
+                "pared: server answered {} {}",
+                head.status,
+                fetch::escape_for_terminal(&head.reason)
+            );
+            if head.status.is_redirection() {
+                if let Some(loc) = head.headers.get_str("location") {
+                    line.push_str(&format!(
+                        ", to {} (use -L to follow)",
+                        fetch::escape_for_terminal(loc)
+                    ));
+                }
             }
+            if let Some(path) = self.output_file() {
+                line.push_str(&format!("; {} left as it was", path.display()));
+            }
+            eprintln!("{line}");
+        }
+        let output = self.output_file();
+        let kind = match (output, body) {
+            // A PUT or DELETE prints its outcome (the status line), not
+            // the body; a HEAD has none.
+            _ if matches!(method, Method::Put | Method::Delete | Method::Head) => SinkKind::Discard,
+            (Some(_), BodyUse::Error) => SinkKind::Discard,
             (Some(path), _) if self.resume => {
                 let dl = Download::partial(path, body)?;
                 if body == BodyUse::Append {
@@ -452,11 +485,14 @@ fn stdout_error(source: io::Error) -> ClientError {
     }
 }
 
+/// Writes a head to stderr with `prefix` on each line, its closing empty
+/// line once.
 fn prefixed(prefix: &str, wire: &[u8]) {
     let text = String::from_utf8_lossy(wire);
+    let text = text.strip_suffix("\r\n").unwrap_or(&text);
     let mut err = io::stderr().lock();
     for line in text.split("\r\n") {
-        let _ = writeln!(err, "{prefix}{line}");
+        let _ = writeln!(err, "{}", format!("{prefix}{line}").trim_end());
     }
 }
 

@@ -1,0 +1,192 @@
+//! The client as a new user meets it, both runtimes: -o never replaced by
+//! an error, every failure one line on stderr, PUT/DELETE outcome printed
+//! once, -v heads closed once, `-o -`, HEAD -o, PATH as the remote path
+//! for PUT, many header fields.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use support::*;
+
+fn one(reply: Vec<u8>) -> (u16, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let h = std::thread::spawn(move || {
+        if let Ok((mut s, _)) = listener.accept() {
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut head = Vec::new();
+            let mut b = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && s.read(&mut b).unwrap_or(0) == 1 {
+                head.push(b[0]);
+            }
+            let _ = s.write_all(&reply);
+        }
+    });
+    (port, h)
+}
+
+fn code(o: &std::process::Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn errors_never_replace_the_output(rt: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let keep = dir.path().join("keep.txt");
+    std::fs::write(&keep, b"good data").unwrap();
+    let k = keep.to_str().unwrap();
+    let (port, h) = one(b"HTTP/1.0 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found".to_vec());
+    let o = client(
+        rt,
+        &["127.0.0.1", &port.to_string(), "missing.txt", "-o", k],
+    );
+    h.join().unwrap();
+    assert_eq!(code(&o), 4);
+    assert_eq!(std::fs::read(&keep).unwrap(), b"good data");
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("404 Not Found") && err.contains("left as it was"),
+        "{err}"
+    );
+    // An unfollowed redirect with an empty body: untouched, and a hint.
+    let (port, h) =
+        one(b"HTTP/1.0 301 Moved\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n".to_vec());
+    let o = client(rt, &["127.0.0.1", &port.to_string(), "x", "-o", k]);
+    h.join().unwrap();
+    assert_eq!(code(&o), 6);
+    assert_eq!(std::fs::read(&keep).unwrap(), b"good data");
+    assert!(
+        stderr(&o).contains("/elsewhere (use -L to follow)"),
+        "{}",
+        stderr(&o)
+    );
+    // No temporary left either.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+fn outcomes_and_heads_once(rt: &str) {
+    let root = fixture();
+    std::fs::create_dir(root.path().join("d")).unwrap();
+    let s = Server::start(rt, root.path(), &[]);
+    let port = s.port.to_string();
+    let work = tempfile::tempdir().unwrap();
+    let local = work.path().join("f.txt");
+    std::fs::write(&local, b"x").unwrap();
+    let up = local.to_str().unwrap();
+    // PUT onto a directory: 409, printed once on stdout, stderr one line.
+    for extra in [&[][..], &["-i"][..], &["-v"][..]] {
+        let mut args = vec!["127.0.0.1", port.as_str(), "PUT", "d", "--upload-from", up];
+        args.extend_from_slice(extra);
+        let o = client(rt, &args);
+        assert_eq!(code(&o), 4);
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            "409 Conflict\n",
+            "{extra:?}"
+        );
+    }
+    // -v: each head's closing line once.
+    let o = client(rt, &["127.0.0.1", &port, "hello.txt", "-v"]);
+    let err = stderr(&o);
+    assert_eq!(err.lines().filter(|l| *l == "<").count(), 1, "{err}");
+    assert_eq!(err.lines().filter(|l| *l == ">").count(), 1, "{err}");
+    assert_eq!(o.stdout, b"hello\n");
+    // -o - is stdout.
+    let o = client(rt, &["127.0.0.1", &port, "hello.txt", "-o", "-"]);
+    assert_eq!(o.stdout, b"hello\n");
+    assert!(!std::path::Path::new("-").exists());
+    // HEAD -o FILE: the head goes there.
+    let head_file = work.path().join("head.txt");
+    let o = client(
+        rt,
+        &[
+            "127.0.0.1",
+            &port,
+            "HEAD",
+            "hello.txt",
+            "-o",
+            head_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    let head = std::fs::read_to_string(&head_file).unwrap();
+    assert!(head.starts_with("HTTP/1.0 200 OK") && head.contains("Content-Length: 6"));
+}
+
+fn put_path_is_the_remote_path(rt: &str) {
+    let root = fixture();
+    let s = Server::start(rt, root.path(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    std::fs::create_dir(work.path().join("docs")).unwrap();
+    std::fs::write(work.path().join("docs/a.txt"), b"from docs").unwrap();
+    for path in ["/docs/a.txt", "docs/a.txt"] {
+        let o = Command::new(pared())
+            .args([
+                "--runtime",
+                rt,
+                "client",
+                "127.0.0.1",
+                &s.port.to_string(),
+                "PUT",
+                path,
+            ])
+            .current_dir(work.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{path}: {}", stderr(&o));
+        assert_eq!(
+            std::fs::read(root.path().join("docs/a.txt")).unwrap(),
+            b"from docs"
+        );
+    }
+    let o = Command::new(pared())
+        .args([
+            "--runtime",
+            rt,
+            "client",
+            "127.0.0.1",
+            &s.port.to_string(),
+            "PUT",
+            "/nope.txt",
+        ])
+        .current_dir(work.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains("nope.txt") && err.contains("--upload-from"),
+        "{err}"
+    );
+}
+
+fn many_header_fields_are_fine(rt: &str) {
+    let mut reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n".to_vec();
+    for i in 0..500 {
+        reply.extend(format!("X-Field-{i}: value {i}\r\n").as_bytes());
+    }
+    reply.extend(b"\r\nok");
+    let (port, h) = one(reply);
+    let o = client(rt, &["127.0.0.1", &port.to_string(), "x"]);
+    h.join().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(o.stdout, b"ok");
+}
+
+per_runtime!(
+    errors_never_replace_the_output,
+    outcomes_and_heads_once,
+    put_path_is_the_remote_path,
+    many_header_fields_are_fine,
+);
