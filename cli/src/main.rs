@@ -43,6 +43,14 @@ enum Command {
     Server(ServerArgs),
     /// Fetch, show, upload or delete one resource on an HTTP/1.x server.
     Client(client_cmd::ClientArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish,
+    /// powershell), e.g. `pared completions bash > /etc/bash_completion.d/pared`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `pared man | man -l -`.
+    Man,
 }
 
 #[derive(Debug, clap::Args)]
@@ -269,6 +277,21 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "pared", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("pared: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Client(args) => {
             let mut opts = ClientOptions::default();
             opts.connection = ClientConfig {

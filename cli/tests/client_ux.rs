@@ -190,3 +190,27 @@ per_runtime!(
     put_path_is_the_remote_path,
     many_header_fields_are_fine,
 );
+
+#[test]
+fn completions_and_man_page() {
+    let o = Command::new(pared())
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let script = String::from_utf8_lossy(&o.stdout);
+    assert!(script.contains("_pared()") && script.contains("--max-per-client"));
+    let o = Command::new(pared()).arg("man").output().unwrap();
+    assert!(o.status.success());
+    let page = String::from_utf8_lossy(&o.stdout);
+    assert!(page.contains(".TH pared 1"), "{page}");
+    let o = Command::new(pared())
+        .args(["client", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        help.contains("[default: 30]"),
+        "the timeout's default is shown"
+    );
+}
