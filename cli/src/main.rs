@@ -124,6 +124,17 @@ struct ServerArgs {
     /// from this one.
     #[arg(long)]
     public_writes: bool,
+    /// Serve https with this certificate chain (PEM); needs --tls-key.
+    /// SIGHUP reloads both files (a bad new pair keeps the old one).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key for --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve https with an in-memory self-signed certificate for localhost
+    /// and the bound addresses; its SHA-256 fingerprint is printed.
+    #[arg(long, conflicts_with = "tls_cert")]
+    tls_self_signed: bool,
 }
 
 /// Parses `123`, `64K`, `10M`, `2G` (binary units) into bytes.
@@ -228,13 +239,41 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let stop =
         pared_std::Shutdown::on_signals().map_err(|e| format!("cannot handle signals: {e}"))?;
+    let mut fingerprint = None;
+    let tls = match (&args.tls_cert, &args.tls_key, args.tls_self_signed) {
+        (Some(cert), Some(key), _) => {
+            use pared_std::tls;
+            let pair = tls::load_pair(cert, key).map_err(|e| e.to_string())?;
+            let holder = tls::ServerCert::new(pair);
+            tls::reload_on_sighup(holder.clone(), cert.clone(), key.clone())
+                .map_err(|e| format!("cannot handle SIGHUP: {e}"))?;
+            Some(tls::server_config(holder).map_err(|e| e.to_string())?)
+        }
+        (_, _, true) => {
+            use pared_std::tls;
+            let mut names = vec![
+                "localhost".to_owned(),
+                "127.0.0.1".to_owned(),
+                "::1".to_owned(),
+            ];
+            if !addr.ip().is_unspecified() {
+                names.push(addr.ip().to_canonical().to_string());
+            }
+            names.dedup();
+            let (pair, fp) = tls::self_signed(&names).map_err(|e| e.to_string())?;
+            fingerprint = Some(fp);
+            Some(tls::server_config(tls::ServerCert::new(pair)).map_err(|e| e.to_string())?)
+        }
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let uploads = match (args.read_only, args.max_upload) {
         (true, _) => "uploads off (read-only)".to_owned(),
         (false, None) => "uploads on".to_owned(),
         (false, Some(n)) => format!("uploads on (max {n} bytes)"),
     };
     println!(
-        "pared: serving {} on http://{addr}/ (port {}, runtime {}, {uploads}; {})",
+        "pared: serving {} on {scheme}://{addr}/ (port {}, runtime {}, {uploads}; {})",
         root_dir.display(),
         addr.port(),
         match runtime {
@@ -243,17 +282,25 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
         },
         opts.auth.summary(),
     );
-    if !opts.auth.users.is_empty() && !addr.ip().to_canonical().is_loopback() {
+    if let Some(fp) = &fingerprint {
+        println!("pared: self-signed certificate, SHA-256 fingerprint {fp}");
+    }
+    if !opts.auth.users.is_empty() && tls_is_off(scheme) && !addr.ip().to_canonical().is_loopback()
+    {
         eprintln!(
             "pared: warning: Basic auth over plain http on {addr}: passwords cross the network \
              readable by anyone on the path; bind to 127.0.0.1 behind an https proxy"
         );
     }
     let result = match runtime {
-        Runtime::Std => pared_std::server::serve(listener, root, opts, stop),
-        Runtime::Smol => pared_smol::server::serve(listener, root, opts, stop),
+        Runtime::Std => pared_std::server::serve(listener, root, opts, stop, tls),
+        Runtime::Smol => pared_smol::server::serve(listener, root, opts, stop, tls),
     };
     result.map_err(|e| format!("server failed: {e}"))
+}
+
+fn tls_is_off(scheme: &str) -> bool {
+    scheme == "http"
 }
 
 fn main() -> ExitCode {

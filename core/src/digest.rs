@@ -223,6 +223,16 @@ pub fn matches(expected: &[Digest], computed: &[Digest]) -> bool {
     })
 }
 
+/// The SHA-256 of `data` as colon-separated upper-case hex, the way
+/// certificate fingerprints are shown (`openssl x509 -fingerprint -sha256`).
+pub fn sha256_hex_colons(data: &[u8]) -> String {
+    let d = Sha256::digest(data);
+    d.iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
 /// The value kept beside a file (for example in an extended attribute):
 /// the ETag of the version it was computed for, a space, the digest.
 pub fn record(etag: &str, digest: &Digest) -> String {

@@ -670,6 +670,20 @@ pub fn unauthorized_reply(method: &Method, now: SystemTime) -> Reply {
     reply
 }
 
+/// The answer to plain http on a TLS port: 400 saying the port speaks
+/// https, and the connection closes.
+pub fn plain_http_on_tls_reply(now: SystemTime) -> Reply {
+    let text: &'static [u8] = b"400 Bad Request: this port speaks https; use an https:// URL\n";
+    let mut reply = error_reply(StatusCode::BAD_REQUEST, None, now);
+    reply
+        .head
+        .headers
+        .set("Content-Length", text.len().to_string());
+    reply.head.headers.append("Connection", "close");
+    reply.body = ReplyBody::Static(text);
+    reply
+}
+
 /// The answer to a peer's protocol error, if it deserves one.
 pub fn protocol_error_reply(e: crate::ProtocolError, now: SystemTime) -> Option<Reply> {
     e.status().map(|s| error_reply(s, None, now))

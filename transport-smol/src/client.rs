@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use async_net::TcpStream;
-use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
+use futures_lite::future;
 use pared_core::client::{Connection, Event};
 use pared_core::fetch::Session;
 use pared_core::ClientOptions;
@@ -17,7 +17,9 @@ use pared_std::client::{
     remove_temporaries_on_signal, response_failed, shorter, time_left, timeout_or, tls_error,
     wire_error, ClientError, Job, Progress, RECV_CAPACITY, UPLOAD_CHUNK,
 };
-use pared_std::tls::{io_error, Tls};
+use pared_std::tls::Tls;
+
+use crate::wire::{handshake, Wire};
 use smol::Timer;
 
 /// Runs `fut`, or gives `None` after `limit`.
@@ -243,83 +245,4 @@ async fn fill(
         Some(Err(e)) => return Err(e),
     }
     Ok(())
-}
-
-/// The connection of one exchange: plain TCP, or TLS over it (through the
-/// same byte-driven [`Tls`] layer as the std client; this only moves the
-/// bytes, asynchronously).
-enum Wire {
-    Plain(TcpStream),
-    Tls(TcpStream, Box<Tls>),
-}
-
-impl Wire {
-    /// Plain bytes; over TLS, decrypted ones, reading ciphertext as needed.
-    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Wire::Plain(s) => s.read(buf).await,
-            Wire::Tls(s, tls) => loop {
-                match tls.read_plain(buf) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    // A close without close_notify is the end of the stream;
-                    // core's framing tells a truncated body.
-                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
-                    r => return r,
-                }
-                let mut cipher = [0u8; 16 * 1024];
-                let n = s.read(&mut cipher).await?;
-                if n == 0 {
-                    return Ok(0);
-                }
-                tls.feed(&cipher[..n]).map_err(io_error)?;
-            },
-        }
-    }
-
-    async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
-        match self {
-            Wire::Plain(s) => s.write_all(data).await,
-            Wire::Tls(s, tls) => {
-                let mut rest = data;
-                let mut out = Vec::with_capacity(rest.len().min(64 * 1024) + 64);
-                loop {
-                    let n = tls.write_plain(rest)?;
-                    rest = &rest[n..];
-                    tls.take_output(&mut out);
-                    if n == 0 && out.is_empty() {
-                        return Err(io::Error::other("TLS session takes no more data"));
-                    }
-                    s.write_all(&out).await?;
-                    out.clear();
-                    if rest.is_empty() {
-                        return Ok(());
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Runs a TLS handshake on the socket.
-async fn handshake(stream: &mut TcpStream, tls: &mut Tls) -> io::Result<()> {
-    let mut out = Vec::new();
-    let mut cipher = [0u8; 16 * 1024];
-    loop {
-        tls.take_output(&mut out);
-        if !out.is_empty() {
-            stream.write_all(&out).await?;
-            out.clear();
-        }
-        if !tls.is_handshaking() {
-            return Ok(());
-        }
-        let n = stream.read(&mut cipher).await?;
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the server closed the connection during the TLS handshake",
-            ));
-        }
-        tls.feed(&cipher[..n]).map_err(io_error)?;
-    }
 }

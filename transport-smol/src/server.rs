@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use async_net::TcpStream;
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
-use pared_core::range::Piece;
+use pared_core::range::{Piece, Pieces};
 use pared_core::server::{Connection, Event, Reuse};
 use pared_core::service::{self, FsFailure, Route};
 use pared_core::{ProtocolError, RequestHead, ServerOptions};
@@ -23,9 +23,13 @@ use pared_std::buf::RecvBuf;
 use pared_std::fs::{remove_unfinished_uploads, Upload};
 use pared_std::gate::{Gate, Pass};
 use pared_std::serve::{self, Body, Prepared, PutStart};
+use pared_std::server::TLS_CHUNK;
 use pared_std::server::{recv_capacity, transient_accept_error, Started};
 use pared_std::shutdown::POLL;
 use pared_std::slots::{pending, Slot, Slots};
+use pared_std::tls::Tls;
+
+use crate::wire::{handshake, tls_read, tls_write_all};
 use pared_std::{Root, Shutdown};
 use smol::{Async, Executor, Timer};
 
@@ -82,6 +86,7 @@ impl Batches {
 
 struct Shared {
     root: Root,
+    tls: Option<Arc<pared_std::tls::TlsServerConfig>>,
     gate: Arc<Gate>,
     opts: ServerOptions,
     stop: Shutdown,
@@ -98,6 +103,7 @@ pub fn serve(
     root: Root,
     opts: ServerOptions,
     stop: Shutdown,
+    tls: Option<Arc<pared_std::tls::TlsServerConfig>>,
 ) -> io::Result<()> {
     pared_std::fs::sweep_stale_uploads(&root);
     pared_std::server::raise_open_files_limit();
@@ -116,6 +122,7 @@ pub fn serve(
     }
     let shared = Arc::new(Shared {
         root,
+        tls,
         gate: Arc::new(Gate::new(opts.auth.clone())),
         slots: Slots::new(&opts),
         batches: Batches::new(),
@@ -230,6 +237,8 @@ impl From<io::Error> for Stop {
 
 struct Conn<'a> {
     stream: TcpStream,
+    /// The TLS session, on an https port.
+    tls: Option<Box<Tls>>,
     raw: Arc<Async<std::net::TcpStream>>,
     peer: String,
     peer_ip: std::net::IpAddr,
@@ -238,6 +247,62 @@ struct Conn<'a> {
     out: Vec<u8>,
     shared: &'a Shared,
     slot: &'a Slot,
+}
+
+/// Starts TLS on an accepted connection within the header timeout (a
+/// trickled handshake is cut there); plain http gets a 400 saying this
+/// port speaks https. A failed handshake is one line on stderr and ends
+/// only this connection. `None`: the connection is over.
+async fn tls_accept(
+    stream: &mut TcpStream,
+    config: &Arc<pared_std::tls::TlsServerConfig>,
+    shared: &Shared,
+    peer: SocketAddr,
+) -> Option<Tls> {
+    let limit = shared
+        .opts
+        .connection
+        .head_timeout
+        .unwrap_or(Duration::from_secs(24 * 3600));
+    let who = peer.ip().to_canonical();
+    let started = async {
+        let mut first = [0u8; 1];
+        match stream.peek(&mut first).await {
+            Ok(1) if !pared_std::tls::looks_like_tls(first[0]) => {
+                let reply = serve::plain_http_on_tls_port(SystemTime::now());
+                let _ = stream.write_all(&reply).await;
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+                let mut sink = [0u8; 4096];
+                let _ = stream.read(&mut sink).await;
+                return Ok(None);
+            }
+            Ok(1) => {}
+            Ok(_) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let mut tls = Tls::server(config.clone()).map_err(pared_std::tls::io_error)?;
+        handshake(stream, &mut tls).await?;
+        Ok(Some(tls))
+    };
+    let outcome = future::or(async { Some(started.await) }, async {
+        Timer::after(limit).await;
+        None
+    })
+    .await;
+    match outcome {
+        Some(Ok(tls)) => tls,
+        Some(Err(e)) => {
+            let why = pared_std::tls::tls_failure(&e).map_or_else(|| e.to_string(), |f| f.0);
+            eprintln!("pared: TLS handshake with {who} failed: {why}");
+            None
+        }
+        None => {
+            eprintln!(
+                "pared: TLS handshake with {who} failed: not finished within the header timeout"
+            );
+            None
+        }
+    }
 }
 
 /// Answers 503 to a connection whose client holds too many, and closes
@@ -266,13 +331,24 @@ async fn handle(
     slot: &Slot,
 ) -> Result<(), Stop> {
     stream.set_nodelay(true)?;
+    let accepted = Instant::now();
+    let mut stream = stream;
+    let tls = match &shared.tls {
+        None => None,
+        Some(config) => match tls_accept(&mut stream, config, shared, peer).await {
+            Some(tls) => Some(Box::new(tls)),
+            None => return Ok(()),
+        },
+    };
     let raw: Arc<Async<std::net::TcpStream>> = stream.clone().into();
     let mut c = Conn {
         stream,
+        tls,
         raw,
         peer: peer.ip().to_canonical().to_string(),
         peer_ip: peer.ip(),
-        conn: Connection::new(shared.opts.connection, Instant::now()),
+        // The handshake counts against the first request's head timeout.
+        conn: Connection::new(shared.opts.connection, accepted),
         buf: RecvBuf::new(recv_capacity(&shared.opts)),
         out: Vec::with_capacity(512),
         shared,
@@ -366,10 +442,19 @@ impl Conn<'_> {
         if spare.is_empty() {
             return Err(Stop::Io(io::Error::other("receive buffer full")));
         }
-        let read = future::or(async { Some(self.stream.read(spare).await) }, async {
-            Timer::after(wait).await;
-            None
-        })
+        let (stream, tls) = (&mut self.stream, &mut self.tls);
+        let read = future::or(
+            async {
+                Some(match tls {
+                    Some(tls) => tls_read(stream, tls, spare).await,
+                    None => stream.read(spare).await,
+                })
+            },
+            async {
+                Timer::after(wait).await;
+                None
+            },
+        )
         .await;
         match read {
             None => {}
@@ -485,7 +570,10 @@ impl Conn<'_> {
         self.out.clear();
         self.conn.accept_body(&mut self.out);
         if !self.out.is_empty() {
-            self.stream.write_all(&self.out).await?;
+            let out = std::mem::take(&mut self.out);
+            let r = self.write_out(&out).await;
+            self.out = out;
+            r?;
         }
         let small = self.buf.capacity();
         self.buf.resize(UPLOAD_READ);
@@ -592,6 +680,9 @@ impl Conn<'_> {
             }
             Body::Static(bytes) => sent += self.write_timed(Some(bytes)).await?,
             Body::Bytes(bytes) => sent += self.write_timed(Some(&bytes)).await?,
+            Body::File { file, pieces } if self.tls.is_some() => {
+                sent += self.send_pieces_tls(file, &pieces).await?;
+            }
             Body::File { file, pieces } => {
                 // MSG_MORE: the head waits for the file's first bytes, so a
                 // small file leaves in one segment with its head.
@@ -661,11 +752,10 @@ impl Conn<'_> {
         if let Some(b) = body {
             self.out.extend_from_slice(b);
         }
-        let mut stream = self.stream.clone();
         let out = std::mem::take(&mut self.out);
         let limit = self.send_limit();
         let r = match limit {
-            Ok(limit) => timed(limit, async { stream.write_all(&out).await }).await,
+            Ok(limit) => timed(limit, self.write_out(&out)).await,
             Err(e) => Err(e),
         };
         self.out = out;
@@ -674,6 +764,67 @@ impl Conn<'_> {
             self.conn.send_body(n, Instant::now()).map_err(usage)?;
         }
         Ok(n as u64)
+    }
+
+    /// Writes all of `data` to the client (encrypted on an https port).
+    async fn write_out(&mut self, data: &[u8]) -> io::Result<()> {
+        match &mut self.tls {
+            Some(tls) => tls_write_all(&mut self.stream, tls, data).await,
+            None => self.stream.write_all(data).await,
+        }
+    }
+
+    /// Over TLS: the head, then the pieces, the file read on the blocking
+    /// pool into a bounded buffer and encrypted (no sendfile); each write
+    /// is bounded by core's deadline.
+    async fn send_pieces_tls(&mut self, file: std::fs::File, pieces: &Pieces) -> Result<u64, Stop> {
+        let head = std::mem::take(&mut self.out);
+        let limit = self.send_limit()?;
+        let r = timed(limit, self.write_out(&head)).await;
+        self.out = head;
+        r?;
+        let file = Arc::new(file);
+        let mut sent = 0u64;
+        let mut chunk = vec![0u8; TLS_CHUNK];
+        for piece in pieces.iter() {
+            match piece {
+                Piece::Bytes(b) => {
+                    let limit = self.send_limit()?;
+                    timed(limit, self.write_out(b)).await?;
+                    self.conn
+                        .send_body(b.len(), Instant::now())
+                        .map_err(usage)?;
+                    sent += b.len() as u64;
+                }
+                Piece::File { offset, len } => {
+                    let mut at = offset;
+                    while at < offset + len {
+                        let want = usize::try_from(offset + len - at)
+                            .map_or(TLS_CHUNK, |n| n.min(TLS_CHUNK));
+                        // The disk read never runs on an executor thread.
+                        let f = file.clone();
+                        let (buf, read) = smol::unblock(move || {
+                            use std::os::unix::fs::FileExt;
+                            let mut buf = chunk;
+                            let r = f.read_at(&mut buf[..want], at);
+                            (buf, r)
+                        })
+                        .await;
+                        chunk = buf;
+                        let n = read?;
+                        if n == 0 {
+                            return Err(Stop::Io(io::Error::other("file shrank while sending")));
+                        }
+                        let limit = self.send_limit()?;
+                        timed(limit, self.write_out(&chunk[..n])).await?;
+                        self.conn.send_body(n, Instant::now()).map_err(usage)?;
+                        at += n as u64;
+                        sent += n as u64;
+                    }
+                }
+            }
+        }
+        Ok(sent)
     }
 
     /// How long the next write may wait: until core's deadline (no

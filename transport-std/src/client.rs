@@ -14,7 +14,7 @@ use pared_core::fetch::{self, BodyUse, Resume, Session, Verdict};
 use pared_core::{ClientOptions, Method, ProtocolError, ResponseHead, UsageError};
 
 use crate::buf::RecvBuf;
-use crate::tls::{ClientTrust, Tls, TlsFailure};
+use crate::tls::{handshake, ClientTrust, Tls, TlsFailure, Wire};
 
 /// Why a client command failed; each maps to one exit code and one line.
 #[derive(Debug, thiserror::Error)]
@@ -869,7 +869,7 @@ pub fn run(mut session: Session, job: &Job, opts: &ClientOptions) -> Result<u8, 
                 stream.set_read_timeout(wait).map_err(net)?;
                 let mut tls = Tls::client(job.tls_config()?, &hop.target.host)
                     .map_err(|f| tls_error(&hop.target, f))?;
-                handshake(&stream, &mut tls).map_err(|e| wire_error(&hop.target, e, &net))?;
+                handshake(&stream, &mut tls, None).map_err(|e| wire_error(&hop.target, e, &net))?;
                 Wire::Tls(stream, Box::new(tls))
             }
         };
@@ -926,107 +926,6 @@ pub fn run(mut session: Session, job: &Job, opts: &ClientOptions) -> Result<u8, 
         }
         sink.finish()?;
         return Ok(exit);
-    }
-}
-
-/// The connection of one exchange: plain TCP, or TLS over it (through the
-/// shared byte-driven [`Tls`] layer; this only moves the bytes).
-#[derive(Debug)]
-pub enum Wire {
-    /// http.
-    Plain(TcpStream),
-    /// https.
-    Tls(TcpStream, Box<Tls>),
-}
-
-impl Wire {
-    /// The socket underneath.
-    pub fn socket(&self) -> &TcpStream {
-        match self {
-            Wire::Plain(s) | Wire::Tls(s, _) => s,
-        }
-    }
-}
-
-impl Read for Wire {
-    /// Plain bytes; over TLS, decrypted ones (reading ciphertext from the
-    /// socket as needed; `WouldBlock` when the socket has none yet).
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Wire::Plain(s) => s.read(buf),
-            Wire::Tls(s, tls) => loop {
-                match tls.read_plain(buf) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    // A close without close_notify is the end of the stream;
-                    // core's framing tells a truncated body.
-                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
-                    r => return r,
-                }
-                let mut cipher = [0u8; 16 * 1024];
-                let n = s.read(&mut cipher)?;
-                if n == 0 {
-                    return Ok(0);
-                }
-                tls.feed(&cipher[..n]).map_err(crate::tls::io_error)?;
-            },
-        }
-    }
-}
-
-impl Write for Wire {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.write_all(data).map(|()| data.len())
-    }
-
-    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
-        match self {
-            Wire::Plain(s) => s.write_all(data),
-            Wire::Tls(s, tls) => {
-                let mut rest = data;
-                let mut out = Vec::with_capacity(rest.len().min(64 * 1024) + 64);
-                loop {
-                    let n = tls.write_plain(rest)?;
-                    rest = &rest[n..];
-                    tls.take_output(&mut out);
-                    if n == 0 && out.is_empty() {
-                        return Err(io::Error::other("TLS session takes no more data"));
-                    }
-                    s.write_all(&out)?;
-                    out.clear();
-                    if rest.is_empty() {
-                        return Ok(());
-                    }
-                }
-            }
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Runs a TLS handshake on a blocking socket (its timeouts bound each wait).
-pub fn handshake(mut stream: &TcpStream, tls: &mut Tls) -> io::Result<()> {
-    let mut out = Vec::new();
-    let mut cipher = [0u8; 16 * 1024];
-    loop {
-        tls.take_output(&mut out);
-        if !out.is_empty() {
-            stream.write_all(&out)?;
-            out.clear();
-        }
-        if !tls.is_handshaking() {
-            return Ok(());
-        }
-        let n = stream.read(&mut cipher)?;
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the server closed the connection during the TLS handshake",
-            ));
-        }
-        tls.feed(&cipher[..n]).map_err(crate::tls::io_error)?;
     }
 }
 

@@ -137,6 +137,19 @@ pub fn refusal(now: SystemTime) -> Vec<u8> {
     out
 }
 
+/// The bytes of the 400 answer, in plain text, to a client that speaks
+/// plain http on a TLS port.
+pub fn plain_http_on_tls_port(now: SystemTime) -> Vec<u8> {
+    let reply = service::plain_http_on_tls_reply(now);
+    let mut out = Vec::with_capacity(256);
+    if pared_core::write_response(&reply.head, &mut out).is_ok() {
+        if let ReplyBody::Static(body) = reply.body {
+            out.extend_from_slice(body);
+        }
+    }
+    out
+}
+
 /// Starts a PUT of `path`: its preconditions are checked against the
 /// current file first, so a write that cannot succeed is refused (412)
 /// before its body is read; the check is repeated atomically at commit.

@@ -20,6 +20,7 @@ use crate::gate::{Gate, Pass};
 use crate::serve::{self, Body, Prepared, PutStart};
 use crate::shutdown::{Shutdown, POLL};
 use crate::slots::{pending, Slot, Slots};
+use crate::tls::{handshake, Tls, Wire};
 
 /// Binds the listening socket: `bind` if given, else every interface
 /// (one dual-stack IPv6 socket, or IPv4 where IPv6 is unavailable).
@@ -126,6 +127,7 @@ const MAX_IDLE: usize = 32;
 
 struct Shared {
     root: Root,
+    tls: Option<Arc<rustls::ServerConfig>>,
     gate: Gate,
     opts: ServerOptions,
     stop: Shutdown,
@@ -142,12 +144,14 @@ pub fn serve(
     root: Root,
     opts: ServerOptions,
     stop: Shutdown,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> io::Result<()> {
     listener.set_nonblocking(false)?;
     crate::fs::sweep_stale_uploads(&root);
     raise_open_files_limit();
     let shared = Arc::new(Shared {
         root,
+        tls,
         gate: Gate::new(opts.auth.clone()),
         slots: Slots::new(&opts),
         opts,
@@ -270,7 +274,7 @@ pub fn transient_accept_error(e: &io::Error) -> bool {
 
 /// One connection's state as the driver loop sees it.
 struct Conn<'a> {
-    stream: TcpStream,
+    wire: Wire,
     peer: String,
     peer_ip: IpAddr,
     conn: Connection,
@@ -294,6 +298,68 @@ impl From<io::Error> for Stop {
     }
 }
 
+/// Plaintext per TLS write of a file body: bounded memory per connection.
+pub const TLS_CHUNK: usize = 64 * 1024;
+
+/// Starts TLS on an accepted connection, within the header timeout (a
+/// trickled handshake is cut there); a client that speaks plain http gets
+/// a 400 saying this port speaks https. A failed handshake is one line on
+/// stderr and ends only this connection. `None`: the connection is over.
+fn tls_accept(
+    stream: TcpStream,
+    config: &Arc<rustls::ServerConfig>,
+    shared: &Shared,
+    peer: SocketAddr,
+) -> Option<Wire> {
+    let deadline = shared
+        .opts
+        .connection
+        .head_timeout
+        .map(|t| Instant::now() + t);
+    let _ = stream.set_read_timeout(shared.opts.connection.head_timeout);
+    let mut first = [0u8; 1];
+    match stream.peek(&mut first) {
+        Ok(1) if !crate::tls::looks_like_tls(first[0]) => {
+            let reply = serve::plain_http_on_tls_port(SystemTime::now());
+            let _ = (&stream).write_all(&reply);
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+            let mut sink = [0u8; 4096];
+            let _ = (&stream).read(&mut sink);
+            return None;
+        }
+        Ok(1) => {}
+        _ => return None,
+    }
+    let mut tls = match Tls::server(config.clone()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("pared: TLS with {}: {e}", peer.ip().to_canonical());
+            return None;
+        }
+    };
+    match handshake(&stream, &mut tls, deadline) {
+        Ok(()) => Some(Wire::Tls(stream, Box::new(tls))),
+        Err(e) => {
+            let why = match crate::tls::tls_failure(&e) {
+                Some(f) => f.0,
+                None if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+                {
+                    "not finished within the header timeout".to_owned()
+                }
+                None => e.to_string(),
+            };
+            eprintln!(
+                "pared: TLS handshake with {} failed: {why}",
+                peer.ip().to_canonical()
+            );
+            None
+        }
+    }
+}
+
 /// Answers 503 to a connection whose client holds too many, and closes it.
 /// What the client already sent is read first (without waiting), so the
 /// close does not turn into a reset that would hide the answer.
@@ -312,11 +378,20 @@ fn handle(stream: TcpStream, peer: SocketAddr, shared: &Shared, slot: &Slot) -> 
     stream.set_nodelay(true)?;
     // A write that makes no progress for the body timeout fails.
     stream.set_write_timeout(shared.opts.connection.body_timeout)?;
+    let accepted = Instant::now();
+    let wire = match &shared.tls {
+        None => Wire::Plain(stream),
+        Some(config) => match tls_accept(stream, config, shared, peer) {
+            Some(wire) => wire,
+            None => return Ok(()),
+        },
+    };
     let mut c = Conn {
-        stream,
+        wire,
         peer: peer.ip().to_canonical().to_string(),
         peer_ip: peer.ip(),
-        conn: Connection::new(shared.opts.connection, Instant::now()),
+        // The handshake counts against the first request's head timeout.
+        conn: Connection::new(shared.opts.connection, accepted),
         buf: RecvBuf::new(recv_capacity(&shared.opts)),
         out: Vec::with_capacity(512),
         read_timeout: None,
@@ -352,15 +427,15 @@ impl Conn<'_> {
     /// client is still sending (bounded by core's time and size), so the
     /// close does not reset the connection under the answer just sent.
     fn linger(&mut self) {
-        let _ = self.stream.shutdown(std::net::Shutdown::Write);
-        let _ = self
-            .stream
-            .set_read_timeout(Some(Duration::from_millis(100)));
+        let _ = self.wire.socket().shutdown(std::net::Shutdown::Write);
+        let socket = self.wire.socket();
+        let _ = socket.set_read_timeout(Some(Duration::from_millis(100)));
         let end = Instant::now() + pared_core::server::LINGER_TIME;
         let mut discarded = 0;
         let mut sink = [0u8; 16 * 1024];
+        // Raw bytes: what is discarded need not be decrypted.
         while Instant::now() < end && discarded < pared_core::server::LINGER_BYTES {
-            match self.stream.read(&mut sink) {
+            match (&mut &*socket).read(&mut sink) {
                 Ok(0) => break,
                 Ok(n) => discarded += n,
                 Err(e)
@@ -417,7 +492,7 @@ impl Conn<'_> {
                 .max(Duration::from_millis(1)),
         );
         if wait != self.read_timeout {
-            self.stream.set_read_timeout(wait)?;
+            self.wire.socket().set_read_timeout(wait)?;
             self.read_timeout = wait;
         }
         let spare = self.buf.spare();
@@ -425,7 +500,7 @@ impl Conn<'_> {
             // Core never lets a head outgrow the buffer; a full buffer is a bug.
             return Err(Stop::Io(io::Error::other("receive buffer full")));
         }
-        match self.stream.read(spare) {
+        match self.wire.read(spare) {
             Ok(0) => self.conn.handle_eof(),
             Ok(n) => self.buf.filled(n),
             Err(e)
@@ -499,7 +574,7 @@ impl Conn<'_> {
         };
         let status = prepared.head.status.as_u16();
         let sent = self.send(prepared);
-        drop_if_stalled(&sent, &self.stream);
+        drop_if_stalled(&sent, self.wire.socket());
         let bytes = *sent.as_ref().unwrap_or(&0);
         started.log(
             &shared.opts,
@@ -522,7 +597,7 @@ impl Conn<'_> {
         self.out.clear();
         self.conn.accept_body(&mut self.out);
         if !self.out.is_empty() {
-            self.stream.write_all(&self.out)?;
+            self.wire.write_all(&self.out)?;
         }
         let small = self.buf.capacity();
         self.buf.resize(UPLOAD_BUFFER);
@@ -572,18 +647,59 @@ impl Conn<'_> {
             .map_err(|e| Stop::Io(io::Error::other(e)))?;
         let mut sent = 0u64;
         match prepared.body {
-            Body::None => self.stream.write_all(&self.out)?,
+            Body::None => self.wire.write_all(&self.out)?,
             Body::Static(bytes) => sent += self.write_with_head(bytes)?,
             Body::Bytes(bytes) => sent += self.write_with_head(&bytes)?,
+            Body::File { file, pieces } if self.wire.is_tls() => {
+                sent += self.send_pieces_tls(&file, &pieces)?;
+            }
             Body::File { file, pieces } => {
                 // Non-blocking while the file goes out, so every wait for
                 // the client is bounded by core's deadline (no progress, or
                 // slower than the minimum rate, for the body timeout),
                 // however much one sendfile would have moved.
-                self.stream.set_nonblocking(true)?;
+                self.wire.socket().set_nonblocking(true)?;
                 let r = self.send_pieces(&file, &pieces);
-                let _ = self.stream.set_nonblocking(false);
+                let _ = self.wire.socket().set_nonblocking(false);
                 sent += r?;
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Over TLS: the head, then the pieces, the file read into a bounded
+    /// buffer and encrypted (no sendfile); each write is bounded by the
+    /// socket's body timeout.
+    fn send_pieces_tls(&mut self, file: &std::fs::File, pieces: &Pieces) -> Result<u64, Stop> {
+        use std::os::unix::fs::FileExt;
+        let head = std::mem::take(&mut self.out);
+        let r = self.wire.write_all(&head);
+        self.out = head;
+        r?;
+        let mut sent = 0u64;
+        let mut chunk = vec![0u8; TLS_CHUNK];
+        for piece in pieces.iter() {
+            match piece {
+                Piece::Bytes(b) => {
+                    self.wire.write_all(b)?;
+                    self.count(b.len())?;
+                    sent += b.len() as u64;
+                }
+                Piece::File { offset, len } => {
+                    let mut at = offset;
+                    while at < offset + len {
+                        let want = usize::try_from(offset + len - at)
+                            .map_or(TLS_CHUNK, |n| n.min(TLS_CHUNK));
+                        let n = file.read_at(&mut chunk[..want], at)?;
+                        if n == 0 {
+                            return Err(Stop::Io(io::Error::other("file shrank while sending")));
+                        }
+                        self.wire.write_all(&chunk[..n])?;
+                        self.count(n)?;
+                        at += n as u64;
+                        sent += n as u64;
+                    }
+                }
             }
         }
         Ok(sent)
@@ -611,7 +727,7 @@ impl Conn<'_> {
                             .unwrap_or(usize::MAX)
                             .min(1 << 30);
                         match rustix::fs::sendfile(
-                            self.stream.as_fd(),
+                            self.wire.socket().as_fd(),
                             file.as_fd(),
                             Some(&mut at),
                             want,
@@ -640,7 +756,7 @@ impl Conn<'_> {
     /// socket.
     fn send_more(&mut self, mut bytes: &[u8]) -> Result<(), Stop> {
         while !bytes.is_empty() {
-            match rustix::net::send(&self.stream, bytes, rustix::net::SendFlags::MORE) {
+            match rustix::net::send(self.wire.socket(), bytes, rustix::net::SendFlags::MORE) {
                 Ok(n) => bytes = &bytes[n..],
                 Err(rustix::io::Errno::AGAIN) => self.wait_writable()?,
                 Err(rustix::io::Errno::INTR) => {}
@@ -667,7 +783,7 @@ impl Conn<'_> {
             tv_nsec: i64::from(d.subsec_nanos()),
         });
         let mut fds = [rustix::event::PollFd::new(
-            &self.stream,
+            self.wire.socket(),
             rustix::event::PollFlags::OUT,
         )];
         match rustix::event::poll(&mut fds, timeout.as_ref()) {
@@ -686,7 +802,7 @@ impl Conn<'_> {
     /// Sends the head and a small body in one write.
     fn write_with_head(&mut self, body: &[u8]) -> Result<u64, Stop> {
         self.out.extend_from_slice(body);
-        self.stream.write_all(&self.out)?;
+        self.wire.write_all(&self.out)?;
         self.conn
             .send_body(body.len(), Instant::now())
             .map_err(|e| Stop::Io(io::Error::other(e)))?;

@@ -14,15 +14,22 @@
 //! curl).
 
 use std::io::{self, Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls::{
     CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
+    ServerConfig,
 };
+
+/// The server configuration type the runtimes take (rustls's).
+pub use rustls::ServerConfig as TlsServerConfig;
 
 /// Why TLS failed, as one line for the user.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -162,10 +169,125 @@ impl ServerCertVerifier for NoVerification {
     }
 }
 
+/// The server's certificate and key, replaceable while it runs (SIGHUP
+/// reloads them for certificate renewal; connections keep the pair they
+/// started with).
+#[derive(Debug)]
+pub struct ServerCert {
+    current: std::sync::RwLock<Arc<CertifiedKey>>,
+}
+
+impl ResolvesServerCert for ServerCert {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.current.read().ok().map(|c| c.clone())
+    }
+}
+
+impl ServerCert {
+    /// A holder of `key`.
+    pub fn new(key: CertifiedKey) -> Arc<ServerCert> {
+        Arc::new(ServerCert {
+            current: std::sync::RwLock::new(Arc::new(key)),
+        })
+    }
+
+    /// Replaces the pair (a bad new pair never reaches here: see
+    /// [`load_pair`]).
+    pub fn replace(&self, key: CertifiedKey) {
+        if let Ok(mut c) = self.current.write() {
+            *c = Arc::new(key);
+        }
+    }
+}
+
+/// Reloads the certificate and key from their files on SIGHUP (renewal
+/// without dropping connections); a pair that fails to load or does not
+/// match keeps the old one, and one line on stderr says why.
+pub fn reload_on_sighup(
+    holder: Arc<ServerCert>,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+) -> io::Result<()> {
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])?;
+    std::thread::Builder::new()
+        .name("pared-sighup".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                match load_pair(&cert, &key) {
+                    Ok(pair) => {
+                        holder.replace(pair);
+                        eprintln!("pared: SIGHUP: certificate and key reloaded");
+                    }
+                    Err(e) => eprintln!("pared: SIGHUP: kept the old certificate: {e}"),
+                }
+            }
+        })?;
+    Ok(())
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A certificate chain (PEM) and its private key (PEM: PKCS#8, PKCS#1 or
+/// SEC1), checked to belong together.
+pub fn load_pair(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsFailure> {
+    use rustls::pki_types::PrivateKeyDer;
+    let chain = load_certs(cert)?;
+    let key_der = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| TlsFailure(format!("{}: {e}", key.display())))?;
+    pair_from_der(chain, key_der)
+}
+
+fn pair_from_der(
+    chain: Vec<CertificateDer<'static>>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+) -> Result<CertifiedKey, TlsFailure> {
+    let signing = provider()
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| TlsFailure(format!("private key: {e}")))?;
+    let pair = CertifiedKey::new(chain, signing);
+    pair.keys_match()
+        .map_err(|e| TlsFailure(format!("the key does not belong to the certificate: {e}")))?;
+    Ok(pair)
+}
+
+/// An in-memory self-signed certificate for `names` (host names and IP
+/// addresses) and the SHA-256 fingerprint of its DER, to compare with what
+/// a client shows.
+pub fn self_signed(names: &[String]) -> Result<(CertifiedKey, String), TlsFailure> {
+    let cert = rcgen::generate_simple_self_signed(names.to_vec())
+        .map_err(|e| TlsFailure(format!("self-signed certificate: {e}")))?;
+    let der = cert.cert.der().clone();
+    let fingerprint = pared_core::digest::sha256_hex_colons(der.as_ref());
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
+    Ok((pair_from_der(vec![der], key)?, fingerprint))
+}
+
+/// The rustls server configuration: TLS 1.2 and 1.3, ALPN http/1.1 and
+/// http/1.0, the certificate from `cert` (so it can be replaced).
+pub fn server_config(cert: Arc<ServerCert>) -> Result<Arc<ServerConfig>, TlsFailure> {
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsFailure(format!("TLS set-up failed: {e}")))?
+        .with_no_client_auth()
+        .with_cert_resolver(cert);
+    config.alpn_protocols = vec![b"http/1.1".to_vec(), b"http/1.0".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// True when the first byte a client sent starts a TLS handshake record
+/// (content type 22); anything else on a TLS port is most likely plain
+/// http, which gets a 400 saying so.
+pub fn looks_like_tls(first: u8) -> bool {
+    first == 0x16
+}
+
 /// One TLS session, driven by bytes: the same for every runtime.
 #[derive(Debug)]
 pub struct Tls {
-    conn: ClientConnection,
+    conn: rustls::Connection,
     host: String,
 }
 
@@ -178,8 +300,18 @@ impl Tls {
         let conn =
             ClientConnection::new(config, name).map_err(|e| TlsFailure::from_rustls(&e, host))?;
         Ok(Tls {
-            conn,
+            conn: conn.into(),
             host: host.to_owned(),
+        })
+    }
+
+    /// A server session (the certificate comes from `config`'s resolver).
+    pub fn server(config: Arc<ServerConfig>) -> Result<Tls, TlsFailure> {
+        let conn = rustls::ServerConnection::new(config)
+            .map_err(|e| TlsFailure(format!("TLS failed: {e}")))?;
+        Ok(Tls {
+            conn: conn.into(),
+            host: String::new(),
         })
     }
 
@@ -248,4 +380,122 @@ pub fn tls_failure(e: &io::Error) -> Option<TlsFailure> {
     e.get_ref()
         .and_then(|inner| inner.downcast_ref::<TlsFailure>())
         .cloned()
+}
+
+/// The connection of one exchange: plain TCP, or TLS over it (through the
+/// shared byte-driven [`Tls`] layer; this only moves the bytes).
+#[derive(Debug)]
+pub enum Wire {
+    /// http.
+    Plain(TcpStream),
+    /// https.
+    Tls(TcpStream, Box<Tls>),
+}
+
+impl Wire {
+    /// True over TLS.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Wire::Tls(..))
+    }
+
+    /// The socket underneath.
+    pub fn socket(&self) -> &TcpStream {
+        match self {
+            Wire::Plain(s) | Wire::Tls(s, _) => s,
+        }
+    }
+}
+
+impl Read for Wire {
+    /// Plain bytes; over TLS, decrypted ones (reading ciphertext from the
+    /// socket as needed; `WouldBlock` when the socket has none yet).
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Wire::Plain(s) => s.read(buf),
+            Wire::Tls(s, tls) => loop {
+                match tls.read_plain(buf) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    // A close without close_notify is the end of the stream;
+                    // core's framing tells a truncated body.
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                    r => return r,
+                }
+                let mut cipher = [0u8; 16 * 1024];
+                let n = s.read(&mut cipher)?;
+                if n == 0 {
+                    return Ok(0);
+                }
+                tls.feed(&cipher[..n]).map_err(io_error)?;
+            },
+        }
+    }
+}
+
+impl Write for Wire {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.write_all(data).map(|()| data.len())
+    }
+
+    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        match self {
+            Wire::Plain(s) => s.write_all(data),
+            Wire::Tls(s, tls) => {
+                let mut rest = data;
+                let mut out = Vec::with_capacity(rest.len().min(64 * 1024) + 64);
+                loop {
+                    let n = tls.write_plain(rest)?;
+                    rest = &rest[n..];
+                    tls.take_output(&mut out);
+                    if n == 0 && out.is_empty() {
+                        return Err(io::Error::other("TLS session takes no more data"));
+                    }
+                    s.write_all(&out)?;
+                    out.clear();
+                    if rest.is_empty() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs a TLS handshake on a blocking socket: its timeouts bound each
+/// wait, and `deadline` (a server's header timeout) the whole of it.
+pub fn handshake(
+    mut stream: &TcpStream,
+    tls: &mut Tls,
+    deadline: Option<std::time::Instant>,
+) -> io::Result<()> {
+    let mut out = Vec::new();
+    let mut cipher = [0u8; 16 * 1024];
+    loop {
+        if let Some(d) = deadline {
+            let left = d.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            stream.set_read_timeout(Some(left))?;
+        }
+        tls.take_output(&mut out);
+        if !out.is_empty() {
+            stream.write_all(&out)?;
+            out.clear();
+        }
+        if !tls.is_handshaking() {
+            return Ok(());
+        }
+        let n = stream.read(&mut cipher)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the server closed the connection during the TLS handshake",
+            ));
+        }
+        tls.feed(&cipher[..n]).map_err(io_error)?;
+    }
 }

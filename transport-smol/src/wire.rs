@@ -1,0 +1,99 @@
+//! Bytes over TLS on an async socket, for the smol client and server: the
+//! same byte-driven layer as the std runtime ([`pared_std::tls::Tls`]), with
+//! async reads and writes around it. No TLS logic of its own.
+
+use std::io;
+
+use async_net::TcpStream;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use pared_std::tls::{io_error, Tls};
+
+/// Decrypted bytes, reading ciphertext from `s` as needed; `Ok(0)` at the
+/// end of the stream (a close without close_notify included: core's
+/// framing tells a truncated body).
+pub(crate) async fn tls_read(
+    s: &mut TcpStream,
+    tls: &mut Tls,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    loop {
+        match tls.read_plain(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+            r => return r,
+        }
+        let mut cipher = [0u8; 16 * 1024];
+        let n = s.read(&mut cipher).await?;
+        if n == 0 {
+            return Ok(0);
+        }
+        tls.feed(&cipher[..n]).map_err(io_error)?;
+    }
+}
+
+/// Encrypts all of `data` and writes it to `s`.
+pub(crate) async fn tls_write_all(s: &mut TcpStream, tls: &mut Tls, data: &[u8]) -> io::Result<()> {
+    let mut rest = data;
+    let mut out = Vec::with_capacity(rest.len().min(64 * 1024) + 64);
+    loop {
+        let n = tls.write_plain(rest)?;
+        rest = &rest[n..];
+        tls.take_output(&mut out);
+        if n == 0 && out.is_empty() {
+            return Err(io::Error::other("TLS session takes no more data"));
+        }
+        s.write_all(&out).await?;
+        out.clear();
+        if rest.is_empty() {
+            return Ok(());
+        }
+    }
+}
+
+/// Runs a TLS handshake on the socket (the caller bounds it in time).
+pub(crate) async fn handshake(stream: &mut TcpStream, tls: &mut Tls) -> io::Result<()> {
+    let mut out = Vec::new();
+    let mut cipher = [0u8; 16 * 1024];
+    loop {
+        tls.take_output(&mut out);
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+            out.clear();
+        }
+        if !tls.is_handshaking() {
+            return Ok(());
+        }
+        let n = stream.read(&mut cipher).await?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the peer closed the connection during the TLS handshake",
+            ));
+        }
+        tls.feed(&cipher[..n]).map_err(io_error)?;
+    }
+}
+
+/// The client's connection for one exchange: plain TCP, or TLS over it.
+pub(crate) enum Wire {
+    Plain(TcpStream),
+    Tls(TcpStream, Box<Tls>),
+}
+
+impl Wire {
+    /// Plain bytes; over TLS, decrypted ones.
+    pub(crate) async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Wire::Plain(s) => s.read(buf).await,
+            Wire::Tls(s, tls) => tls_read(s, tls, buf).await,
+        }
+    }
+
+    /// Writes all of `data` (encrypted over TLS).
+    pub(crate) async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        match self {
+            Wire::Plain(s) => s.write_all(data).await,
+            Wire::Tls(s, tls) => tls_write_all(s, tls, data).await,
+        }
+    }
+}
