@@ -289,7 +289,7 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
     {
         eprintln!(
             "pared: warning: Basic auth over plain http on {addr}: passwords cross the network \
-             readable by anyone on the path; bind to 127.0.0.1 behind an https proxy"
+             readable by anyone on the path; serve https (--tls-cert, --tls-self-signed)"
         );
     }
     let result = match runtime {

@@ -327,9 +327,9 @@ fn pared_serves_https(rt: &str) {
     )));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("Verify return code: 0 (ok)"), "{text}");
-    // pared's client against pared's server: a 20 MiB round trip.
+    // pared's client against pared's server: a 50 MiB round trip.
     let work = tempfile::tempdir().unwrap();
-    let data = random_bytes(20 << 20, 43);
+    let data = random_bytes(50 << 20, 43);
     let src = work.path().join("big.bin");
     std::fs::write(&src, &data).unwrap();
     let ca_s = ca.to_str().unwrap();

@@ -520,7 +520,16 @@ impl Conn<'_> {
             Route::Reply(reply) => Prepared::reply(reply),
             Route::Read(path) => {
                 let r = req.clone();
-                smol::unblock(move || serve::read(&root, &r, &path, start)).await
+                let tls = self.tls.is_some();
+                smol::unblock(move || {
+                    let read = serve::read(&root, &r, &path, start);
+                    if tls {
+                        serve::preload(read, TLS_CHUNK as u64)
+                    } else {
+                        read
+                    }
+                })
+                .await
             }
             Route::Delete(path) => {
                 let r = req.clone();

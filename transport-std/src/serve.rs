@@ -103,6 +103,32 @@ pub fn read(root: &Root, req: &RequestHead, path: &RelPath, now: SystemTime) -> 
     }
 }
 
+/// Reads a small file body into memory (at most `max` bytes), for a
+/// connection that cannot use sendfile (TLS): the response then leaves in
+/// one write, and on the async runtime within the same blocking step as
+/// the open. Larger bodies, ranges and multipart stay file-backed.
+pub fn preload(prepared: Prepared, max: u64) -> Prepared {
+    use std::os::unix::fs::FileExt;
+    let Prepared { head, body } = prepared;
+    let body = match body {
+        Body::File {
+            file,
+            pieces: Pieces::Span { offset, len },
+        } if len <= max => {
+            let mut buf = vec![0u8; usize::try_from(len).unwrap_or(0)];
+            match file.read_exact_at(&mut buf, offset) {
+                Ok(()) => Body::Bytes(buf),
+                Err(_) => Body::File {
+                    file,
+                    pieces: Pieces::Span { offset, len },
+                },
+            }
+        }
+        other => other,
+    };
+    Prepared { head, body }
+}
+
 /// A file reply with its file, plus the `Repr-Digest` core asks for: the
 /// one kept for this version, or one computed now by reading the file.
 fn file_prepared(req: &RequestHead, mut reply: Reply, opened: Option<Opened>) -> Prepared {

@@ -555,7 +555,14 @@ impl Conn<'_> {
         };
         let prepared = match route {
             Route::Reply(reply) => Prepared::reply(reply),
-            Route::Read(path) => serve::read(&shared.root, &req, &path, start),
+            Route::Read(path) => {
+                let read = serve::read(&shared.root, &req, &path, start);
+                if self.wire.is_tls() {
+                    serve::preload(read, TLS_CHUNK as u64)
+                } else {
+                    read
+                }
+            }
             Route::Delete(path) => serve::delete(&shared.root, &req, &path, start),
             Route::Write { path, .. } => match serve::begin_put(&shared.root, &req, &path, start) {
                 PutStart::Upload(upload) => match self.receive_upload(upload) {
