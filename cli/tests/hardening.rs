@@ -350,8 +350,31 @@ fn listing_attributes_are_escaped(rt: &str) {
     std::fs::write(root.path().join("list/&amp;.txt"), b"amp").unwrap();
     std::fs::write(root.path().join("list/&.txt"), b"plain").unwrap();
     std::fs::write(root.path().join("list/evil\u{202e}txt.exe"), b"x").unwrap();
+    std::fs::write(root.path().join("list/zz-big.bin"), vec![0u8; 5000]).unwrap();
     let s = Server::start(rt, root.path(), &[]);
-    let page = String::from_utf8(get(&s, "/list/").body).unwrap();
+    let r = get(&s, "/list/");
+    let csp = r
+        .header("content-security-policy")
+        .expect("a CSP on listings");
+    assert!(
+        csp.starts_with("default-src 'none'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    assert_eq!(
+        r.header("x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
+    let page = String::from_utf8(r.body).unwrap();
+    assert!(
+        page.contains("<table>") && page.contains("href=\"../\""),
+        "{page}"
+    );
+    assert!(page.contains("title=\"5000 bytes\">4.9 KiB<"), "{page}");
+    // Sorting by size, descending, is rendered by the server.
+    let sorted = String::from_utf8(get(&s, "/list/?sort=size&order=desc").body).unwrap();
+    let at = |p: &str, n: &str| p.find(n).unwrap_or(usize::MAX);
+    assert!(at(&sorted, ">zz-big.bin<") < at(&sorted, ">b.txt<"));
+    assert!(at(&page, ">b.txt<") < at(&page, ">zz-big.bin<"));
     assert!(page.contains("href=\"/list/&amp;amp;.txt\""), "{page}");
     assert!(!page.contains('\u{202e}'), "raw bidi override in the page");
     assert!(page.contains("evil\\u{202e}txt.exe"), "{page}");

@@ -13,6 +13,55 @@ pub struct Entry {
     pub name: String,
     /// True for a directory (the link gets a trailing `/`).
     pub is_dir: bool,
+    /// Size in bytes (0 for directories).
+    pub size: u64,
+    /// Modification time, where known.
+    pub modified: Option<std::time::SystemTime>,
+}
+
+/// The column a listing is sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// By name (the default).
+    Name,
+    /// By size.
+    Size,
+    /// By modification time.
+    Time,
+}
+
+/// How a listing is ordered: `?sort=name|size|time&order=asc|desc`.
+/// Directories always come first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Order {
+    /// The column.
+    pub key: SortKey,
+    /// Descending instead of ascending.
+    pub desc: bool,
+}
+
+impl Order {
+    /// The order a request target's query asks for; anything unknown
+    /// falls back to name, ascending.
+    pub fn from_target(target: &str) -> Order {
+        let mut order = Order {
+            key: SortKey::Name,
+            desc: false,
+        };
+        let query = target.split_once('?').map_or("", |(_, q)| q);
+        let query = query.split('#').next().unwrap_or("");
+        for pair in query.split('&') {
+            match pair.split_once('=') {
+                Some(("sort", "name")) => order.key = SortKey::Name,
+                Some(("sort", "size")) => order.key = SortKey::Size,
+                Some(("sort", "time")) => order.key = SortKey::Time,
+                Some(("order", "desc")) => order.desc = true,
+                Some(("order", "asc")) => order.desc = false,
+                _ => {}
+            }
+        }
+        order
+    }
 }
 
 /// Appends `s` to `out` with `&`, `<`, `>`, `"` and `'` escaped, for text
@@ -55,23 +104,123 @@ pub fn escape_name(s: &str, out: &mut String) {
     }
 }
 
-/// Renders the listing of `dir`: directories first, then files, each by name.
-pub fn render(dir: &RelPath, entries: &[Entry]) -> String {
+/// The page's style sheet: inline, so the page is one self-contained
+/// response; light and dark; readable on a phone.
+pub const STYLE: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:1rem;color:#1b1b1b;background:#fff}\
+h1{font-size:1.25rem;word-break:break-all}table{border-collapse:collapse;width:100%}\
+th,td{padding:.35rem .5rem;text-align:left;border-bottom:1px solid #ddd}th a{color:inherit}\
+td.n{word-break:break-all}td.s,th.s{text-align:right;white-space:nowrap}td.t{white-space:nowrap}\
+a{color:#0645ad}tr:hover td{background:#f4f6fa}footer{margin-top:.8rem;color:#555}\
+@media (prefers-color-scheme:dark){body{color:#e4e4e4;background:#16181c}th,td{border-color:#333}\
+a{color:#8ab4f8}tr:hover td{background:#22262d}footer{color:#aaa}}\
+@media (max-width:36rem){td.t,th.t{display:none}}";
+
+/// The Content-Security-Policy of a listing: nothing but its own inline
+/// style (by hash) may run or load, so a hostile file name can never run
+/// script even if escaping were to fail.
+pub fn content_security_policy() -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(STYLE));
+    format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; img-src 'none'; base-uri 'none'; \
+         form-action 'none'; frame-ancestors 'none'"
+    )
+}
+
+/// A size in human units (`1.5 KiB`), bytes below 1 KiB.
+pub fn human_size(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    format!("{v:.1} {}", UNITS[u])
+}
+
+/// ISO 8601 in UTC, to the second: `2026-11-26T16:43:20Z`.
+pub fn iso8601(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
+    let (y, m, d) = crate::log::civil(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
+/// Renders the listing of `dir` as a table (name, size, modified), in
+/// `order` with directories first, a parent row below the root, and a
+/// summary line. Every name is escaped wherever it appears.
+pub fn render(dir: &RelPath, entries: &[Entry], order: Order) -> String {
     let mut shown: Vec<&Entry> = entries
         .iter()
         .filter(|e| dir.join(&e.name).is_ok())
         .collect();
-    shown.sort_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.name.cmp(&b.name)));
+    shown.sort_by(|a, b| {
+        let by = match order.key {
+            SortKey::Name => a.name.cmp(&b.name),
+            SortKey::Size => a.size.cmp(&b.size).then_with(|| a.name.cmp(&b.name)),
+            SortKey::Time => a
+                .modified
+                .cmp(&b.modified)
+                .then_with(|| a.name.cmp(&b.name)),
+        };
+        b.is_dir
+            .cmp(&a.is_dir)
+            .then(if order.desc { by.reverse() } else { by })
+    });
     let title_path = dir.href(true);
-    let mut out = String::with_capacity(256 + shown.len() * 96);
-    out.push_str("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of ");
+    let mut out = String::with_capacity(1024 + shown.len() * 200);
+    out.push_str(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Index of ",
+    );
     escape_name(&percent_decoded(dir), &mut out);
-    out.push_str("</title></head>\n<body><h1>Index of ");
+    out.push_str("</title><style>");
+    out.push_str(STYLE);
+    out.push_str("</style></head>\n<body><h1>Index of ");
     escape_name(&percent_decoded(dir), &mut out);
-    out.push_str("</h1>\n<ul>\n");
-    if !dir.is_root() {
-        out.push_str("<li><a href=\"../\">../</a></li>\n");
+    out.push_str("</h1>\n<table>\n<thead><tr>");
+    for (key, label, class) in [
+        (SortKey::Name, "Name", "n"),
+        (SortKey::Size, "Size", "s"),
+        (SortKey::Time, "Modified", "t"),
+    ] {
+        let (next, mark) = if order.key == key {
+            (
+                !order.desc,
+                if order.desc { " \u{2193}" } else { " \u{2191}" },
+            )
+        } else {
+            (false, "")
+        };
+        let sort = match key {
+            SortKey::Name => "name",
+            SortKey::Size => "size",
+            SortKey::Time => "time",
+        };
+        let dir_word = if next { "desc" } else { "asc" };
+        out.push_str(&format!(
+            "<th class=\"{class}\"><a href=\"?sort={sort}&amp;order={dir_word}\">{label}{mark}</a></th>"
+        ));
     }
+    out.push_str("</tr></thead>\n<tbody>\n");
+    if !dir.is_root() {
+        out.push_str(
+            "<tr><td class=\"n\"><a href=\"../\">../</a></td><td class=\"s\"></td><td class=\"t\"></td></tr>\n",
+        );
+    }
+    let (mut dirs, mut files, mut total) = (0u64, 0u64, 0u64);
     for e in shown {
         // The href is percent-encoded, then HTML-escaped as an attribute
         // value: `&` stays a literal `&` for the browser.
@@ -79,17 +228,47 @@ pub fn render(dir: &RelPath, entries: &[Entry]) -> String {
         encode_into(&e.name, &mut href);
         if e.is_dir {
             href.push('/');
+            dirs += 1;
+        } else {
+            files += 1;
+            total = total.saturating_add(e.size);
         }
-        out.push_str("<li><a href=\"");
+        out.push_str("<tr><td class=\"n\"><a href=\"");
         escape_html(&href, &mut out);
+        out.push_str("\" title=\"");
+        escape_name(&e.name, &mut out);
         out.push_str("\">");
         escape_name(&e.name, &mut out);
         if e.is_dir {
             out.push('/');
         }
-        out.push_str("</a></li>\n");
+        out.push_str("</a></td><td class=\"s\"");
+        if e.is_dir {
+            out.push_str("></td>");
+        } else {
+            out.push_str(&format!(
+                " title=\"{} bytes\">{}</td>",
+                e.size,
+                human_size(e.size)
+            ));
+        }
+        match e.modified {
+            Some(t) => {
+                let iso = iso8601(t);
+                out.push_str(&format!(
+                    "<td class=\"t\"><time datetime=\"{iso}\">{iso}</time></td>"
+                ));
+            }
+            None => out.push_str("<td class=\"t\"></td>"),
+        }
+        out.push_str("</tr>\n");
     }
-    out.push_str("</ul>\n</body></html>\n");
+    out.push_str(&format!(
+        "</tbody>\n</table>\n<footer>{dirs} folder{}, {files} file{}, {} in all</footer>\n</body></html>\n",
+        if dirs == 1 { "" } else { "s" },
+        if files == 1 { "" } else { "s" },
+        human_size(total)
+    ));
     out
 }
 
@@ -113,47 +292,119 @@ mod tests {
             Entry {
                 name: "b.txt".into(),
                 is_dir: false,
+                size: 3,
+                modified: None,
             },
             Entry {
                 name: "<script>alert(1)<script>".into(),
                 is_dir: false,
+                size: 3,
+                modified: None,
             },
             Entry {
                 name: "sub".into(),
                 is_dir: true,
+                size: 0,
+                modified: None,
             },
             Entry {
                 name: ".secret".into(),
                 is_dir: false,
+                size: 3,
+                modified: None,
             },
             Entry {
                 name: "a\"b".into(),
                 is_dir: false,
+                size: 3,
+                modified: None,
             },
         ];
         let mut entries = entries;
         entries.push(Entry {
             name: "&amp;.txt".into(),
             is_dir: false,
+            size: 1,
+            modified: None,
         });
         entries.push(Entry {
             name: "evil\u{202e}txt.exe".into(),
             is_dir: false,
+            size: 2,
+            modified: None,
         });
-        let html = render(&resolve_target("/d%20x/").unwrap(), &entries);
+        let html = render(
+            &resolve_target("/d%20x/").unwrap(),
+            &entries,
+            Order::from_target("/d%20x/"),
+        );
         // `&` in a name is escaped inside the href too.
-        assert!(html.contains("href=\"/d%20x/&amp;amp;.txt\">&amp;amp;.txt</a>"));
+        assert!(html
+            .contains("href=\"/d%20x/&amp;amp;.txt\" title=\"&amp;amp;.txt\">&amp;amp;.txt</a>"));
         // A bidi override is shown, not obeyed.
         assert!(!html.contains('\u{202e}'));
         assert!(html.contains("evil\\u{202e}txt.exe"));
         assert!(!html.contains("<script>"));
         assert!(html.contains("&lt;script&gt;alert(1)&lt;script&gt;"));
         assert!(html.contains("href=\"/d%20x/%3Cscript%3Ealert(1)%3Cscript%3E\""));
-        assert!(html.contains("href=\"/d%20x/a%22b\">a&quot;b</a>"));
+        assert!(html.contains("href=\"/d%20x/a%22b\" title=\"a&quot;b\">a&quot;b</a>"));
         assert!(!html.contains("secret"));
         assert!(html.contains("<title>Index of /d x/</title>"));
         let sub = html.find("sub/").unwrap();
         assert!(sub < html.find("b.txt").unwrap(), "directories first");
         assert!(html.contains("href=\"../\""));
+    }
+
+    #[test]
+    fn table_sorting_and_units() {
+        let t = |s: u64| Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(s));
+        let entries = vec![
+            Entry {
+                name: "small".into(),
+                is_dir: false,
+                size: 10,
+                modified: t(300),
+            },
+            Entry {
+                name: "big".into(),
+                is_dir: false,
+                size: 5000,
+                modified: t(100),
+            },
+            Entry {
+                name: "zdir".into(),
+                is_dir: true,
+                size: 0,
+                modified: t(200),
+            },
+        ];
+        let dir = resolve_target("/").unwrap();
+        let pos = |html: &str, n: &str| html.find(&format!(">{n}<")).unwrap_or(usize::MAX);
+        let by_size = render(&dir, &entries, Order::from_target("/?sort=size&order=desc"));
+        assert!(
+            pos(&by_size, "zdir/") < pos(&by_size, "big"),
+            "directories first"
+        );
+        assert!(pos(&by_size, "big") < pos(&by_size, "small"));
+        let by_time = render(&dir, &entries, Order::from_target("/?sort=time"));
+        assert!(pos(&by_time, "big") < pos(&by_time, "small"));
+        assert!(by_size.contains("title=\"5000 bytes\">4.9 KiB<"));
+        assert!(by_size.contains("1970-01-01T00:01:40Z"));
+        assert!(by_size.contains("1 folder, 2 files, 4.9 KiB in all"));
+        // The current column's header link flips the order.
+        assert!(by_size.contains("href=\"?sort=size&amp;order=asc\""));
+        assert!(
+            !by_size.contains("href=\"../\""),
+            "no parent row at the root"
+        );
+        assert_eq!(
+            Order::from_target("/x?sort=bogus&order=up").key,
+            SortKey::Name
+        );
+        assert_eq!(human_size(1023), "1023 B");
+        // The CSP allows exactly the inline style.
+        let csp = content_security_policy();
+        assert!(csp.starts_with("default-src 'none'; style-src 'sha256-"));
+        assert!(!csp.contains("unsafe"));
     }
 }

@@ -483,6 +483,11 @@ pub fn listing_reply(req: &RequestHead, len: usize, now: SystemTime) -> Reply {
     head.headers
         .append("Content-Type", "text/html; charset=utf-8");
     head.headers.append_u64("Content-Length", len as u64);
+    head.headers.append(
+        "Content-Security-Policy",
+        crate::listing::content_security_policy(),
+    );
+    head.headers.append("X-Content-Type-Options", "nosniff");
     let body = if req.method == Method::Head {
         ReplyBody::None
     } else {

@@ -404,17 +404,40 @@ impl Root {
             let Ok(name) = std::str::from_utf8(raw) else {
                 continue;
             };
-            let is_dir = match item.file_type() {
-                FileType::Directory => true,
-                FileType::Symlink | FileType::Unknown => {
-                    rustix::fs::statat(dir, OsStr::from_bytes(raw), AtFlags::empty())
-                        .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory)
+            // A symlink is described by what it leads to, resolved beneath
+            // this directory (a link leaving it shows no size or date); no
+            // stat ever follows a link out of the root.
+            let st = match item.file_type() {
+                FileType::Symlink | FileType::Unknown => self
+                    .open_at(dir, name, OFlags::PATH)
+                    .ok()
+                    .and_then(|fd| rustix::fs::fstat(&fd).ok()),
+                _ => {
+                    rustix::fs::statat(dir, OsStr::from_bytes(raw), AtFlags::SYMLINK_NOFOLLOW).ok()
                 }
-                _ => false,
+            };
+            let is_dir =
+                st.is_some_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
+            let (size, modified) = match st {
+                Some(st) if !is_dir => (
+                    u64::try_from(st.st_size).unwrap_or(0),
+                    (st.st_mtime >= 0).then(|| {
+                        UNIX_EPOCH + Duration::new(st.st_mtime as u64, st.st_mtime_nsec as u32)
+                    }),
+                ),
+                Some(st) => (
+                    0,
+                    (st.st_mtime >= 0).then(|| {
+                        UNIX_EPOCH + Duration::new(st.st_mtime as u64, st.st_mtime_nsec as u32)
+                    }),
+                ),
+                None => (0, None),
             };
             out.push(Entry {
                 name: name.to_owned(),
                 is_dir,
+                size,
+                modified,
             });
         }
         Ok(out)

@@ -88,7 +88,8 @@ pub fn read(root: &Root, req: &RequestHead, path: &RelPath, now: SystemTime) -> 
             }
             match opened.map(|Opened { file, .. }| root.entries(&file)) {
                 Ok(Ok(entries)) => {
-                    let html = listing::render(path, &entries).into_bytes();
+                    let order = listing::Order::from_target(&req.target);
+                    let html = listing::render(path, &entries, order).into_bytes();
                     let reply = service::listing_reply(req, html.len(), now);
                     Prepared::build(reply, None, html)
                 }

@@ -151,6 +151,7 @@ pub fn read_response(s: &mut TcpStream, head_request: bool) -> Response {
     while !buf.ends_with(b"\r\n\r\n") {
         match s.read(&mut byte) {
             Ok(1) => buf.push(byte[0]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             other => panic!(
                 "connection ended in head ({other:?}) after {:?}",
                 String::from_utf8_lossy(&buf)
