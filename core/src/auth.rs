@@ -175,6 +175,17 @@ pub enum Access {
     WritesNeedAuth,
 }
 
+/// True when this visitor may write (PUT, DELETE): without users, a
+/// loopback peer or `public_writes`; with users, an authenticated one.
+/// Used to show or hide a listing's upload and delete controls.
+pub fn writes_allowed(config: &AuthConfig, peer: IpAddr, authenticated: bool) -> bool {
+    if config.users.is_empty() {
+        config.public_writes || peer.to_canonical().is_loopback()
+    } else {
+        authenticated
+    }
+}
+
 /// The challenge sent with 401.
 pub const CHALLENGE: &str = "Basic realm=\"pared\", charset=\"UTF-8\"";
 

@@ -113,18 +113,80 @@ td.n{word-break:break-all}td.s,th.s{text-align:right;white-space:nowrap}td.t{whi
 a{color:#0645ad}tr:hover td{background:#f4f6fa}footer{margin-top:.8rem;color:#555}\
 @media (prefers-color-scheme:dark){body{color:#e4e4e4;background:#16181c}th,td{border-color:#333}\
 a{color:#8ab4f8}tr:hover td{background:#22262d}footer{color:#aaa}}\
+body.drop{outline:3px dashed #0645ad;outline-offset:-6px}#progress{padding-left:1.2rem}\
+td.d{text-align:right;width:1%}button{font:inherit;cursor:pointer}\
 @media (max-width:36rem){td.t,th.t{display:none}}";
 
-/// The Content-Security-Policy of a listing: nothing but its own inline
-/// style (by hash) may run or load, so a hostile file name can never run
-/// script even if escaping were to fail.
-pub fn content_security_policy() -> String {
+/// The page's only script, present when the visitor may write: uploads
+/// (file picker, folders, drag and drop; one PUT each with a progress bar
+/// and a cancel button; `If-None-Match: *` first, asking before replacing;
+/// `Content-Digest` when `crypto.subtle` is there) and delete buttons.
+pub const SCRIPT: &str = r#"(function(){
+"use strict";
+var dir=location.pathname.endsWith("/")?location.pathname:location.pathname+"/";
+var list=document.getElementById("progress");
+function enc(p){return p.split("/").map(encodeURIComponent).join("/");}
+function digest(file){
+ if(!(window.crypto&&crypto.subtle)||file.size>268435456){return Promise.resolve(null);}
+ return file.arrayBuffer().then(function(b){return crypto.subtle.digest("SHA-256",b);}).then(function(h){
+  var s="",a=new Uint8Array(h);for(var i=0;i<a.length;i++){s+=String.fromCharCode(a[i]);}
+  return "sha-256=:"+btoa(s)+":";}).catch(function(){return null;});
+}
+function put(file,rel,overwrite){return digest(file).then(function(d){return new Promise(function(resolve){
+ var li=document.createElement("li"),label=document.createElement("span"),bar=document.createElement("progress"),cancel=document.createElement("button");
+ label.textContent=rel;bar.max=file.size||1;bar.value=0;cancel.type="button";cancel.textContent="Cancel";
+ li.append(label," ",bar," ",cancel);list.append(li);
+ var x=new XMLHttpRequest();x.open("PUT",dir+enc(rel));
+ if(!overwrite){x.setRequestHeader("If-None-Match","*");}
+ if(d){x.setRequestHeader("Content-Digest",d);}
+ x.upload.onprogress=function(e){bar.value=e.loaded;};
+ cancel.onclick=function(){x.abort();};
+ x.onload=function(){
+  if(x.status===412&&!overwrite){li.remove();
+   if(confirm(rel+" exists. Replace it?")){put(file,rel,true).then(resolve);}else{resolve(false);}return;}
+  label.textContent=rel+": "+x.status+" "+x.statusText;cancel.remove();bar.value=bar.max;resolve(x.status<300);};
+ x.onerror=x.onabort=function(){label.textContent=rel+": not sent";cancel.remove();resolve(false);};
+ x.send(file);});});}
+function send(items){var p=Promise.resolve();items.forEach(function(it){p=p.then(function(){return put(it[0],it[1],false);});});
+ p.then(function(){location.reload();});}
+var files=document.getElementById("files"),folder=document.getElementById("folder");
+files.onchange=function(){send(Array.from(files.files).map(function(f){return [f,f.name];}));};
+folder.onchange=function(){send(Array.from(folder.files).map(function(f){return [f,f.webkitRelativePath||f.name];}));};
+function walk(entry,prefix,out){return new Promise(function(done){
+ if(entry.isFile){entry.file(function(f){out.push([f,prefix+f.name]);done();},function(){done();});}
+ else if(entry.isDirectory){var r=entry.createReader(),all=[];
+  var next=function(){r.readEntries(function(es){if(es.length){all=all.concat(Array.from(es));next();return;}
+   var p=Promise.resolve();all.forEach(function(e){p=p.then(function(){return walk(e,prefix+entry.name+"/",out);});});p.then(done);},function(){done();});};
+  next();}
+ else{done();}});}
+document.addEventListener("dragover",function(e){e.preventDefault();document.body.classList.add("drop");});
+document.addEventListener("dragleave",function(){document.body.classList.remove("drop");});
+document.addEventListener("drop",function(e){e.preventDefault();document.body.classList.remove("drop");
+ var out=[],p=Promise.resolve();Array.from(e.dataTransfer.items).forEach(function(it){
+  var en=it.webkitGetAsEntry&&it.webkitGetAsEntry();
+  if(en){p=p.then(function(){return walk(en,"",out);});}else{var f=it.getAsFile();if(f){out.push([f,f.name]);}}});
+ p.then(function(){send(out);});});
+Array.from(document.querySelectorAll("button.del")).forEach(function(b){b.onclick=function(){
+ var name=b.dataset.name;if(!confirm("Delete "+name+"?")){return;}
+ var x=new XMLHttpRequest();x.open("DELETE",dir+enc(name));x.onload=function(){location.reload();};x.send();};});
+})();"#;
+
+fn sha256_b64(s: &str) -> String {
     use base64::Engine as _;
     use sha2::Digest as _;
-    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(STYLE));
+    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(s))
+}
+
+/// The Content-Security-Policy of a listing: nothing but its own inline
+/// style and script (by hash) may run or load, and requests go only to
+/// this server, so a hostile file name can never run script even if
+/// escaping were to fail.
+pub fn content_security_policy() -> String {
     format!(
-        "default-src 'none'; style-src 'sha256-{hash}'; img-src 'none'; base-uri 'none'; \
-         form-action 'none'; frame-ancestors 'none'"
+        "default-src 'none'; style-src 'sha256-{}'; script-src 'sha256-{}'; connect-src 'self'; \
+         img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        sha256_b64(STYLE),
+        sha256_b64(SCRIPT)
     )
 }
 
@@ -161,7 +223,7 @@ pub fn iso8601(t: std::time::SystemTime) -> String {
 /// Renders the listing of `dir` as a table (name, size, modified), in
 /// `order` with directories first, a parent row below the root, and a
 /// summary line. Every name is escaped wherever it appears.
-pub fn render(dir: &RelPath, entries: &[Entry], order: Order) -> String {
+pub fn render(dir: &RelPath, entries: &[Entry], order: Order, writable: bool) -> String {
     let mut shown: Vec<&Entry> = entries
         .iter()
         .filter(|e| dir.join(&e.name).is_ok())
@@ -190,7 +252,15 @@ pub fn render(dir: &RelPath, entries: &[Entry], order: Order) -> String {
     out.push_str(STYLE);
     out.push_str("</style></head>\n<body><h1>Index of ");
     escape_name(&percent_decoded(dir), &mut out);
-    out.push_str("</h1>\n<table>\n<thead><tr>");
+    out.push_str("</h1>\n");
+    if writable {
+        out.push_str(
+            "<p id=\"upload\"><label>Upload files <input type=\"file\" id=\"files\" multiple></label> \
+<label>Upload a folder <input type=\"file\" id=\"folder\" webkitdirectory multiple></label> \
+<span>or drop files and folders on this page</span></p>\n<ul id=\"progress\"></ul>\n",
+        );
+    }
+    out.push_str("<table>\n<thead><tr>");
     for (key, label, class) in [
         (SortKey::Name, "Name", "n"),
         (SortKey::Size, "Size", "s"),
@@ -214,11 +284,18 @@ pub fn render(dir: &RelPath, entries: &[Entry], order: Order) -> String {
             "<th class=\"{class}\"><a href=\"?sort={sort}&amp;order={dir_word}\">{label}{mark}</a></th>"
         ));
     }
+    if writable {
+        out.push_str("<th class=\"d\"></th>");
+    }
     out.push_str("</tr></thead>\n<tbody>\n");
     if !dir.is_root() {
         out.push_str(
-            "<tr><td class=\"n\"><a href=\"../\">../</a></td><td class=\"s\"></td><td class=\"t\"></td></tr>\n",
+            "<tr><td class=\"n\"><a href=\"../\">../</a></td><td class=\"s\"></td><td class=\"t\"></td>",
         );
+        if writable {
+            out.push_str("<td class=\"d\"></td>");
+        }
+        out.push_str("</tr>\n");
     }
     let (mut dirs, mut files, mut total) = (0u64, 0u64, 0u64);
     for e in shown {
@@ -261,14 +338,29 @@ pub fn render(dir: &RelPath, entries: &[Entry], order: Order) -> String {
             }
             None => out.push_str("<td class=\"t\"></td>"),
         }
+        if writable {
+            out.push_str("<td class=\"d\">");
+            if !e.is_dir {
+                out.push_str("<button type=\"button\" class=\"del\" data-name=\"");
+                escape_html(&e.name, &mut out);
+                out.push_str("\">Delete</button>");
+            }
+            out.push_str("</td>");
+        }
         out.push_str("</tr>\n");
     }
     out.push_str(&format!(
-        "</tbody>\n</table>\n<footer>{dirs} folder{}, {files} file{}, {} in all</footer>\n</body></html>\n",
+        "</tbody>\n</table>\n<footer>{dirs} folder{}, {files} file{}, {} in all</footer>\n",
         if dirs == 1 { "" } else { "s" },
         if files == 1 { "" } else { "s" },
         human_size(total)
     ));
+    if writable {
+        out.push_str("<script>");
+        out.push_str(SCRIPT);
+        out.push_str("</script>\n");
+    }
+    out.push_str("</body></html>\n");
     out
 }
 
@@ -337,6 +429,7 @@ mod tests {
             &resolve_target("/d%20x/").unwrap(),
             &entries,
             Order::from_target("/d%20x/"),
+            false,
         );
         // `&` in a name is escaped inside the href too.
         assert!(html
@@ -380,13 +473,18 @@ mod tests {
         ];
         let dir = resolve_target("/").unwrap();
         let pos = |html: &str, n: &str| html.find(&format!(">{n}<")).unwrap_or(usize::MAX);
-        let by_size = render(&dir, &entries, Order::from_target("/?sort=size&order=desc"));
+        let by_size = render(
+            &dir,
+            &entries,
+            Order::from_target("/?sort=size&order=desc"),
+            false,
+        );
         assert!(
             pos(&by_size, "zdir/") < pos(&by_size, "big"),
             "directories first"
         );
         assert!(pos(&by_size, "big") < pos(&by_size, "small"));
-        let by_time = render(&dir, &entries, Order::from_target("/?sort=time"));
+        let by_time = render(&dir, &entries, Order::from_target("/?sort=time"), false);
         assert!(pos(&by_time, "big") < pos(&by_time, "small"));
         assert!(by_size.contains("title=\"5000 bytes\">4.9 KiB<"));
         assert!(by_size.contains("1970-01-01T00:01:40Z"));
@@ -402,9 +500,15 @@ mod tests {
             SortKey::Name
         );
         assert_eq!(human_size(1023), "1023 B");
-        // The CSP allows exactly the inline style.
+        // The CSP allows exactly the inline style and script.
         let csp = content_security_policy();
         assert!(csp.starts_with("default-src 'none'; style-src 'sha256-"));
+        assert!(csp.contains(&format!("script-src 'sha256-{}'", sha256_b64(SCRIPT))));
         assert!(!csp.contains("unsafe"));
+        assert!(!by_size.contains("<script>"), "no script without writes");
+        let w = render(&dir, &entries, Order::from_target("/"), true);
+        assert!(w.contains(&format!("<script>{SCRIPT}</script>")));
+        assert!(w.contains("data-name=\"big\">Delete</button>"));
+        assert!(w.contains("id=\"files\"") && w.contains("webkitdirectory"));
     }
 }

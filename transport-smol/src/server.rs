@@ -516,13 +516,15 @@ impl Conn<'_> {
             Some(reply) => Route::Reply(reply),
             None => service::route(&shared.opts.service, &req, start),
         };
+        let writable = !shared.opts.service.read_only
+            && pared_core::auth::writes_allowed(&shared.opts.auth, self.peer_ip, user.is_some());
         let prepared = match route {
             Route::Reply(reply) => Prepared::reply(reply),
             Route::Read(path) => {
                 let r = req.clone();
                 let tls = self.tls.is_some();
                 smol::unblock(move || {
-                    let read = serve::read(&root, &r, &path, start);
+                    let read = serve::read(&root, &r, &path, start, writable);
                     if tls {
                         serve::preload(read, TLS_CHUNK as u64)
                     } else {

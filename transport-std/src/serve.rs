@@ -75,7 +75,15 @@ impl Prepared {
 
 /// GET or HEAD of `path`: a file, a redirect, an index file, a listing or
 /// an error.
-pub fn read(root: &Root, req: &RequestHead, path: &RelPath, now: SystemTime) -> Prepared {
+/// `writable`: the visitor may write, so a listing shows its upload and
+/// delete controls.
+pub fn read(
+    root: &Root,
+    req: &RequestHead,
+    path: &RelPath,
+    now: SystemTime,
+    writable: bool,
+) -> Prepared {
     let opened = root.open_read(path);
     let meta = opened.as_ref().map(|o| o.meta).map_err(|f| *f);
     match service::read_reply(req, path, meta, now) {
@@ -89,7 +97,7 @@ pub fn read(root: &Root, req: &RequestHead, path: &RelPath, now: SystemTime) -> 
             match opened.map(|Opened { file, .. }| root.entries(&file)) {
                 Ok(Ok(entries)) => {
                     let order = listing::Order::from_target(&req.target);
-                    let html = listing::render(path, &entries, order).into_bytes();
+                    let html = listing::render(path, &entries, order, writable).into_bytes();
                     let reply = service::listing_reply(req, html.len(), now);
                     Prepared::build(reply, None, html)
                 }

@@ -553,10 +553,12 @@ impl Conn<'_> {
             Some(reply) => Route::Reply(reply),
             None => service::route(&shared.opts.service, &req, start),
         };
+        let writable = !shared.opts.service.read_only
+            && pared_core::auth::writes_allowed(&shared.opts.auth, self.peer_ip, user.is_some());
         let prepared = match route {
             Route::Reply(reply) => Prepared::reply(reply),
             Route::Read(path) => {
-                let read = serve::read(&shared.root, &req, &path, start);
+                let read = serve::read(&shared.root, &req, &path, start, writable);
                 if self.wire.is_tls() {
                     serve::preload(read, TLS_CHUNK as u64)
                 } else {

@@ -1,0 +1,137 @@
+"""Drives headless Chromium (Debian's chromium and chromium-driver) against
+a running pared: the directory page renders without console errors, links
+go into folders and back, sorting works with JavaScript on and off, an
+upload through the file input stores the file byte-exact, the delete
+button removes a file, a hostile file name stays inert text, and with
+--read-only none of the controls appear.
+
+Usage: listing.py WRITABLE_URL READONLY_URL ROOT_DIR [SCREENSHOT.png]
+Prints "ok" on success; any failure raises.
+"""
+import os
+import sys
+import tempfile
+import time
+
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+WRITABLE, READONLY, ROOT = sys.argv[1], sys.argv[2], sys.argv[3]
+SHOT = sys.argv[4] if len(sys.argv) > 4 else None
+
+
+def browser(js=True):
+    o = webdriver.ChromeOptions()
+    o.binary_location = "/usr/bin/chromium"
+    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--disable-background-networking", "--disable-component-update", "--disable-sync",
+              "--no-first-run", "--window-size=1000,700",
+              "--user-data-dir=" + tempfile.mkdtemp()]:
+        o.add_argument(a)
+    if not js:
+        o.add_argument("--blink-settings=scriptEnabled=false")
+    o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
+    d.set_page_load_timeout(20)
+    return d
+
+
+def names(d):
+    return [a.text for a in d.find_elements(By.CSS_SELECTOR, "td.n a")]
+
+
+def severe(d):
+    return [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def wait_for(cond, what, secs=10):
+    end = time.time() + secs
+    while time.time() < end:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def no_alert(d):
+    try:
+        d.switch_to.alert
+        raise AssertionError("an alert opened: script ran")
+    except NoAlertPresentException:
+        pass
+
+
+d = browser()
+try:
+    d.get(WRITABLE)
+    assert d.find_element(By.TAG_NAME, "table"), "no table"
+    assert not severe(d), severe(d)
+    no_alert(d)
+    shown = names(d)
+    evil = "<img src=x onerror=alert(1)>.txt"
+    assert evil in shown, shown
+    if SHOT:
+        d.save_screenshot(SHOT)
+    # Into a folder and back up.
+    d.find_element(By.LINK_TEXT, "list/").click()
+    wait_for(lambda: d.current_url.endswith("/list/"), "the folder")
+    assert "b.txt" in names(d), names(d)
+    d.find_element(By.LINK_TEXT, "../").click()
+    wait_for(lambda: d.current_url == WRITABLE, "the parent")
+    # Sorting by size, descending, then ascending.
+    d.find_element(By.LINK_TEXT, "Size").click()
+    wait_for(lambda: "sort=size" in d.current_url, "sorted by size")
+    asc = names(d)
+    d.find_element(By.PARTIAL_LINK_TEXT, "Size").click()
+    wait_for(lambda: "order=desc" in d.current_url, "descending")
+    desc = names(d)
+    files_asc = [n for n in asc if not n.endswith("/")]
+    files_desc = [n for n in desc if not n.endswith("/")]
+    assert files_asc == list(reversed(files_desc)), (files_asc, files_desc)
+    assert files_desc[0] == "big.bin", files_desc
+    # Upload through the file input: stored byte-exact.
+    d.get(WRITABLE)
+    src = os.path.join(tempfile.mkdtemp(), "uploaded.bin")
+    data = os.urandom(300_000)
+    with open(src, "wb") as f:
+        f.write(data)
+    d.find_element(By.ID, "files").send_keys(src)
+    dst = os.path.join(ROOT, "uploaded.bin")
+    wait_for(lambda: os.path.exists(dst) and open(dst, "rb").read() == data, "the upload")
+    wait_for(lambda: "uploaded.bin" in names(d), "the table to refresh")
+    assert not severe(d), severe(d)
+    # The delete button, confirmed.
+    victim = os.path.join(ROOT, "delete-me.txt")
+    with open(victim, "w") as f:
+        f.write("bye")
+    d.get(WRITABLE)
+    d.find_element(By.CSS_SELECTOR, 'button.del[data-name="delete-me.txt"]').click()
+    d.switch_to.alert.accept()
+    wait_for(lambda: not os.path.exists(victim), "the delete")
+finally:
+    d.quit()
+
+# JavaScript off: the page and its sorting work the same.
+d = browser(js=False)
+try:
+    d.get(WRITABLE + "?sort=size&order=desc")
+    files = [n for n in names(d) if not n.endswith("/")]
+    assert files[0] == "big.bin", files
+    d.find_element(By.PARTIAL_LINK_TEXT, "Name").click()
+    wait_for(lambda: "sort=name" in d.current_url, "sorted by name")
+finally:
+    d.quit()
+
+# --read-only: no upload input, no delete button, no script.
+d = browser()
+try:
+    d.get(READONLY)
+    assert not d.find_elements(By.ID, "files")
+    assert not d.find_elements(By.CSS_SELECTOR, "button.del")
+    assert not d.find_elements(By.TAG_NAME, "script")
+    assert not severe(d), severe(d)
+finally:
+    d.quit()
+print("ok")
