@@ -35,10 +35,15 @@ pub struct ClientArgs {
     )]
     words: Vec<String>,
     /// Write the body to FILE (complete, or not at all) instead of stdout;
-    /// only a 2xx body is ever written there. `-o -` is stdout; with HEAD
-    /// the head goes to FILE.
+    /// only a 2xx body is ever written there. `-o -` is stdout; `-o DIR/`
+    /// (or an existing directory) saves under the remote file name there;
+    /// with HEAD the head goes to FILE.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Save under the remote file name (the URL's last segment), in the
+    /// working directory, atomically like -o.
+    #[arg(short = 'O', long = "remote-name", conflicts_with = "output")]
+    remote_name: bool,
     /// Upload this local file (PUT) instead of PATH.
     #[arg(long, value_name = "FILE")]
     upload_from: Option<PathBuf>,
@@ -106,6 +111,28 @@ fn method(s: &str) -> Result<Method, String> {
     }
 }
 
+/// Where the body goes: -o FILE, -o DIR/ (the remote name inside), -O
+/// (the remote name here), or stdout (`None`).
+fn output_path(args: &ClientArgs, target: &Target) -> Result<Option<PathBuf>, String> {
+    let remote = || {
+        target.remote_file_name().ok_or_else(|| {
+            format!(
+                "no usable file name in {} for -O or -o DIR/; use -o FILE",
+                target.url()
+            )
+        })
+    };
+    if args.remote_name {
+        return Ok(Some(PathBuf::from(remote()?)));
+    }
+    match &args.output {
+        Some(o) if o.as_os_str() != "-" && (o.to_string_lossy().ends_with('/') || o.is_dir()) => {
+            Ok(Some(o.join(remote()?)))
+        }
+        other => Ok(other.clone()),
+    }
+}
+
 fn usage(msg: String) -> ExitCode {
     eprintln!("pared: {msg}");
     ExitCode::from(EXIT_USAGE)
@@ -170,7 +197,10 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(path.trim_start_matches('/')))
         }),
-        output: args.output.clone(),
+        output: match output_path(args, &target) {
+            Ok(o) => o,
+            Err(e) => return usage(e),
+        },
         show_response_head: args.include,
         verbose: args.verbose,
         resume: args.resume,

@@ -66,9 +66,10 @@ struct ServerArgs {
     /// Directory to serve.
     #[arg(long, default_value = ".")]
     root: PathBuf,
-    /// Address to bind [default: every interface, IPv6 and IPv4].
-    #[arg(long)]
-    bind: Option<IpAddr>,
+    /// Address or host name to bind, e.g. 127.0.0.1, ::1 or localhost
+    /// [default: every interface, IPv6 and IPv4].
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<String>,
     /// Refuse PUT and DELETE (405).
     #[arg(long)]
     read_only: bool,
@@ -234,7 +235,11 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot serve {}: {e}", args.root.display()))?;
     let root = pared_std::Root::open(&root_dir)
         .map_err(|e| format!("cannot serve {}: {e}", root_dir.display()))?;
-    let listener = pared_std::server::listen(args.bind, args.port)
+    let bind = match &args.bind {
+        None => None,
+        Some(b) => Some(resolve_bind(b, args.port)?),
+    };
+    let listener = pared_std::server::listen(bind, args.port)
         .map_err(|e| format!("cannot listen on port {}: {e}", args.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let stop =
@@ -272,7 +277,7 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
         (false, None) => "uploads on".to_owned(),
         (false, Some(n)) => format!("uploads on (max {n} bytes)"),
     };
-    println!(
+    say(format_args!(
         "pared: serving {} on {scheme}://{addr}/ (port {}, runtime {}, {uploads}; {})",
         root_dir.display(),
         addr.port(),
@@ -281,10 +286,20 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
             Runtime::Smol => "smol",
         },
         opts.auth.summary(),
-    );
+    ));
     if let Some(fp) = &fingerprint {
-        println!("pared: self-signed certificate, SHA-256 fingerprint {fp}");
+        say(format_args!(
+            "pared: self-signed certificate, SHA-256 fingerprint {fp}"
+        ));
     }
+    let urls: Vec<String> = local_addresses(addr.ip())
+        .into_iter()
+        .map(|ip| match ip {
+            IpAddr::V6(v6) => format!("{scheme}://[{v6}]:{}/", addr.port()),
+            IpAddr::V4(v4) => format!("{scheme}://{v4}:{}/", addr.port()),
+        })
+        .collect();
+    say(format_args!("pared: open {}", urls.join("  ")));
     if !opts.auth.users.is_empty() && tls_is_off(scheme) && !addr.ip().to_canonical().is_loopback()
     {
         eprintln!(
@@ -297,6 +312,79 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
         Runtime::Smol => pared_smol::server::serve(listener, root, opts, stop, tls),
     };
     result.map_err(|e| format!("server failed: {e}"))
+}
+
+/// The address `--bind` names: an IP address, or a host name resolved
+/// (the first address it has).
+fn resolve_bind(bind: &str, port: u16) -> Result<IpAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(ip) = bind
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
+        return Ok(ip);
+    }
+    (bind, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("--bind {bind}: {e}"))?
+        .next()
+        .map(|a| a.ip())
+        .ok_or_else(|| format!("--bind {bind}: no address"))
+}
+
+/// The addresses a person can open the server at: the bound one, or
+/// when bound to every interface, each interface's address (from
+/// /proc/net/fib_trie and /proc/net/if_inet6), loopback first.
+fn local_addresses(bound: IpAddr) -> Vec<IpAddr> {
+    if !bound.is_unspecified() {
+        return vec![bound.to_canonical()];
+    }
+    let mut out: Vec<IpAddr> = vec![[127, 0, 0, 1].into()];
+    if let Ok(trie) = std::fs::read_to_string("/proc/net/fib_trie") {
+        let mut last: Option<IpAddr> = None;
+        for line in trie.lines() {
+            let t = line.trim_start_matches([' ', '|', '+', '-']).trim();
+            if let Ok(ip) = t.parse::<IpAddr>() {
+                last = Some(ip);
+            } else if t.starts_with("/32 host LOCAL") {
+                if let Some(ip) = last {
+                    if !out.contains(&ip) {
+                        out.push(ip);
+                    }
+                }
+            }
+        }
+    }
+    if bound.is_ipv6() {
+        if let Ok(list) = std::fs::read_to_string("/proc/net/if_inet6") {
+            for line in list.lines() {
+                let Some(hex) = line.split_whitespace().next() else {
+                    continue;
+                };
+                let Ok(n) = u128::from_str_radix(hex, 16) else {
+                    continue;
+                };
+                let ip = IpAddr::V6(std::net::Ipv6Addr::from(n));
+                // Link-local addresses need a zone a URL cannot carry well.
+                let link_local =
+                    matches!(ip, IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80);
+                if !link_local && !out.contains(&ip) {
+                    out.push(ip);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A start-up line on stdout. Whoever started the server may have stopped
+/// reading stdout (a closed pipe): that must never stop the server.
+fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 fn tls_is_off(scheme: &str) -> bool {

@@ -184,7 +184,80 @@ fn many_header_fields_are_fine(rt: &str) {
     assert_eq!(o.stdout, b"ok");
 }
 
+fn remote_names_and_hops(rt: &str) {
+    let root = fixture();
+    let s = Server::start(rt, root.path(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    // -O: the remote name, in the working directory.
+    let o = Command::new(pared())
+        .args(["--runtime", rt, "client", "-O", &s.url("/list/b.txt")])
+        .current_dir(work.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(std::fs::read(work.path().join("b.txt")).unwrap(), b"b");
+    // -o DIR/: the remote name inside DIR.
+    let into = work.path().join("into");
+    std::fs::create_dir(&into).unwrap();
+    let dir_arg = format!("{}/", into.display());
+    let o = client(rt, &[&s.url("/hello.txt"), "-o", &dir_arg]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(std::fs::read(into.join("hello.txt")).unwrap(), b"hello\n");
+    // No usable name: a usage error, nothing written.
+    let o = client(rt, &[&s.url("/list/"), "-o", &dir_arg]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    // -L -i: every hop's head on stderr, stdout only the final body.
+    let o = client(rt, &["127.0.0.1", &s.port.to_string(), "sub", "-L", "-i"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("301 Moved Permanently") && err.contains("200 OK"),
+        "{err}"
+    );
+    assert_eq!(o.stdout, b"<p>index</p>\n");
+}
+
+fn bind_by_name_and_urls(rt: &str) {
+    let root = fixture();
+    let mut child = Command::new(pared())
+        .args([
+            "--runtime",
+            rt,
+            "server",
+            "0",
+            "--bind",
+            "localhost",
+            "--root",
+        ])
+        .arg(root.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (mut first, mut second) = (String::new(), String::new());
+    std::io::BufRead::read_line(&mut out, &mut first).unwrap();
+    std::io::BufRead::read_line(&mut out, &mut second).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let port = first
+        .split("(port ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .unwrap()
+        .to_owned();
+    assert!(
+        second.starts_with("pared: open http://127.0.0.1:") || second.contains("http://[::1]:"),
+        "{second}"
+    );
+    assert!(second.contains(&port), "{second}");
+}
+
 per_runtime!(
+    remote_names_and_hops,
+    bind_by_name_and_urls,
     errors_never_replace_the_output,
     outcomes_and_heads_once,
     put_path_is_the_remote_path,

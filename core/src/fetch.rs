@@ -217,6 +217,18 @@ impl Target {
         }
     }
 
+    /// The file name `-O` saves under: the last segment of the path,
+    /// percent-decoded, refused when it is empty, a dot-file, `..` or holds
+    /// a control character (so a URL cannot aim a download at `.bashrc`).
+    pub fn remote_file_name(&self) -> Option<String> {
+        let path = self.path.split('?').next().unwrap_or("/");
+        let rel = crate::path::resolve_target(path).ok()?;
+        if rel.has_trailing_slash() {
+            return None;
+        }
+        rel.file_name().map(str::to_owned)
+    }
+
     /// True when `other` is the same origin: scheme, host and port.
     pub fn same_origin(&self, other: &Target) -> bool {
         self.tls == other.tls
@@ -1038,6 +1050,16 @@ mod tests {
             Ok(Verdict::Follow)
         );
         assert!(s.target().tls && s.target().host == "other");
+    }
+
+    #[test]
+    fn remote_names() {
+        let name = |u: &str| Target::from_url(u).unwrap().remote_file_name();
+        assert_eq!(name("http://h/a/b%20c.txt?x=1"), Some("b c.txt".into()));
+        assert_eq!(name("http://h/dir/"), None);
+        assert_eq!(name("http://h/"), None);
+        assert_eq!(name("http://h/.bashrc"), None);
+        assert_eq!(name("http://h/a/%2e%2e"), None);
     }
 
     #[test]

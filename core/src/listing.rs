@@ -167,8 +167,8 @@ document.addEventListener("drop",function(e){e.preventDefault();document.body.cl
   if(en){p=p.then(function(){return walk(en,"",out);});}else{var f=it.getAsFile();if(f){out.push([f,f.name]);}}});
  p.then(function(){send(out);});});
 Array.from(document.querySelectorAll("button.del")).forEach(function(b){b.onclick=function(){
- var name=b.dataset.name;if(!confirm("Delete "+name+"?")){return;}
- var x=new XMLHttpRequest();x.open("DELETE",dir+enc(name));x.onload=function(){location.reload();};x.send();};});
+ if(!confirm("Delete "+b.dataset.label+"?")){return;}
+ var x=new XMLHttpRequest();x.open("DELETE",b.dataset.href);x.onload=function(){location.reload();};x.send();};});
 })();"#;
 
 fn sha256_b64(s: &str) -> String {
@@ -341,8 +341,13 @@ pub fn render(dir: &RelPath, entries: &[Entry], order: Order, writable: bool) ->
         if writable {
             out.push_str("<td class=\"d\">");
             if !e.is_dir {
-                out.push_str("<button type=\"button\" class=\"del\" data-name=\"");
-                escape_html(&e.name, &mut out);
+                // The target as the link has it (percent-encoded), and the
+                // name as shown (deceptive characters escaped): no raw
+                // name in the page, even in an attribute.
+                out.push_str("<button type=\"button\" class=\"del\" data-href=\"");
+                escape_html(&href, &mut out);
+                out.push_str("\" data-label=\"");
+                escape_name(&e.name, &mut out);
                 out.push_str("\">Delete</button>");
             }
             out.push_str("</td>");
@@ -508,7 +513,7 @@ mod tests {
         assert!(!by_size.contains("<script>"), "no script without writes");
         let w = render(&dir, &entries, Order::from_target("/"), true);
         assert!(w.contains(&format!("<script>{SCRIPT}</script>")));
-        assert!(w.contains("data-name=\"big\">Delete</button>"));
+        assert!(w.contains("data-href=\"/big\" data-label=\"big\">Delete</button>"));
         assert!(w.contains("id=\"files\"") && w.contains("webkitdirectory"));
     }
 }

@@ -265,6 +265,24 @@ impl Job {
         Ok(())
     }
 
+    /// Shows a redirect's head on stderr for `-i`/`-v` (never on stdout).
+    fn show_hop(&self, head: &ResponseHead) -> Result<(), ClientError> {
+        if !(self.verbose || self.show_response_head) {
+            return Ok(());
+        }
+        let mut raw = Vec::new();
+        pared_core::write_response(head, &mut raw)?;
+        let wire = fetch::escape_for_terminal(&String::from_utf8_lossy(&raw))
+            .replace("\\x0d\\x0a", "\r\n")
+            .into_bytes();
+        if self.verbose {
+            prefixed("< ", &wire);
+        } else {
+            let _ = io::stderr().write_all(&wire);
+        }
+        Ok(())
+    }
+
     /// The -o file, unless it is `-` (stdout).
     fn output_file(&self) -> Option<&Path> {
         self.output.as_deref().filter(|p| p.as_os_str() != "-")
@@ -280,7 +298,11 @@ impl Job {
         head: &ResponseHead,
     ) -> Result<Option<(u8, Sink)>, ClientError> {
         match session.on_response(head)? {
-            Verdict::Follow => Ok(None),
+            // -i and -v show every hop, as curl does.
+            Verdict::Follow => {
+                self.show_hop(head)?;
+                Ok(None)
+            }
             Verdict::Deliver { exit, body } => {
                 self.show_response(method, head)?;
                 Ok(Some((exit, self.sink(method, head, body)?)))

@@ -107,7 +107,7 @@ try:
     with open(victim, "w") as f:
         f.write("bye")
     d.get(WRITABLE)
-    d.find_element(By.CSS_SELECTOR, 'button.del[data-name="delete-me.txt"]').click()
+    d.find_element(By.CSS_SELECTOR, 'button.del[data-label="delete-me.txt"]').click()
     d.switch_to.alert.accept()
     wait_for(lambda: not os.path.exists(victim), "the delete")
 finally:
