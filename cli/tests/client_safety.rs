@@ -12,40 +12,6 @@ use std::time::{Duration, Instant};
 
 use support::*;
 
-/// A server answering each connection with the next reply (`None`: read
-/// the request and say nothing, keeping the connection open ~10 s);
-/// returns the port and, when joined, the request heads it saw.
-fn scripted(replies: Vec<Option<Vec<u8>>>) -> (u16, std::thread::JoinHandle<Vec<String>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let h = std::thread::spawn(move || {
-        let mut heads = Vec::new();
-        for reply in replies {
-            let Ok((mut s, _)) = listener.accept() else {
-                break;
-            };
-            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-            let mut head = Vec::new();
-            let mut b = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && s.read(&mut b).unwrap_or(0) == 1 {
-                head.push(b[0]);
-            }
-            heads.push(String::from_utf8_lossy(&head).into_owned());
-            match reply {
-                Some(bytes) => {
-                    let _ = s.write_all(&bytes);
-                }
-                None => {
-                    let mut sink = Vec::new();
-                    let _ = s.read_to_end(&mut sink);
-                }
-            }
-        }
-        heads
-    });
-    (port, h)
-}
-
 fn code(o: &std::process::Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
@@ -55,13 +21,13 @@ fn stderr(o: &std::process::Output) -> String {
 }
 
 fn credentials_stay_with_their_origin(rt: &str) {
-    let (second, h2) = scripted(vec![Some(
+    let (second, h2) = scripted_server(vec![Some(
         b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
     )]);
     let redirect = format!(
         "HTTP/1.0 302 Found\r\nLocation: http://127.0.0.1:{second}/there\r\nContent-Length: 0\r\n\r\n"
     );
-    let (first, h1) = scripted(vec![Some(redirect.into_bytes())]);
+    let (first, h1) = scripted_server(vec![Some(redirect.into_bytes())]);
     let o = client(
         rt,
         &[
@@ -92,13 +58,13 @@ fn credentials_stay_with_their_origin(rt: &str) {
     assert!(seen2.contains("x-trace: 1"));
 
     // A 307 for a PUT to another origin: the body is not re-sent there.
-    let (other, h3) = scripted(vec![Some(
+    let (other, h3) = scripted_server(vec![Some(
         b"HTTP/1.0 201 Created\r\nContent-Length: 0\r\n\r\n".to_vec(),
     )]);
     let redirect = format!(
         "HTTP/1.0 307 Temporary Redirect\r\nLocation: http://127.0.0.1:{other}/x\r\nContent-Length: 0\r\n\r\n"
     );
-    let (first, h4) = scripted(vec![Some(redirect.into_bytes())]);
+    let (first, h4) = scripted_server(vec![Some(redirect.into_bytes())]);
     let dir = tempfile::tempdir().unwrap();
     let local = dir.path().join("up.txt");
     std::fs::write(&local, b"private data").unwrap();
@@ -189,7 +155,7 @@ fn size_and_time_are_bounded(rt: &str) {
     let out = dir.path().join("f.bin");
     let o_arg = out.to_str().unwrap().to_owned();
     // A declared length over the limit: refused before a byte is stored.
-    let (port, h) = scripted(vec![Some(
+    let (port, h) = scripted_server(vec![Some(
         b"HTTP/1.0 200 OK\r\nContent-Length: 1000\r\n\r\n".to_vec(),
     )]);
     let o = client(
@@ -210,7 +176,7 @@ fn size_and_time_are_bounded(rt: &str) {
     // An endless body without a length: cut at the limit, nothing kept.
     let mut endless = b"HTTP/1.0 200 OK\r\n\r\n".to_vec();
     endless.extend(vec![b'y'; 3 << 20]);
-    let (port, h) = scripted(vec![Some(endless)]);
+    let (port, h) = scripted_server(vec![Some(endless)]);
     let o = client(
         rt,
         &[
@@ -308,7 +274,7 @@ fn nothing_drives_the_terminal(rt: &str) {
     let mut reply = b"HTTP/1.0 200 OK\r\n\r\n".to_vec();
     reply.extend(vec![b'a'; 100_000]);
     reply.extend(b"\x1b]0;pwned\x07\x1b[31mred");
-    let (port, h) = scripted(vec![Some(reply)]);
+    let (port, h) = scripted_server(vec![Some(reply)]);
     let (status, screen) = on_terminal(rt, port, "x");
     h.join().unwrap();
     assert_eq!(status, 1, "{screen}");
@@ -321,7 +287,7 @@ fn nothing_drives_the_terminal(rt: &str) {
     // bidi overrides (valid obs-text) in the reason phrase, Location and
     // header values are printed escaped.
     let reply = b"HTTP/1.0 302 Gone\xc2\x9b2J\xe2\x80\xae\r\nLocation: /x\xc2\x85y\r\nX-Evil: a\xe2\x80\xaeb\r\nContent-Length: 0\r\n\r\n".to_vec();
-    let (port, h) = scripted(vec![Some(reply)]);
+    let (port, h) = scripted_server(vec![Some(reply)]);
     let (status, screen) = on_terminal(rt, port, "x -i");
     h.join().unwrap();
     assert_eq!(status, 6, "{screen}");

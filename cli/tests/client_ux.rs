@@ -5,28 +5,12 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use support::*;
 
-fn one(reply: Vec<u8>) -> (u16, std::thread::JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let h = std::thread::spawn(move || {
-        if let Ok((mut s, _)) = listener.accept() {
-            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-            let mut head = Vec::new();
-            let mut b = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && s.read(&mut b).unwrap_or(0) == 1 {
-                head.push(b[0]);
-            }
-            let _ = s.write_all(&reply);
-        }
-    });
-    (port, h)
+fn one(reply: Vec<u8>) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    scripted_server(vec![Some(reply)])
 }
 
 fn code(o: &std::process::Output) -> i32 {

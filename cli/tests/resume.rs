@@ -250,21 +250,8 @@ fn resume_against_python(rt: &str) {
 }
 
 /// A server that answers one request with `reply`.
-fn one_reply(reply: Vec<u8>) -> (u16, std::thread::JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let h = std::thread::spawn(move || {
-        if let Ok((mut s, _)) = listener.accept() {
-            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-            let mut head = Vec::new();
-            let mut b = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && s.read(&mut b).unwrap_or(0) == 1 {
-                head.push(b[0]);
-            }
-            let _ = s.write_all(&reply);
-        }
-    });
-    (port, h)
+fn one_reply(reply: Vec<u8>) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    scripted_server(vec![Some(reply)])
 }
 
 fn digest_of(data: &[u8]) -> String {

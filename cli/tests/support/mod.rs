@@ -413,3 +413,39 @@ pub fn require_python_module(name: &str) {
         "python3 module {name} is missing; .ci/run installs it (pip install {name})"
     );
 }
+
+/// A server answering each connection with the next reply (`None`: read
+/// the request and say nothing until the client leaves); joined, it gives
+/// the request heads it saw. For client tests.
+pub fn scripted_server(
+    replies: Vec<Option<Vec<u8>>>,
+) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let h = std::thread::spawn(move || {
+        let mut heads = Vec::new();
+        for reply in replies {
+            let Ok((mut s, _)) = listener.accept() else {
+                break;
+            };
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut head = Vec::new();
+            let mut b = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && s.read(&mut b).unwrap_or(0) == 1 {
+                head.push(b[0]);
+            }
+            heads.push(String::from_utf8_lossy(&head).into_owned());
+            match reply {
+                Some(bytes) => {
+                    let _ = s.write_all(&bytes);
+                }
+                None => {
+                    let mut sink = Vec::new();
+                    let _ = s.read_to_end(&mut sink);
+                }
+            }
+        }
+        heads
+    });
+    (port, h)
+}
