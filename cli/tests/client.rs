@@ -3,11 +3,8 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::os::unix::fs::FileTypeExt;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use support::*;
 
@@ -20,33 +17,7 @@ struct Scripted {
 }
 
 fn scripted(replies: Vec<Option<Vec<u8>>>) -> Scripted {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handle = std::thread::spawn(move || {
-        let mut heads = Vec::new();
-        for reply in replies {
-            let Ok((mut s, _)) = listener.accept() else {
-                break;
-            };
-            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-            let mut head = Vec::new();
-            let mut b = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && s.read(&mut b).unwrap_or(0) == 1 {
-                head.push(b[0]);
-            }
-            heads.push(String::from_utf8_lossy(&head).into_owned());
-            match reply {
-                Some(bytes) => {
-                    let _ = s.write_all(&bytes);
-                }
-                None => {
-                    let mut sink = Vec::new();
-                    let _ = s.read_to_end(&mut sink);
-                }
-            }
-        }
-        heads
-    });
+    let (port, handle) = scripted_server(replies);
     Scripted { port, handle }
 }
 
