@@ -383,7 +383,29 @@ fn listing_attributes_are_escaped(rt: &str) {
     assert_eq!(get(&s, "/list/&amp;.txt").body, b"amp");
 }
 
+/// An idle keep-alive connection gives its read buffer back after a quiet
+/// stretch and takes one again when the next request arrives (in pieces).
+fn idle_connections_release_their_buffer(rt: &str) {
+    let root = fixture();
+    let s = Server::start(rt, root.path(), &[]);
+    let mut c = s.connect();
+    for round in 0..3 {
+        c.write_all(b"GET /hello.txt HTTP/1.0\r\nConn").unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        c.write_all(b"ection: keep-alive\r\n\r\n").unwrap();
+        let r = read_response(&mut c, false);
+        assert_eq!(
+            (r.status, r.body.as_slice()),
+            (200, &b"hello\n"[..]),
+            "round {round}"
+        );
+        // Longer than the server's idle poll (100 ms): the buffer goes.
+        std::thread::sleep(Duration::from_millis(350));
+    }
+}
+
 per_runtime!(
+    idle_connections_release_their_buffer,
     one_client_cannot_take_every_slot,
     idle_connections_give_way_at_the_limit,
     slow_readers_do_not_block_others,

@@ -438,6 +438,20 @@ impl Conn<'_> {
             .map_err(Stop::Protocol)?;
         let cap = if self.conn.is_idle() { POLL } else { POLL * 5 };
         let wait = left.map_or(cap, |d| d.min(cap));
+        if self.buf.is_released() {
+            // Idle without a buffer: wait until the client sends something.
+            let raw = self.raw.clone();
+            let ready = future::or(async { Some(raw.readable().await) }, async {
+                Timer::after(wait).await;
+                None
+            })
+            .await;
+            match ready {
+                None => return Ok(()),
+                Some(Ok(())) => self.buf.restore(),
+                Some(Err(e)) => return Err(Stop::Io(e)),
+            }
+        }
         let spare = self.buf.spare();
         if spare.is_empty() {
             return Err(Stop::Io(io::Error::other("receive buffer full")));
@@ -457,6 +471,9 @@ impl Conn<'_> {
         )
         .await;
         match read {
+            // A whole wait with nothing, between requests: hold no buffer
+            // while idle (TLS keeps its own, as it may hold decrypted bytes).
+            None if self.conn.is_idle() && self.tls.is_none() => self.buf.release(),
             None => {}
             Some(Ok(0)) => self.conn.handle_eof(),
             Some(Ok(n)) => self.buf.filled(n),

@@ -10,6 +10,8 @@ pub struct RecvBuf {
     buf: Box<[u8]>,
     start: usize,
     end: usize,
+    /// The capacity to take back after [`RecvBuf::release`].
+    want: usize,
 }
 
 impl RecvBuf {
@@ -19,6 +21,31 @@ impl RecvBuf {
             buf: vec![0; capacity].into_boxed_slice(),
             start: 0,
             end: 0,
+            want: capacity,
+        }
+    }
+
+    /// Gives the memory back while nothing is pending, so an idle
+    /// keep-alive connection holds no buffer (as nginx does); a buffer
+    /// with unconsumed bytes is kept.
+    pub fn release(&mut self) {
+        if self.start == self.end && !self.buf.is_empty() {
+            self.want = self.buf.len();
+            self.buf = Box::default();
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// True while the memory is given back.
+    pub fn is_released(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Takes the memory again after [`RecvBuf::release`].
+    pub fn restore(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = vec![0; self.want.max(1)].into_boxed_slice();
         }
     }
 
@@ -55,6 +82,7 @@ impl RecvBuf {
     /// Resizes the buffer to `capacity` bytes (at least what it holds), for
     /// a phase that wants larger or smaller reads; keeps the unread bytes.
     pub fn resize(&mut self, capacity: usize) {
+        self.want = capacity;
         let data = self.data();
         let mut buf = vec![0; capacity.max(data.len())].into_boxed_slice();
         buf[..data.len()].copy_from_slice(data);
@@ -93,5 +121,20 @@ mod tests {
         b.consume(3);
         b.resize(2);
         assert_eq!((b.data(), b.capacity()), (&b"hi"[..], 2));
+    }
+
+    #[test]
+    fn release_and_restore() {
+        let mut b = RecvBuf::new(64);
+        b.spare()[..3].copy_from_slice(b"abc");
+        b.filled(3);
+        b.release();
+        assert!(!b.is_released(), "unread bytes keep the buffer");
+        b.consume(3);
+        b.release();
+        assert!(b.is_released() && b.capacity() == 0);
+        b.restore();
+        assert_eq!(b.capacity(), 64);
+        assert!(b.data().is_empty());
     }
 }

@@ -491,6 +491,22 @@ impl Conn<'_> {
             left.map_or(cap, |d| d.min(cap))
                 .max(Duration::from_millis(1)),
         );
+        if self.buf.is_released() {
+            // Idle without a buffer: wait until the client sends something.
+            let timeout = wait.map(|d| rustix::event::Timespec {
+                tv_sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                tv_nsec: i64::from(d.subsec_nanos()),
+            });
+            let mut fds = [rustix::event::PollFd::new(
+                self.wire.socket(),
+                rustix::event::PollFlags::IN,
+            )];
+            match rustix::event::poll(&mut fds, timeout.as_ref()) {
+                Ok(0) | Err(rustix::io::Errno::INTR) => return Ok(()),
+                Ok(_) => self.buf.restore(),
+                Err(e) => return Err(Stop::Io(e.into())),
+            }
+        }
         if wait != self.read_timeout {
             self.wire.socket().set_read_timeout(wait)?;
             self.read_timeout = wait;
@@ -509,7 +525,15 @@ impl Conn<'_> {
                     io::ErrorKind::WouldBlock
                         | io::ErrorKind::TimedOut
                         | io::ErrorKind::Interrupted
-                ) => {}
+                ) =>
+            {
+                // A whole wait with nothing, between requests: hold no
+                // buffer while idle (TLS may keep decrypted bytes of its
+                // own, so its connections keep theirs).
+                if self.conn.is_idle() && !self.wire.is_tls() {
+                    self.buf.release();
+                }
+            }
             Err(e) => return Err(Stop::Io(e)),
         }
         Ok(())
