@@ -203,7 +203,7 @@ async fn accept_loop(
             Some(Err(e)) => return Err(e),
         };
         let s = shared.clone();
-        let Some(slot) = shared.slots.admit(&stream, peer.ip()) else {
+        let Some(slot) = shared.slots.admit(peer.ip()) else {
             ex.spawn(refuse(stream)).detach();
             continue;
         };
@@ -272,7 +272,7 @@ async fn tls_accept(
                 let reply = serve::plain_http_on_tls_port(SystemTime::now());
                 let _ = stream.write_all(&reply).await;
                 let _ = stream.shutdown(std::net::Shutdown::Write);
-                let mut sink = [0u8; 4096];
+                let mut sink = vec![0u8; 4096];
                 let _ = stream.read(&mut sink).await;
                 return Ok(None);
             }
@@ -386,7 +386,9 @@ impl Conn<'_> {
         let _ = self.stream.shutdown(std::net::Shutdown::Write);
         let end = Instant::now() + pared_core::server::LINGER_TIME;
         let mut discarded = 0;
-        let mut sink = [0u8; 16 * 1024];
+        // On the heap: a buffer held across an await would grow every
+        // connection's task by its size.
+        let mut sink = vec![0u8; 16 * 1024];
         while discarded < pared_core::server::LINGER_BYTES {
             let Some(left) = end.checked_duration_since(Instant::now()) else {
                 break;
@@ -418,7 +420,9 @@ impl Conn<'_> {
                 Event::NeedData => {
                     self.buf.consume(used);
                     let idle = self.conn.is_idle();
-                    if idle && self.shared.stop.requested() {
+                    // Shutting down, or told to make room: close between
+                    // requests, as if the client had left.
+                    if idle && (self.shared.stop.requested() || self.slot.evicted()) {
                         return Ok(None);
                     }
                     self.slot.idle(idle);

@@ -22,12 +22,22 @@ pub(crate) async fn tls_read(
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
             r => return r,
         }
-        let mut cipher = [0u8; 16 * 1024];
-        let n = s.read(&mut cipher).await?;
-        if n == 0 {
-            return Ok(0);
+        // The buffer lives in the session, not in this future's state.
+        let mut cipher = tls.take_scratch();
+        let read = s.read(&mut cipher).await;
+        let fed = match read {
+            Ok(0) => None,
+            Ok(n) => Some(tls.feed(&cipher[..n])),
+            Err(e) => {
+                tls.put_scratch(cipher);
+                return Err(e);
+            }
+        };
+        tls.put_scratch(cipher);
+        match fed {
+            None => return Ok(0),
+            Some(r) => r.map_err(io_error)?,
         }
-        tls.feed(&cipher[..n]).map_err(io_error)?;
     }
 }
 
@@ -53,7 +63,7 @@ pub(crate) async fn tls_write_all(s: &mut TcpStream, tls: &mut Tls, data: &[u8])
 /// Runs a TLS handshake on the socket (the caller bounds it in time).
 pub(crate) async fn handshake(stream: &mut TcpStream, tls: &mut Tls) -> io::Result<()> {
     let mut out = Vec::new();
-    let mut cipher = [0u8; 16 * 1024];
+    let mut cipher = vec![0u8; 16 * 1024];
     loop {
         tls.take_output(&mut out);
         if !out.is_empty() {

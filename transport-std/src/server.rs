@@ -243,7 +243,7 @@ fn acceptor(shared: &Arc<Shared>) {
             }
         }
         drop(st);
-        match shared.slots.admit(&stream, peer.ip()) {
+        match shared.slots.admit(peer.ip()) {
             Some(slot) => {
                 let _ = handle(stream, peer, shared, &slot);
             }
@@ -432,7 +432,8 @@ impl Conn<'_> {
         let _ = socket.set_read_timeout(Some(Duration::from_millis(100)));
         let end = Instant::now() + pared_core::server::LINGER_TIME;
         let mut discarded = 0;
-        let mut sink = [0u8; 16 * 1024];
+        // On the heap: a thread's stack keeps every page it ever touched.
+        let mut sink = vec![0u8; 16 * 1024];
         // Raw bytes: what is discarded need not be decrypted.
         while Instant::now() < end && discarded < pared_core::server::LINGER_BYTES {
             match (&mut &*socket).read(&mut sink) {
@@ -467,7 +468,9 @@ impl Conn<'_> {
                 Event::NeedData => {
                     self.buf.consume(used);
                     let idle = self.conn.is_idle();
-                    if idle && self.shared.stop.requested() {
+                    // Shutting down, or told to make room: close between
+                    // requests, as if the client had left.
+                    if idle && (self.shared.stop.requested() || self.slot.evicted()) {
                         return Ok(None);
                     }
                     self.slot.idle(idle);

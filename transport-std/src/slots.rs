@@ -5,12 +5,14 @@
 //!
 //! Marking a connection idle or busy is one atomic store; the registry's
 //! lock is taken only when a connection starts or ends, and when the
-//! server is full.
+//! server is full. A connection told to give way notices at its next
+//! idle wake-up (at most the shutdown poll, 100 ms) and closes itself: no
+//! descriptor is duplicated or closed from outside.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,9 +36,8 @@ struct Inner {
 
 #[derive(Debug)]
 struct Entry {
-    /// A duplicate of the connection's socket, to shut it down from here.
-    fd: OwnedFd,
     idle: Arc<AtomicU64>,
+    evict: Arc<AtomicBool>,
 }
 
 /// One admitted connection; dropping it frees the slot.
@@ -48,6 +49,8 @@ pub struct Slot {
     /// 0 while busy; else 1 + nanoseconds since the registry's epoch at
     /// which the connection went idle.
     idle: Arc<AtomicU64>,
+    /// Set when the connection must give its slot to a waiting one.
+    evict: Arc<AtomicBool>,
 }
 
 impl Slots {
@@ -64,10 +67,9 @@ impl Slots {
         })
     }
 
-    /// Admits a connection from `ip` on `socket`, or `None` when its client
-    /// already holds its limit (answer 503 and close).
-    pub fn admit(self: &Arc<Self>, socket: impl AsFd, ip: IpAddr) -> Option<Slot> {
-        let fd = rustix::io::fcntl_dupfd_cloexec(socket, 0).ok()?;
+    /// Admits a connection from `ip`, or `None` when its client already
+    /// holds its limit (answer 503 and close).
+    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
         let mut inner = self.inner.lock().ok()?;
         if !inner.admission.admit(ip) {
             return None;
@@ -75,11 +77,12 @@ impl Slots {
         let id = inner.next;
         inner.next += 1;
         let idle = Arc::new(AtomicU64::new(0));
+        let evict = Arc::new(AtomicBool::new(false));
         inner.conns.insert(
             id,
             Entry {
-                fd,
                 idle: idle.clone(),
+                evict: evict.clone(),
             },
         );
         Some(Slot {
@@ -87,6 +90,7 @@ impl Slots {
             id,
             ip,
             idle,
+            evict,
         })
     }
 
@@ -100,9 +104,8 @@ impl Slots {
         self.max.is_some_and(|max| self.active() >= max)
     }
 
-    /// Shuts down the connection idle the longest, so a waiting one can
-    /// take its slot; false when none is idle. Its driver sees the end of
-    /// the stream and closes as if the client had left.
+    /// Tells the connection idle the longest to close, so a waiting one
+    /// can take its slot; false when none is idle.
     pub fn make_room(&self) -> bool {
         let Ok(inner) = self.inner.lock() else {
             return false;
@@ -120,7 +123,8 @@ impl Slots {
         match inner.conns.get(&victim) {
             Some(e) => {
                 e.idle.store(0, Ordering::Relaxed);
-                rustix::net::shutdown(&e.fd, rustix::net::Shutdown::Both).is_ok()
+                e.evict.store(true, Ordering::Relaxed);
+                true
             }
             None => false,
         }
@@ -128,6 +132,12 @@ impl Slots {
 }
 
 impl Slot {
+    /// True when the connection must close to make room (it was idle the
+    /// longest while the server was full and a client was waiting).
+    pub fn evicted(&self) -> bool {
+        self.evict.load(Ordering::Relaxed)
+    }
+
     /// Marks the connection idle (waiting between requests, nothing
     /// pending) or busy.
     pub fn idle(&self, idle: bool) {
@@ -187,17 +197,17 @@ mod tests {
         let _c3 = TcpStream::connect(addr).unwrap();
         let (s1, p) = l.accept().unwrap();
         let (s2, _) = l.accept().unwrap();
-        let a = slots.admit(&s1, p.ip()).unwrap();
-        let b = slots.admit(&s2, p.ip()).unwrap();
-        assert!(slots.admit(&s2, p.ip()).is_none(), "per-client limit");
+        let _ = (&s1, &s2);
+        let a = slots.admit(p.ip()).unwrap();
+        let b = slots.admit(p.ip()).unwrap();
+        assert!(slots.admit(p.ip()).is_none(), "per-client limit");
         assert!(slots.full());
         assert!(pending(&l), "a third connection waits");
         assert!(!slots.make_room(), "nobody idle");
         b.idle(true);
         assert!(slots.make_room());
-        // The idle one was shut down: its reads see the end.
-        let mut buf = [0u8; 1];
-        assert_eq!(std::io::Read::read(&mut &s2, &mut buf).unwrap(), 0);
+        // The idle one is told to go; the busy one is not.
+        assert!(b.evicted() && !a.evicted());
         drop(b);
         assert!(!slots.full());
         drop(a);

@@ -284,11 +284,17 @@ pub fn looks_like_tls(first: u8) -> bool {
     first == 0x16
 }
 
+/// Ciphertext read from the socket at a time.
+const CIPHER_READ: usize = 16 * 1024;
+
 /// One TLS session, driven by bytes: the same for every runtime.
 #[derive(Debug)]
 pub struct Tls {
     conn: rustls::Connection,
     host: String,
+    /// Room for ciphertext read from the socket: on the heap, so neither
+    /// a thread's stack nor an async task's state carries it.
+    scratch: Vec<u8>,
 }
 
 impl Tls {
@@ -302,6 +308,7 @@ impl Tls {
         Ok(Tls {
             conn: conn.into(),
             host: host.to_owned(),
+            scratch: vec![0; CIPHER_READ],
         })
     }
 
@@ -312,7 +319,21 @@ impl Tls {
         Ok(Tls {
             conn: conn.into(),
             host: String::new(),
+            scratch: vec![0; CIPHER_READ],
         })
+    }
+
+    /// The buffer to read ciphertext into (give it back with
+    /// [`Tls::put_scratch`]).
+    pub fn take_scratch(&mut self) -> Vec<u8> {
+        let mut v = std::mem::take(&mut self.scratch);
+        v.resize(CIPHER_READ, 0);
+        v
+    }
+
+    /// Gives the ciphertext buffer back.
+    pub fn put_scratch(&mut self, v: Vec<u8>) {
+        self.scratch = v;
     }
 
     /// True until the handshake is complete.
@@ -420,12 +441,21 @@ impl Read for Wire {
                     Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
                     r => return r,
                 }
-                let mut cipher = [0u8; 16 * 1024];
-                let n = s.read(&mut cipher)?;
-                if n == 0 {
-                    return Ok(0);
+                let mut cipher = tls.take_scratch();
+                let read = s.read(&mut cipher);
+                let fed = match read {
+                    Ok(0) => None,
+                    Ok(n) => Some(tls.feed(&cipher[..n])),
+                    Err(e) => {
+                        tls.put_scratch(cipher);
+                        return Err(e);
+                    }
+                };
+                tls.put_scratch(cipher);
+                match fed {
+                    None => return Ok(0),
+                    Some(r) => r.map_err(io_error)?,
                 }
-                tls.feed(&cipher[..n]).map_err(io_error)?;
             },
         }
     }
@@ -472,7 +502,7 @@ pub fn handshake(
     deadline: Option<std::time::Instant>,
 ) -> io::Result<()> {
     let mut out = Vec::new();
-    let mut cipher = [0u8; 16 * 1024];
+    let mut cipher = vec![0u8; CIPHER_READ];
     loop {
         if let Some(d) = deadline {
             let left = d.saturating_duration_since(std::time::Instant::now());
