@@ -404,7 +404,53 @@ fn idle_connections_release_their_buffer(rt: &str) {
     }
 }
 
+/// A 1 MiB tmpfs mounted for one test (as root; CI runs as root), unmounted
+/// when dropped.
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    fn new() -> SmallDisk {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "mounting a tmpfs needs root (CI runs as root)");
+        SmallDisk(dir)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+/// A body the disk cannot hold is refused (507) from its Content-Length,
+/// before a byte of it is sent, and leaves nothing behind.
+fn full_disk_is_refused_up_front(rt: &str) {
+    let disk = SmallDisk::new();
+    let s = Server::start(rt, disk.0.path(), &[]);
+    let mut c = s.connect();
+    c.write_all(b"PUT /big.bin HTTP/1.0\r\nContent-Length: 5242880\r\n\r\n")
+        .unwrap();
+    // No body sent: the answer must come anyway.
+    let r = read_response(&mut c, false);
+    assert_eq!(r.status, 507);
+    let left: Vec<_> = std::fs::read_dir(disk.0.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(put(&s, "/small.txt", b"fits").status, 201);
+}
+
 per_runtime!(
+    full_disk_is_refused_up_front,
     idle_connections_release_their_buffer,
     one_client_cannot_take_every_slot,
     idle_connections_give_way_at_the_limit,

@@ -308,6 +308,21 @@ impl Root {
         )
         .map_err(|e| failure(&e.into()))?;
         let id = register(&dir, &tmp);
+        // Reserve the space the body will take, without changing the
+        // file's size: a full disk is refused (507) before a byte of the
+        // body is read, and the file's blocks are allocated in one go.
+        // File systems without fallocate simply skip this.
+        if length > 0 {
+            use rustix::io::Errno;
+            match rustix::fs::fallocate(&fd, rustix::fs::FallocateFlags::KEEP_SIZE, 0, length) {
+                Err(e @ (Errno::NOSPC | Errno::DQUOT | Errno::FBIG)) => {
+                    let _ = rustix::fs::unlinkat(&*dir, tmp.as_str(), AtFlags::empty());
+                    unregister(id);
+                    return Err(failure(&e.into()));
+                }
+                _ => {}
+            }
+        }
         let file = File::from(fd);
         let sha512 = expected.iter().any(|d| d.alg == Algorithm::Sha512);
         let hashing = Hashing::Inline(Box::new(Hasher::new(sha512)));
