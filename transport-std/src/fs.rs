@@ -314,13 +314,12 @@ impl Root {
         // File systems without fallocate simply skip this.
         if length > 0 {
             use rustix::io::Errno;
-            match rustix::fs::fallocate(&fd, rustix::fs::FallocateFlags::KEEP_SIZE, 0, length) {
-                Err(e @ (Errno::NOSPC | Errno::DQUOT | Errno::FBIG)) => {
-                    let _ = rustix::fs::unlinkat(&*dir, tmp.as_str(), AtFlags::empty());
-                    unregister(id);
-                    return Err(failure(&e.into()));
-                }
-                _ => {}
+            if let Err(e @ (Errno::NOSPC | Errno::DQUOT | Errno::FBIG)) =
+                rustix::fs::fallocate(&fd, rustix::fs::FallocateFlags::KEEP_SIZE, 0, length)
+            {
+                let _ = rustix::fs::unlinkat(&*dir, tmp.as_str(), AtFlags::empty());
+                unregister(id);
+                return Err(failure(&e.into()));
             }
         }
         let file = File::from(fd);
