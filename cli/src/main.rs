@@ -271,7 +271,8 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
         }
         _ => None,
     };
-    let scheme = if tls.is_some() { "https" } else { "http" };
+    let https = tls.is_some();
+    let scheme = if https { "https" } else { "http" };
     let uploads = match (args.read_only, args.max_upload) {
         (true, _) => "uploads off (read-only)".to_owned(),
         (false, None) => "uploads on".to_owned(),
@@ -300,8 +301,7 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
         })
         .collect();
     say(format_args!("pared: open {}", urls.join("  ")));
-    if !opts.auth.users.is_empty() && tls_is_off(scheme) && !addr.ip().to_canonical().is_loopback()
-    {
+    if !opts.auth.users.is_empty() && !https && !addr.ip().to_canonical().is_loopback() {
         eprintln!(
             "pared: warning: Basic auth over plain http on {addr}: passwords cross the network \
              readable by anyone on the path; serve https (--tls-cert, --tls-self-signed)"
@@ -385,10 +385,6 @@ fn say(line: std::fmt::Arguments<'_>) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
-}
-
-fn tls_is_off(scheme: &str) -> bool {
-    scheme == "http"
 }
 
 fn main() -> ExitCode {

@@ -240,8 +240,18 @@ fn error_text(status: StatusCode) -> &'static [u8] {
 
 /// An error answer with a one-line text body (omitted for HEAD).
 pub fn error_reply(status: StatusCode, method: Option<&Method>, now: SystemTime) -> Reply {
+    text_reply(status, method, error_text(status), now)
+}
+
+/// An answer whose body is the one-line `text` (omitted for HEAD, which
+/// keeps the Content-Length a GET would have).
+fn text_reply(
+    status: StatusCode,
+    method: Option<&Method>,
+    text: &'static [u8],
+    now: SystemTime,
+) -> Reply {
     let mut head = base(status, now);
-    let text = error_text(status);
     head.headers
         .append("Content-Type", "text/plain; charset=utf-8");
     head.headers.append_u64("Content-Length", text.len() as u64);
@@ -448,16 +458,13 @@ pub fn read_reply(
 
 /// A 301 to `location`, which must be a path starting with one `/`.
 pub fn redirect_reply(req: &RequestHead, location: &str, now: SystemTime) -> Reply {
-    let mut reply = error_reply(StatusCode::MOVED_PERMANENTLY, Some(&req.method), now);
-    let text: &'static [u8] = b"301 Moved Permanently\n";
-    reply
-        .head
-        .headers
-        .set("Content-Length", text.len().to_string());
+    let mut reply = text_reply(
+        StatusCode::MOVED_PERMANENTLY,
+        Some(&req.method),
+        b"301 Moved Permanently\n",
+        now,
+    );
     reply.head.headers.append("Location", location);
-    if reply.body != ReplyBody::None {
-        reply.body = ReplyBody::Static(text);
-    }
     reply
 }
 
@@ -648,19 +655,12 @@ pub fn access_reply(
     match access {
         Access::Allowed | Access::Verify { .. } => None,
         Access::Challenge => Some(unauthorized_reply(method, now)),
-        Access::WritesNeedAuth => {
-            let text: &'static [u8] =
-                b"403 Forbidden: writes from other machines need --auth (or --public-writes)\n";
-            let mut reply = error_reply(StatusCode::FORBIDDEN, Some(method), now);
-            reply
-                .head
-                .headers
-                .set("Content-Length", text.len().to_string());
-            if reply.body != ReplyBody::None {
-                reply.body = ReplyBody::Static(text);
-            }
-            Some(reply)
-        }
+        Access::WritesNeedAuth => Some(text_reply(
+            StatusCode::FORBIDDEN,
+            Some(method),
+            b"403 Forbidden: writes from other machines need --auth (or --public-writes)\n",
+            now,
+        )),
     }
 }
 
@@ -678,14 +678,13 @@ pub fn unauthorized_reply(method: &Method, now: SystemTime) -> Reply {
 /// The answer to plain http on a TLS port: 400 saying the port speaks
 /// https, and the connection closes.
 pub fn plain_http_on_tls_reply(now: SystemTime) -> Reply {
-    let text: &'static [u8] = b"400 Bad Request: this port speaks https; use an https:// URL\n";
-    let mut reply = error_reply(StatusCode::BAD_REQUEST, None, now);
-    reply
-        .head
-        .headers
-        .set("Content-Length", text.len().to_string());
+    let mut reply = text_reply(
+        StatusCode::BAD_REQUEST,
+        None,
+        b"400 Bad Request: this port speaks https; use an https:// URL\n",
+        now,
+    );
     reply.head.headers.append("Connection", "close");
-    reply.body = ReplyBody::Static(text);
     reply
 }
 

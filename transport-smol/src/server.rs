@@ -23,8 +23,8 @@ use pared_std::buf::RecvBuf;
 use pared_std::fs::{remove_unfinished_uploads, Upload};
 use pared_std::gate::{Gate, Pass};
 use pared_std::serve::{self, Body, Prepared, PutStart};
-use pared_std::server::TLS_CHUNK;
 use pared_std::server::{recv_capacity, transient_accept_error, Started};
+use pared_std::server::{SENDFILE_CHUNK, TLS_CHUNK};
 use pared_std::shutdown::POLL;
 use pared_std::slots::{pending, Slot, Slots};
 use pared_std::tls::Tls;
@@ -734,9 +734,8 @@ impl Conn<'_> {
                         Piece::File { offset, len } => {
                             let mut at = offset;
                             while at < offset + len {
-                                let want = usize::try_from(offset + len - at)
-                                    .unwrap_or(usize::MAX)
-                                    .min(1 << 30);
+                                let want =
+                                    pared_core::range::next_chunk(at, offset + len, SENDFILE_CHUNK);
                                 let limit = self.send_limit()?;
                                 let send = self.raw.write_with(|s| {
                                     rustix::fs::sendfile(
@@ -831,8 +830,7 @@ impl Conn<'_> {
                 Piece::File { offset, len } => {
                     let mut at = offset;
                     while at < offset + len {
-                        let want = usize::try_from(offset + len - at)
-                            .map_or(TLS_CHUNK, |n| n.min(TLS_CHUNK));
+                        let want = pared_core::range::next_chunk(at, offset + len, TLS_CHUNK);
                         // The disk read never runs on an executor thread.
                         let f = file.clone();
                         let (buf, read) = smol::unblock(move || {

@@ -17,26 +17,14 @@ pub(crate) async fn tls_read(
     buf: &mut [u8],
 ) -> io::Result<usize> {
     loop {
-        match tls.read_plain(buf) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
-            r => return r,
+        if let Some(r) = tls.ready_plain(buf) {
+            return r;
         }
         // The buffer lives in the session, not in this future's state.
         let mut cipher = tls.take_scratch();
         let read = s.read(&mut cipher).await;
-        let fed = match read {
-            Ok(0) => None,
-            Ok(n) => Some(tls.feed(&cipher[..n])),
-            Err(e) => {
-                tls.put_scratch(cipher);
-                return Err(e);
-            }
-        };
-        tls.put_scratch(cipher);
-        match fed {
-            None => return Ok(0),
-            Some(r) => r.map_err(io_error)?,
+        if !tls.absorb(cipher, read)? {
+            return Ok(0);
         }
     }
 }
@@ -45,19 +33,12 @@ pub(crate) async fn tls_read(
 pub(crate) async fn tls_write_all(s: &mut TcpStream, tls: &mut Tls, data: &[u8]) -> io::Result<()> {
     let mut rest = data;
     let mut out = Vec::with_capacity(rest.len().min(64 * 1024) + 64);
-    loop {
-        let n = tls.write_plain(rest)?;
-        rest = &rest[n..];
-        tls.take_output(&mut out);
-        if n == 0 && out.is_empty() {
-            return Err(io::Error::other("TLS session takes no more data"));
-        }
+    while !rest.is_empty() {
+        rest = &rest[tls.encrypt(rest, &mut out)?..];
         s.write_all(&out).await?;
         out.clear();
-        if rest.is_empty() {
-            return Ok(());
-        }
     }
+    Ok(())
 }
 
 /// Runs a TLS handshake on the socket (the caller bounds it in time).

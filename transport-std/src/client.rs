@@ -328,6 +328,7 @@ impl Job {
         }
         let progress = Progress::new(total);
         let (repr, content) = fetch::body_digests(method, head, body);
+        // body_digests checks only Fresh and Append bodies.
         let mut check = Check::new(repr, content);
         if body == BodyUse::Error {
             // Every failure says so on stderr, in one line.
@@ -372,9 +373,6 @@ impl Job {
                 terminal: io::stdout().is_terminal(),
             },
         };
-        if body == BodyUse::Complete {
-            check = Check::new(Vec::new(), Vec::new());
-        }
         Ok(Sink {
             kind,
             progress,
@@ -1077,23 +1075,13 @@ fn fill(
                 };
                 // --max-time bounds the wait too; the caller checks it.
                 let left = shorter(left, cap);
-                let timeout = left.map(|d| rustix::event::Timespec {
-                    tv_sec: d.as_secs() as i64,
-                    tv_nsec: i64::from(d.subsec_nanos()),
-                });
-                let mut fds = [rustix::event::PollFd::new(
-                    stream.socket(),
-                    rustix::event::PollFlags::IN,
-                )];
-                match rustix::event::poll(&mut fds, timeout.as_ref()) {
-                    Ok(0) => {
-                        // The deadline passed: record it, handle_input reports it.
-                        let _ = conn.handle_timeout(Instant::now());
-                        return Ok(());
-                    }
-                    Ok(_) | Err(rustix::io::Errno::INTR) => continue,
-                    Err(e) => return Err(e.into()),
+                if !crate::wait::wait_for(stream.socket(), rustix::event::PollFlags::IN, left)? {
+                    // Time ran out (or a signal came): a passed deadline is
+                    // recorded, and handle_input reports it.
+                    let _ = conn.handle_timeout(Instant::now());
+                    return Ok(());
                 }
+                continue;
             }
             Err(e) => return Err(e),
         }

@@ -19,6 +19,7 @@ pub mod server;
 pub mod shutdown;
 pub mod slots;
 pub mod tls;
+pub mod wait;
 
 pub use fs::Root;
 pub use shutdown::Shutdown;

@@ -162,7 +162,12 @@ fn file_prepared(req: &RequestHead, mut reply: Reply, opened: Option<Opened>) ->
 /// The bytes of the 503 answer for a connection refused before its
 /// request is read (its client holds too many connections).
 pub fn refusal(now: SystemTime) -> Vec<u8> {
-    let reply = service::busy_reply(now);
+    reply_bytes(service::busy_reply(now))
+}
+
+/// A whole answer sent outside a connection's state machine (before any
+/// request is read), as bytes: its head and static body.
+fn reply_bytes(reply: Reply) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     if pared_core::write_response(&reply.head, &mut out).is_ok() {
         if let ReplyBody::Static(body) = reply.body {
@@ -175,14 +180,7 @@ pub fn refusal(now: SystemTime) -> Vec<u8> {
 /// The bytes of the 400 answer, in plain text, to a client that speaks
 /// plain http on a TLS port.
 pub fn plain_http_on_tls_port(now: SystemTime) -> Vec<u8> {
-    let reply = service::plain_http_on_tls_reply(now);
-    let mut out = Vec::with_capacity(256);
-    if pared_core::write_response(&reply.head, &mut out).is_ok() {
-        if let ReplyBody::Static(body) = reply.body {
-            out.extend_from_slice(body);
-        }
-    }
-    out
+    reply_bytes(service::plain_http_on_tls_reply(now))
 }
 
 /// Starts a PUT of `path`: its preconditions are checked against the

@@ -21,6 +21,8 @@ use crate::serve::{self, Body, Prepared, PutStart};
 use crate::shutdown::{Shutdown, POLL};
 use crate::slots::{pending, Slot, Slots};
 use crate::tls::{handshake, Tls, Wire};
+use crate::wait::wait_for;
+use rustix::event::PollFlags;
 
 /// Binds the listening socket: `bind` if given, else every interface
 /// (one dual-stack IPv6 socket, or IPv4 where IPv6 is unavailable).
@@ -298,6 +300,9 @@ impl From<io::Error> for Stop {
     }
 }
 
+/// The most one sendfile call is asked to move.
+pub const SENDFILE_CHUNK: usize = 1 << 30;
+
 /// Plaintext per TLS write of a file body: bounded memory per connection.
 pub const TLS_CHUNK: usize = 64 * 1024;
 
@@ -496,18 +501,10 @@ impl Conn<'_> {
         );
         if self.buf.is_released() {
             // Idle without a buffer: wait until the client sends something.
-            let timeout = wait.map(|d| rustix::event::Timespec {
-                tv_sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-                tv_nsec: i64::from(d.subsec_nanos()),
-            });
-            let mut fds = [rustix::event::PollFd::new(
-                self.wire.socket(),
-                rustix::event::PollFlags::IN,
-            )];
-            match rustix::event::poll(&mut fds, timeout.as_ref()) {
-                Ok(0) | Err(rustix::io::Errno::INTR) => return Ok(()),
-                Ok(_) => self.buf.restore(),
-                Err(e) => return Err(Stop::Io(e.into())),
+            match wait_for(self.wire.socket(), PollFlags::IN, wait) {
+                Ok(false) => return Ok(()),
+                Ok(true) => self.buf.restore(),
+                Err(e) => return Err(Stop::Io(e)),
             }
         }
         if wait != self.read_timeout {
@@ -724,8 +721,7 @@ impl Conn<'_> {
                 Piece::File { offset, len } => {
                     let mut at = offset;
                     while at < offset + len {
-                        let want = usize::try_from(offset + len - at)
-                            .map_or(TLS_CHUNK, |n| n.min(TLS_CHUNK));
+                        let want = pared_core::range::next_chunk(at, offset + len, TLS_CHUNK);
                         let n = file.read_at(&mut chunk[..want], at)?;
                         if n == 0 {
                             return Err(Stop::Io(io::Error::other("file shrank while sending")));
@@ -759,9 +755,7 @@ impl Conn<'_> {
                 Piece::File { offset, len } => {
                     let mut at = offset;
                     while at < offset + len {
-                        let want = usize::try_from(offset + len - at)
-                            .unwrap_or(usize::MAX)
-                            .min(1 << 30);
+                        let want = pared_core::range::next_chunk(at, offset + len, SENDFILE_CHUNK);
                         match rustix::fs::sendfile(
                             self.wire.socket().as_fd(),
                             file.as_fd(),
@@ -814,17 +808,9 @@ impl Conn<'_> {
             Some(at) => Some(at - now),
             None => self.shared.opts.connection.body_timeout,
         };
-        let timeout = left.map(|d| rustix::event::Timespec {
-            tv_sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-            tv_nsec: i64::from(d.subsec_nanos()),
-        });
-        let mut fds = [rustix::event::PollFd::new(
-            self.wire.socket(),
-            rustix::event::PollFlags::OUT,
-        )];
-        match rustix::event::poll(&mut fds, timeout.as_ref()) {
-            Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
-            Err(e) => Err(Stop::Io(e.into())),
+        match wait_for(self.wire.socket(), PollFlags::OUT, left) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(Stop::Io(e)),
         }
     }
 

@@ -110,12 +110,14 @@ impl Slots {
         let Ok(inner) = self.inner.lock() else {
             return false;
         };
+        // The stored reading (1 + nanoseconds since the epoch) orders as
+        // the instant it stands for; 0 is busy.
         let idle = inner
             .conns
             .iter()
             .filter_map(|(&id, e)| match e.idle.load(Ordering::Relaxed) {
                 0 => None,
-                n => Some((id, self.epoch + Duration::from_nanos(n - 1))),
+                n => Some((id, n)),
             });
         let Some(victim) = idle_victim(idle) else {
             return false;
@@ -166,15 +168,8 @@ impl Drop for Slot {
 
 /// True when a connection is waiting to be accepted on `listener`.
 pub fn pending(listener: impl AsFd) -> bool {
-    let mut fds = [rustix::event::PollFd::new(
-        &listener,
-        rustix::event::PollFlags::IN,
-    )];
-    let zero = rustix::event::Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    matches!(rustix::event::poll(&mut fds, Some(&zero)), Ok(n) if n > 0)
+    crate::wait::wait_for(listener, rustix::event::PollFlags::IN, Some(Duration::ZERO))
+        .unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -323,17 +323,48 @@ impl Tls {
         })
     }
 
-    /// The buffer to read ciphertext into (give it back with
-    /// [`Tls::put_scratch`]).
+    /// Decrypted bytes if some are ready: `Some(Ok(n))` (0 at the end of
+    /// the stream; a close without close_notify counts as one, and core's
+    /// framing tells a truncated body), `Some(Err(_))`, or `None` when
+    /// ciphertext must be read first (into [`Tls::take_scratch`], then
+    /// [`Tls::absorb`]).
+    pub fn ready_plain(&mut self, out: &mut [u8]) -> Option<io::Result<usize>> {
+        match self.read_plain(out) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Some(Ok(0)),
+            r => Some(r),
+        }
+    }
+
+    /// The buffer to read ciphertext into; give it back with
+    /// [`Tls::absorb`].
     pub fn take_scratch(&mut self) -> Vec<u8> {
         let mut v = std::mem::take(&mut self.scratch);
         v.resize(CIPHER_READ, 0);
         v
     }
 
-    /// Gives the ciphertext buffer back.
-    pub fn put_scratch(&mut self, v: Vec<u8>) {
-        self.scratch = v;
+    /// Takes the scratch buffer back after a socket read into it and feeds
+    /// what was read: `Ok(false)` at the end of the stream.
+    pub fn absorb(&mut self, cipher: Vec<u8>, read: io::Result<usize>) -> io::Result<bool> {
+        let fed = match read {
+            Ok(0) => Ok(false),
+            Ok(n) => self.feed(&cipher[..n]).map(|()| true).map_err(io_error),
+            Err(e) => Err(e),
+        };
+        self.scratch = cipher;
+        fed
+    }
+
+    /// Encrypts as much of `data` as the session takes, appending the
+    /// ciphertext for the socket to `out`; returns how much it took.
+    pub fn encrypt(&mut self, data: &[u8], out: &mut Vec<u8>) -> io::Result<usize> {
+        let n = self.write_plain(data)?;
+        self.take_output(out);
+        if n == 0 && out.is_empty() && !data.is_empty() {
+            return Err(io::Error::other("TLS session takes no more data"));
+        }
+        Ok(n)
     }
 
     /// True until the handshake is complete.
@@ -434,27 +465,13 @@ impl Read for Wire {
         match self {
             Wire::Plain(s) => s.read(buf),
             Wire::Tls(s, tls) => loop {
-                match tls.read_plain(buf) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    // A close without close_notify is the end of the stream;
-                    // core's framing tells a truncated body.
-                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
-                    r => return r,
+                if let Some(r) = tls.ready_plain(buf) {
+                    return r;
                 }
                 let mut cipher = tls.take_scratch();
                 let read = s.read(&mut cipher);
-                let fed = match read {
-                    Ok(0) => None,
-                    Ok(n) => Some(tls.feed(&cipher[..n])),
-                    Err(e) => {
-                        tls.put_scratch(cipher);
-                        return Err(e);
-                    }
-                };
-                tls.put_scratch(cipher);
-                match fed {
-                    None => return Ok(0),
-                    Some(r) => r.map_err(io_error)?,
+                if !tls.absorb(cipher, read)? {
+                    return Ok(0);
                 }
             },
         }
@@ -472,19 +489,12 @@ impl Write for Wire {
             Wire::Tls(s, tls) => {
                 let mut rest = data;
                 let mut out = Vec::with_capacity(rest.len().min(64 * 1024) + 64);
-                loop {
-                    let n = tls.write_plain(rest)?;
-                    rest = &rest[n..];
-                    tls.take_output(&mut out);
-                    if n == 0 && out.is_empty() {
-                        return Err(io::Error::other("TLS session takes no more data"));
-                    }
+                while !rest.is_empty() {
+                    rest = &rest[tls.encrypt(rest, &mut out)?..];
                     s.write_all(&out)?;
                     out.clear();
-                    if rest.is_empty() {
-                        return Ok(());
-                    }
                 }
+                Ok(())
             }
         }
     }
