@@ -1,14 +1,19 @@
 //! The async server: a smol executor on every core, one task per
 //! connection, each a loop of socket reads, pared-core events and
-//! file-system calls (run on smol's blocking pool through pared-std).
+//! file-system calls through pared-std.
 //!
-//! File bodies go out with `sendfile` when the socket is writable; like
-//! nginx without thread pools, a page-cache miss blocks that one executor
-//! thread for the duration of the disk read.
+//! An executor thread never waits on the disk. A GET is answered inline
+//! when it needs nothing the kernel would read from the disk: the path is
+//! opened with `RESOLVE_CACHED`, `fstat` reads the in-memory inode, the
+//! digest comes from memory, and a small body (up to 64 KiB) is read with
+//! `preadv2(RWF_NOWAIT)` and leaves with its head in one write. Any miss
+//! runs the same pared-std step on smol's blocking pool. Larger bodies go
+//! out with `sendfile` on the blocking pool, one call per socket buffer
+//! full, as sendfile itself may wait on the disk. Uploads, deletes,
+//! listings and password checks always run on the pool.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -20,9 +25,9 @@ use pared_core::server::{Connection, Event, Reuse};
 use pared_core::service::{self, FsFailure, Route};
 use pared_core::{ProtocolError, RequestHead, ServerOptions};
 use pared_std::buf::RecvBuf;
-use pared_std::fs::{remove_unfinished_uploads, Upload};
+use pared_std::fs::{remove_unfinished_uploads, Cached, Upload};
 use pared_std::gate::{Gate, Pass};
-use pared_std::serve::{self, Body, Prepared, PutStart};
+use pared_std::serve::{self, Body, Preload, Prepared, PutStart, INLINE_BODY};
 use pared_std::server::{recv_capacity, transient_accept_error, Started};
 use pared_std::server::{SENDFILE_CHUNK, TLS_CHUNK};
 use pared_std::shutdown::POLL;
@@ -541,19 +546,7 @@ impl Conn<'_> {
             && pared_core::auth::writes_allowed(&shared.opts.auth, self.peer_ip, user.is_some());
         let prepared = match route {
             Route::Reply(reply) => Prepared::reply(reply),
-            Route::Read(path) => {
-                let r = req.clone();
-                let tls = self.tls.is_some();
-                smol::unblock(move || {
-                    let read = serve::read(&root, &r, &path, start, writable);
-                    if tls {
-                        serve::preload(read, TLS_CHUNK as u64)
-                    } else {
-                        read
-                    }
-                })
-                .await
-            }
+            Route::Read(path) => read(root, &req, path, start, writable).await,
             Route::Delete(path) => {
                 let r = req.clone();
                 smol::unblock(move || serve::delete(&root, &r, &path, start)).await
@@ -716,6 +709,7 @@ impl Conn<'_> {
                 sent += self.send_pieces_tls(file, &pieces).await?;
             }
             Body::File { file, pieces } => {
+                let file = Arc::new(file);
                 // MSG_MORE: the head waits for the file's first bytes, so a
                 // small file leaves in one segment with its head.
                 let head = std::mem::take(&mut self.out);
@@ -732,35 +726,58 @@ impl Conn<'_> {
                             sent += b.len() as u64;
                         }
                         Piece::File { offset, len } => {
-                            let mut at = offset;
-                            while at < offset + len {
-                                let want =
-                                    pared_core::range::next_chunk(at, offset + len, SENDFILE_CHUNK);
-                                let limit = self.send_limit()?;
-                                let send = self.raw.write_with(|s| {
-                                    rustix::fs::sendfile(
-                                        s.as_fd(),
-                                        file.as_fd(),
-                                        Some(&mut at),
-                                        want,
-                                    )
-                                    .map_err(io::Error::from)
-                                });
-                                let n = timed(limit, send).await?;
-                                if n == 0 {
-                                    return Err(Stop::Io(io::Error::other(
-                                        "file shrank while sending",
-                                    )));
-                                }
-                                self.conn.send_body(n, Instant::now()).map_err(usage)?;
-                                sent += n as u64;
-                            }
+                            sent += self.sendfile(&file, offset, len).await?;
                         }
                     }
                 }
             }
         }
         Ok(sent)
+    }
+
+    /// Sends `len` bytes of `file` from `offset` with sendfile on the
+    /// blocking pool, never on the executor: a page-cache miss inside
+    /// sendfile would stall every connection of this thread. Each call
+    /// sends what the socket buffer takes; in between, the task waits for
+    /// the socket to drain, within core's deadline.
+    async fn sendfile(
+        &mut self,
+        file: &Arc<std::fs::File>,
+        offset: u64,
+        len: u64,
+    ) -> Result<u64, Stop> {
+        let end = offset + len;
+        let mut at = offset;
+        while at < end {
+            let want = pared_core::range::next_chunk(at, end, SENDFILE_CHUNK);
+            let (raw, f) = (self.raw.clone(), file.clone());
+            let (r, moved) = smol::unblock(move || {
+                let mut pos = at;
+                let r = rustix::fs::sendfile(raw.get_ref(), &*f, Some(&mut pos), want);
+                (r, pos)
+            })
+            .await;
+            match r {
+                Ok(0) => return Err(Stop::Io(io::Error::other("file shrank while sending"))),
+                Ok(n) => {
+                    at = moved;
+                    self.conn.send_body(n, Instant::now()).map_err(usage)?;
+                    if n < want {
+                        self.drained().await?;
+                    }
+                }
+                Err(rustix::io::Errno::AGAIN) => self.drained().await?,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(Stop::Io(e.into())),
+            }
+        }
+        Ok(len)
+    }
+
+    /// Waits until the socket takes more bytes, within core's deadline.
+    async fn drained(&mut self) -> Result<(), Stop> {
+        let limit = self.send_limit()?;
+        timed(limit, self.raw.writable()).await
     }
 
     /// Sends all of `bytes` with MSG_MORE, each wait within the body timeout.
@@ -831,17 +848,23 @@ impl Conn<'_> {
                     let mut at = offset;
                     while at < offset + len {
                         let want = pared_core::range::next_chunk(at, offset + len, TLS_CHUNK);
-                        // The disk read never runs on an executor thread.
-                        let f = file.clone();
-                        let (buf, read) = smol::unblock(move || {
-                            use std::os::unix::fs::FileExt;
-                            let mut buf = chunk;
-                            let r = f.read_at(&mut buf[..want], at);
-                            (buf, r)
-                        })
-                        .await;
-                        chunk = buf;
-                        let n = read?;
+                        // What the page cache holds is read here; a read
+                        // that would wait on the disk runs on the pool.
+                        let n = match serve::read_cached_at(&file, &mut chunk[..want], at) {
+                            Cached::Done(read) => read?,
+                            Cached::Miss => {
+                                let f = file.clone();
+                                let (buf, read) = smol::unblock(move || {
+                                    use std::os::unix::fs::FileExt;
+                                    let mut buf = chunk;
+                                    let r = f.read_at(&mut buf[..want], at);
+                                    (buf, r)
+                                })
+                                .await;
+                                chunk = buf;
+                                read?
+                            }
+                        };
                         if n == 0 {
                             return Err(Stop::Io(io::Error::other("file shrank while sending")));
                         }
@@ -872,6 +895,36 @@ impl Conn<'_> {
             )),
             Some(at) => Ok(Some(at - now)),
             None => Ok(self.shared.opts.connection.body_timeout),
+        }
+    }
+}
+
+/// GET or HEAD: answered on the executor thread when the path, the inode,
+/// the digest and a small body are all in memory (the common case for a
+/// busy server), else on the blocking pool. Either way through the same
+/// pared-std steps, and a small body is read into memory so it leaves
+/// with its head in one write.
+async fn read(
+    root: Root,
+    req: &RequestHead,
+    path: pared_core::path::RelPath,
+    start: SystemTime,
+    writable: bool,
+) -> Prepared {
+    let prepared = match serve::read_cached(&root, req, &path, start) {
+        Cached::Done(prepared) => prepared,
+        Cached::Miss => {
+            let r = req.clone();
+            return smol::unblock(move || {
+                serve::preload(serve::read(&root, &r, &path, start, writable), INLINE_BODY)
+            })
+            .await;
+        }
+    };
+    match serve::preload_cached(prepared, INLINE_BODY) {
+        Preload::Ready(prepared) => prepared,
+        Preload::Miss(prepared) => {
+            smol::unblock(move || serve::preload(prepared, INLINE_BODY)).await
         }
     }
 }

@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::digests::DigestCache;
 use pared_core::digest::{self, Algorithm, Digest, Hasher};
 use pared_core::listing::Entry;
 use pared_core::path::RelPath;
@@ -85,7 +86,7 @@ fn meta_of(fd: impl AsFd) -> io::Result<Meta> {
 pub const DIGEST_XATTR: &str = "user.pared.repr-digest";
 
 /// The digest kept for `file` if it was recorded for this `etag`.
-pub fn stored_digest(file: &File, etag: &str) -> Option<Digest> {
+fn stored_digest(file: &File, etag: &str) -> Option<Digest> {
     let mut buf = [0u8; 256];
     let n = rustix::fs::fgetxattr(file, DIGEST_XATTR, &mut buf[..]).ok()?;
     let record = std::str::from_utf8(buf.get(..n)?).ok()?;
@@ -105,9 +106,14 @@ fn keep_digest(file: &File, etag: &str, digest: &Digest) {
 }
 
 /// Reads the whole of `file` (version `meta`) and returns its `alg`
-/// digest; keeps the sha-256 for next time when the file did not change
-/// while it was read.
-pub fn compute_digest(file: &File, meta: &Meta, alg: Algorithm) -> io::Result<Digest> {
+/// digest; keeps the sha-256 (in the file's attribute and in `digests`)
+/// for next time when the file did not change while it was read.
+fn compute_digest(
+    file: &File,
+    meta: &Meta,
+    alg: Algorithm,
+    digests: &DigestCache,
+) -> io::Result<Digest> {
     use std::os::unix::fs::FileExt;
     let mut hasher = Hasher::new(alg == Algorithm::Sha512);
     let mut buf = vec![0u8; 256 * 1024];
@@ -128,6 +134,7 @@ pub fn compute_digest(file: &File, meta: &Meta, alg: Algorithm) -> io::Result<Di
     let all = hasher.finish();
     if let Some(sha256) = all.iter().find(|d| d.alg == Algorithm::Sha256) {
         keep_digest(file, &meta.etag(), sha256);
+        digests.put(meta.version(), Some(sha256.clone()));
     }
     all.into_iter()
         .find(|d| d.alg == alg)
@@ -207,6 +214,18 @@ pub struct Opened {
 #[derive(Debug, Clone)]
 pub struct Root {
     fd: Arc<OwnedFd>,
+    digests: Arc<DigestCache>,
+}
+
+/// Why a step that must not wait on the disk did not complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cached<T> {
+    /// Done without waiting: this is the answer.
+    Done(T),
+    /// The step needs the disk (a path component or inode that is not in
+    /// the kernel's caches): run the blocking version on a thread that
+    /// may wait.
+    Miss,
 }
 
 impl Root {
@@ -217,7 +236,10 @@ impl Root {
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        Ok(Root { fd: Arc::new(fd) })
+        Ok(Root {
+            fd: Arc::new(fd),
+            digests: Arc::new(DigestCache::new()),
+        })
     }
 
     fn open_at(&self, dir: impl AsFd, path: &str, flags: OFlags) -> io::Result<OwnedFd> {
@@ -252,6 +274,57 @@ impl Root {
             file: File::from(fd),
             meta,
         })
+    }
+
+    /// [`Root::open_read`] that never waits on the disk: the path is
+    /// resolved with `RESOLVE_CACHED` (Linux 5.12), which fails with
+    /// EAGAIN, reported as [`Cached::Miss`], where a lookup would have to
+    /// read a directory or an inode from the disk; `fstat` of an open
+    /// descriptor reads only the in-memory inode. A kernel without
+    /// `RESOLVE_CACHED` (EINVAL) is a miss too: everything takes the
+    /// blocking path there.
+    pub fn open_read_cached(&self, path: &RelPath) -> Cached<Result<Opened, FsFailure>> {
+        use rustix::io::Errno;
+        let opened = rustix::fs::openat2(
+            &*self.fd,
+            os_path(path),
+            OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+            resolve() | ResolveFlags::CACHED,
+        );
+        let fd = match opened {
+            Ok(fd) => fd,
+            Err(Errno::AGAIN | Errno::INTR | Errno::INVAL) => return Cached::Miss,
+            Err(e) => return Cached::Done(Err(failure(&e.into()))),
+        };
+        Cached::Done(meta_of(&fd).map_err(|e| failure(&e)).map(|meta| Opened {
+            file: File::from(fd),
+            meta,
+        }))
+    }
+
+    /// The sha-256 recorded for this version of `file`, if any: from
+    /// memory, else from its extended attribute (then remembered).
+    pub fn known_digest(&self, file: &File, meta: &Meta) -> Option<Digest> {
+        if let Some(known) = self.digests.get(&meta.version()) {
+            return known;
+        }
+        let stored = stored_digest(file, &meta.etag());
+        self.digests.put(meta.version(), stored.clone());
+        stored
+    }
+
+    /// What is known in memory of this version's sha-256, without any
+    /// system call (see [`DigestCache::get`]).
+    pub fn cached_digest(&self, meta: &Meta) -> Option<Option<Digest>> {
+        self.digests.get(&meta.version())
+    }
+
+    /// Reads the whole of `file` (version `meta`) and returns its `alg`
+    /// digest; the sha-256 is kept for next time when the file did not
+    /// change while it was read.
+    pub fn compute_digest(&self, file: &File, meta: &Meta, alg: Algorithm) -> io::Result<Digest> {
+        compute_digest(file, meta, alg, &self.digests)
     }
 
     /// Opens (creating as needed) the directory that holds `path`.
@@ -326,6 +399,7 @@ impl Root {
         let sha512 = expected.iter().any(|d| d.alg == Algorithm::Sha512);
         let hashing = Hashing::Inline(Box::new(Hasher::new(sha512)));
         Ok(Upload {
+            digests: self.digests.clone(),
             dir,
             tmp,
             name,
@@ -580,6 +654,7 @@ pub fn remove_unfinished_uploads() -> usize {
 /// An upload in progress: whole after [`Upload::commit`], gone otherwise.
 #[derive(Debug)]
 pub struct Upload {
+    digests: Arc<DigestCache>,
     dir: Arc<OwnedFd>,
     tmp: String,
     name: String,
@@ -731,6 +806,8 @@ impl Upload {
         .map_err(|e| failure(&e.into()))?;
         let meta = meta_of(&file).map_err(|e| failure(&e))?;
         keep_digest(&file, &meta.etag(), &sha256);
+        self.digests.put(meta.version(), Some(sha256.clone()));
+        // One fsync for the data, the size, the time and the digest.
         file.sync_all().map_err(|e| failure(&e))?;
         drop(file);
         let created = self.place(allowed)?;

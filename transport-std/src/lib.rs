@@ -12,6 +12,7 @@
 
 pub mod buf;
 pub mod client;
+pub mod digests;
 pub mod fs;
 pub mod gate;
 pub mod serve;

@@ -4,6 +4,7 @@
 //! `smol::unblock`.
 
 use std::fs::File;
+use std::io;
 use std::time::SystemTime;
 
 use pared_core::path::RelPath;
@@ -11,7 +12,11 @@ use pared_core::range::Pieces;
 use pared_core::service::{self, DigestPlan, FileKind, ReadStep, Reply, ReplyBody, WriteGuard};
 use pared_core::{listing, RequestHead, ResponseHead, StatusCode};
 
-use crate::fs::{self, Opened, Root, Upload};
+use crate::fs::{Cached, Opened, Root, Upload};
+
+/// File bodies up to this size may be read into memory and sent with
+/// their head in one write (bounded memory per response).
+pub const INLINE_BODY: u64 = 64 * 1024;
 
 /// Where a prepared response's body comes from.
 #[derive(Debug)]
@@ -87,12 +92,12 @@ pub fn read(
     let opened = root.open_read(path);
     let meta = opened.as_ref().map(|o| o.meta).map_err(|f| *f);
     match service::read_reply(req, path, meta, now) {
-        ReadStep::Reply(reply) => file_prepared(req, reply, opened.ok()),
+        ReadStep::Reply(reply) => file_prepared(root, req, reply, opened.ok()),
         ReadStep::TryIndex(index) => {
             let idx = root.open_read(&index);
             let idx_meta = idx.as_ref().map(|o| o.meta).map_err(|f| *f);
             if let Some(reply) = service::index_reply(req, &index, idx_meta, now) {
-                return file_prepared(req, reply, idx.ok());
+                return file_prepared(root, req, reply, idx.ok());
             }
             match opened.map(|Opened { file, .. }| root.entries(&file)) {
                 Ok(Ok(entries)) => {
@@ -112,45 +117,146 @@ pub fn read(
     }
 }
 
-/// Reads a small file body into memory (at most `max` bytes), for a
-/// connection that cannot use sendfile (TLS): the response then leaves in
-/// one write, and on the async runtime within the same blocking step as
-/// the open. Larger bodies, ranges and multipart stay file-backed.
+/// [`read`] for a thread that must never wait on the disk (an async
+/// executor): the same answer when everything it needs is already in the
+/// kernel's caches or in memory, else [`Cached::Miss`], and the caller
+/// runs [`read`] where waiting is allowed. A directory (index file or
+/// listing), a digest not yet known in memory, or one to compute, is
+/// always a miss. The body itself is not read here.
+pub fn read_cached(
+    root: &Root,
+    req: &RequestHead,
+    path: &RelPath,
+    now: SystemTime,
+) -> Cached<Prepared> {
+    let opened = match root.open_read_cached(path) {
+        Cached::Done(opened) => opened,
+        Cached::Miss => return Cached::Miss,
+    };
+    let meta = opened.as_ref().map(|o| o.meta).map_err(|f| *f);
+    let ReadStep::Reply(mut reply) = service::read_reply(req, path, meta, now) else {
+        return Cached::Miss;
+    };
+    let Ok(Opened { file, meta }) = opened else {
+        return Cached::Done(Prepared::with_file(reply, None));
+    };
+    if meta.kind == FileKind::File && matches!(reply.head.status.as_u16(), 200 | 206) {
+        let Some(known) = root.cached_digest(&meta) else {
+            return Cached::Miss;
+        };
+        match service::digest_plan(req, &reply, known) {
+            DigestPlan::Omit => {}
+            DigestPlan::Send(d) => service::add_repr_digest(&mut reply, &d),
+            DigestPlan::Compute(_) => return Cached::Miss,
+        }
+    }
+    Cached::Done(Prepared::with_file(reply, Some(file)))
+}
+
+/// The whole-file span of a prepared body of at most `max` bytes: what
+/// [`preload`] would read into memory.
+fn small_span(prepared: &Prepared, max: u64) -> Option<(u64, u64)> {
+    match &prepared.body {
+        Body::File {
+            pieces: Pieces::Span { offset, len },
+            ..
+        } if *len <= max => Some((*offset, *len)),
+        _ => None,
+    }
+}
+
+/// Reads a small file body into memory (at most `max` bytes): the
+/// response then leaves in one write with its head (and on TLS needs no
+/// second pass over the file). Larger bodies, ranges and multipart stay
+/// file-backed, and so does a body whose read fails.
 pub fn preload(prepared: Prepared, max: u64) -> Prepared {
     use std::os::unix::fs::FileExt;
+    let Some((offset, len)) = small_span(&prepared, max) else {
+        return prepared;
+    };
     let Prepared { head, body } = prepared;
-    let body = match body {
-        Body::File {
-            file,
-            pieces: Pieces::Span { offset, len },
-        } if len <= max => {
-            let mut buf = vec![0u8; usize::try_from(len).unwrap_or(0)];
-            match file.read_exact_at(&mut buf, offset) {
-                Ok(()) => Body::Bytes(buf),
-                Err(_) => Body::File {
-                    file,
-                    pieces: Pieces::Span { offset, len },
-                },
-            }
-        }
-        other => other,
+    let Body::File { file, pieces } = body else {
+        return Prepared { head, body };
+    };
+    let mut buf = vec![0u8; usize::try_from(len).unwrap_or(0)];
+    let body = match file.read_exact_at(&mut buf, offset) {
+        Ok(()) => Body::Bytes(buf),
+        Err(_) => Body::File { file, pieces },
     };
     Prepared { head, body }
 }
 
+/// What [`preload_cached`] did with a response.
+#[derive(Debug)]
+pub enum Preload {
+    /// Ready to send: a small body now in memory, or any other body as it was.
+    Ready(Prepared),
+    /// A small body not all in the page cache, given back unchanged: call
+    /// [`preload`] where waiting is allowed.
+    Miss(Prepared),
+}
+
+/// [`preload`] without waiting on the disk.
+pub fn preload_cached(prepared: Prepared, max: u64) -> Preload {
+    let Some((offset, len)) = small_span(&prepared, max) else {
+        return Preload::Ready(prepared);
+    };
+    let Prepared { head, body } = prepared;
+    let Body::File { file, pieces } = body else {
+        return Preload::Ready(Prepared { head, body });
+    };
+    let mut buf = vec![0u8; usize::try_from(len).unwrap_or(0)];
+    match read_cached_at(&file, &mut buf, offset) {
+        Cached::Done(Ok(n)) if n == buf.len() => Preload::Ready(Prepared {
+            head,
+            body: Body::Bytes(buf),
+        }),
+        _ => Preload::Miss(Prepared {
+            head,
+            body: Body::File { file, pieces },
+        }),
+    }
+}
+
+/// Reads from `file` at `offset` only what the page cache holds
+/// (`preadv2(RWF_NOWAIT)`): a short count where cached pages end, and
+/// [`Cached::Miss`] when the first page is not cached or the file system
+/// cannot tell (then read where waiting is allowed).
+pub fn read_cached_at(file: &File, buf: &mut [u8], offset: u64) -> Cached<io::Result<usize>> {
+    use rustix::io::{Errno, ReadWriteFlags};
+    if buf.is_empty() {
+        return Cached::Done(Ok(0));
+    }
+    match rustix::io::preadv2(
+        file,
+        &mut [io::IoSliceMut::new(buf)],
+        offset,
+        ReadWriteFlags::NOWAIT,
+    ) {
+        Ok(n) => Cached::Done(Ok(n)),
+        Err(Errno::AGAIN | Errno::OPNOTSUPP | Errno::INTR | Errno::INVAL) => Cached::Miss,
+        Err(e) => Cached::Done(Err(e.into())),
+    }
+}
+
 /// A file reply with its file, plus the `Repr-Digest` core asks for: the
 /// one kept for this version, or one computed now by reading the file.
-fn file_prepared(req: &RequestHead, mut reply: Reply, opened: Option<Opened>) -> Prepared {
+fn file_prepared(
+    root: &Root,
+    req: &RequestHead,
+    mut reply: Reply,
+    opened: Option<Opened>,
+) -> Prepared {
     let Some(Opened { file, meta }) = opened else {
         return Prepared::with_file(reply, None);
     };
     if meta.kind == FileKind::File && matches!(reply.head.status.as_u16(), 200 | 206) {
-        let known = fs::stored_digest(&file, &meta.etag());
+        let known = root.known_digest(&file, &meta);
         let digest = match service::digest_plan(req, &reply, known) {
             DigestPlan::Omit => None,
             DigestPlan::Send(d) => Some(d),
             // A file that changes while it is read gets no digest.
-            DigestPlan::Compute(alg) => fs::compute_digest(&file, &meta, alg).ok(),
+            DigestPlan::Compute(alg) => root.compute_digest(&file, &meta, alg).ok(),
         };
         if let Some(d) = digest {
             service::add_repr_digest(&mut reply, &d);

@@ -1,0 +1,152 @@
+//! The steps an async executor may run inline, forced to miss: a path not
+//! in the kernel's dentry cache (`RESOLVE_CACHED`), a body not in the page
+//! cache (`RWF_NOWAIT`), a digest not known in memory. Each miss must say
+//! so (never block, never answer wrongly), and the blocking step must then
+//! give the answer and warm what the next inline attempt needs.
+//!
+//! The files live under `CARGO_TARGET_TMPDIR` (the build's disk), not in
+//! a tmpfs: a tmpfs keeps every dentry and page in memory, so nothing
+//! could miss there.
+
+use std::fs;
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use pared_core::path::resolve_target;
+use pared_core::{Parsed, RequestHead, RequestParser};
+use pared_std::fs::Cached;
+use pared_std::serve::{self, Body, Preload, Prepared, INLINE_BODY};
+use pared_std::Root;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cached-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(dir.join("sub")).expect("scratch directory");
+    dir
+}
+
+fn request(raw: &str) -> RequestHead {
+    match RequestParser::new(Default::default()).parse(raw.as_bytes()) {
+        Ok(Parsed::Complete { head, .. }) => head,
+        other => panic!("test request does not parse: {other:?}"),
+    }
+}
+
+/// Writes `body` to `path`, synced, so its pages are clean and can be
+/// dropped from the page cache.
+fn write_synced(path: &PathBuf, body: &[u8]) {
+    let mut f = fs::File::create(path).expect("create");
+    f.write_all(body).expect("write");
+    f.sync_all().expect("sync");
+}
+
+/// Drops the file's pages from the page cache.
+fn evict_pages(path: &PathBuf) {
+    let f = fs::File::open(path).expect("open");
+    rustix::fs::fadvise(f.as_fd(), 0, None, rustix::fs::Advice::DontNeed).expect("fadvise");
+}
+
+/// Drops unused dentries and inodes everywhere (root only).
+fn drop_dentries() -> bool {
+    fs::write("/proc/sys/vm/drop_caches", "2").is_ok()
+}
+
+#[test]
+fn a_body_out_of_the_page_cache_is_a_miss_until_read() {
+    let dir = scratch("pages");
+    let path = dir.join("sub/page.txt");
+    let body: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+    write_synced(&path, &body);
+    let root = Root::open(&dir).expect("root");
+    let req = request("GET /sub/page.txt HTTP/1.0\r\n\r\n");
+    let rel = resolve_target("/sub/page.txt").expect("path");
+    let now = SystemTime::now();
+
+    // The digest is not known in memory yet: the blocking read learns it.
+    assert!(matches!(
+        serve::read_cached(&root, &req, &rel, now),
+        Cached::Miss
+    ));
+    let warm = serve::read(&root, &req, &rel, now, false);
+    assert_eq!(warm.head.status.as_u16(), 200);
+    let Cached::Done(prepared) = serve::read_cached(&root, &req, &rel, now) else {
+        panic!("the second read of a file just opened misses");
+    };
+    assert!(matches!(prepared.body, Body::File { .. }));
+
+    evict_pages(&path);
+    let prepared = match serve::preload_cached(prepared, INLINE_BODY) {
+        Preload::Miss(p) => p,
+        Preload::Ready(p) => panic!("pages just evicted read without waiting: {:?}", p.body),
+    };
+    assert!(
+        matches!(prepared.body, Body::File { .. }),
+        "a miss gives the response back unchanged"
+    );
+    let loaded = serve::preload(prepared, INLINE_BODY);
+    match &loaded.body {
+        Body::Bytes(b) => assert_eq!(b, &body),
+        other => panic!("the blocking preload did not read the body: {other:?}"),
+    }
+    // Now cached: the inline read succeeds, with the same bytes.
+    let Cached::Done(again) = serve::read_cached(&root, &req, &rel, now) else {
+        panic!("miss after the file was read");
+    };
+    match serve::preload_cached(again, INLINE_BODY) {
+        Preload::Ready(Prepared {
+            body: Body::Bytes(b),
+            ..
+        }) => assert_eq!(b, body),
+        other => panic!("cached body not read inline: {other:?}"),
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_path_out_of_the_dentry_cache_is_a_miss_until_opened() {
+    let dir = scratch("dentries");
+    let path = dir.join("sub/entry.txt");
+    write_synced(&path, b"entry");
+    let root = Root::open(&dir).expect("root");
+    let rel = resolve_target("/sub/entry.txt").expect("path");
+    if !drop_dentries() {
+        eprintln!("skipped: dropping the dentry cache needs root");
+        return;
+    }
+    assert!(
+        matches!(root.open_read_cached(&rel), Cached::Miss),
+        "a path whose dentries were dropped opened without a lookup"
+    );
+    let opened = root.open_read(&rel).expect("blocking open");
+    assert_eq!(opened.meta.len, 5);
+    match root.open_read_cached(&rel) {
+        Cached::Done(Ok(o)) => assert_eq!(o.meta.ino, opened.meta.ino),
+        other => panic!("open after a blocking lookup missed: {other:?}"),
+    }
+    // A missing name is answered from the cache too, once looked up.
+    let gone = resolve_target("/sub/absent.txt").expect("path");
+    assert!(root.open_read(&gone).is_err());
+    assert!(matches!(
+        root.open_read_cached(&gone),
+        Cached::Done(Err(pared_core::service::FsFailure::NotFound))
+    ));
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_directory_always_takes_the_blocking_step() {
+    let dir = scratch("dir");
+    write_synced(&dir.join("sub/a.txt"), b"a");
+    let root = Root::open(&dir).expect("root");
+    let req = request("GET /sub/ HTTP/1.0\r\n\r\n");
+    let rel = resolve_target("/sub/").expect("path");
+    let _ = serve::read(&root, &req, &rel, SystemTime::now(), false);
+    assert!(matches!(
+        serve::read_cached(&root, &req, &rel, SystemTime::now()),
+        Cached::Miss
+    ));
+    let _ = fs::remove_dir_all(&dir);
+}
