@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::digests::DigestCache;
+use crate::writeback::WriteBack;
 use pared_core::digest::{self, Algorithm, Digest, Hasher};
 use pared_core::listing::Entry;
 use pared_core::path::RelPath;
@@ -410,6 +411,7 @@ impl Root {
             length,
             expected,
             guard,
+            writeback: WriteBack::new(),
         })
     }
 
@@ -667,6 +669,7 @@ pub struct Upload {
     length: u64,
     expected: Vec<Digest>,
     guard: WriteGuard,
+    writeback: WriteBack,
 }
 
 /// An upload hands its hashing to a helper thread once this much is
@@ -765,19 +768,19 @@ impl Upload {
         if let Some(h) = &mut self.hashing {
             h.advance(data, self.written, self.length, f);
         }
+        self.writeback.advance(f, self.written);
         Ok(())
     }
 
-    /// Checks the digests, stamps the modification time, syncs the data,
+    /// Checks the digests, stamps the modification time, syncs the file,
     /// renames it over the target as the guard allows, and syncs the
     /// directory. `allowed` evaluates the preconditions against the
     /// current file (for [`WriteGuard::Locked`], while it is locked).
     pub fn commit(mut self, allowed: &dyn Fn(Option<&Meta>) -> bool) -> Result<Stored, FsFailure> {
         let file = self.file.take().ok_or(FsFailure::Other)?;
-        // Write the data back while the hashing helper catches up: the
-        // data's durability does not depend on the digest (a mismatch
-        // removes the temporary anyway).
-        file.sync_data().map_err(|e| failure(&e))?;
+        // The disk writes the tail while the hashing helper catches up;
+        // most of the body was written back as it arrived.
+        self.writeback.finish(&file, self.written);
         let computed = self.hashing.take().ok_or(FsFailure::Other)?.finish()?;
         if !digest::matches(&self.expected, &computed) {
             return Err(FsFailure::DigestMismatch);

@@ -7,7 +7,7 @@
 //!   it runs file-system calls and asks `pared_core::service` what to answer.
 //! - [`server`] and [`client`]: the std drivers, short loops of socket
 //!   reads, core events and file-system calls.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod buf;
@@ -21,6 +21,7 @@ pub mod shutdown;
 pub mod slots;
 pub mod tls;
 pub mod wait;
+pub mod writeback;
 
 pub use fs::Root;
 pub use shutdown::Shutdown;
