@@ -34,6 +34,25 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    g.bench_function("pared-core index", |b| {
+        // The zero-copy form: positions in the buffer, as httparse gives.
+        let mut p = RequestParser::new(Limits::default());
+        b.iter(|| {
+            for req in CORPUS {
+                match p.parse_index(black_box(req)) {
+                    Ok(Parsed::Complete { head, consumed }) => {
+                        black_box((
+                            head.method(),
+                            head.target(req),
+                            head.field_count(),
+                            consumed,
+                        ));
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+        })
+    });
     g.bench_function("httparse", |b| {
         b.iter(|| {
             for req in CORPUS {

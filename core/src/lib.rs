@@ -26,5 +26,5 @@ pub use body::Framing;
 pub use error::{ProtocolError, UsageError};
 pub use head::{Field, Headers, Method, RequestHead, ResponseHead, StatusCode, Version};
 pub use options::{ClientOptions, ServerOptions};
-pub use parse::{Limits, Parsed, RequestParser, ResponseParser};
+pub use parse::{Limits, Parsed, RequestIndex, RequestParser, ResponseParser};
 pub use write::{write_request, write_response};

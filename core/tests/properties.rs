@@ -111,6 +111,44 @@ proptest! {
     }
 
     #[test]
+    fn one_parser_reads_pipelined_heads_by_index(
+        first in request_head(),
+        second in request_head(),
+        cuts in prop::collection::vec(0usize..400, 0..6),
+    ) {
+        // One parser, reused as a server does: the first head by index,
+        // then the second fed in pieces; each index reads back as the
+        // owned head, and the parser's state never leaks between heads.
+        let (a, b) = (serialized(&first), serialized(&second));
+        let mut wire = a.clone();
+        wire.extend_from_slice(&b);
+        let mut p = RequestParser::new(Limits::default());
+        match p.parse_index(&wire).unwrap() {
+            Parsed::Complete { head, consumed } => {
+                prop_assert_eq!(consumed, a.len());
+                prop_assert_eq!(head.method(), &first.method);
+                prop_assert_eq!(head.target(&wire), first.target.as_str());
+                prop_assert_eq!(head.field_count(), first.headers.len());
+                prop_assert_eq!(head.to_head(&wire), first.clone());
+            }
+            Parsed::Partial => prop_assert!(false, "first head incomplete"),
+        }
+        prop_assert!(!p.in_progress());
+        let rest = &wire[a.len()..];
+        let mut cuts = cuts;
+        cuts.sort_unstable();
+        let mut got = None;
+        for end in cuts.into_iter().filter(|&c| c < rest.len()).chain([rest.len()]) {
+            if let Parsed::Complete { head, consumed } = p.parse_index(&rest[..end]).unwrap() {
+                prop_assert_eq!(consumed, b.len());
+                got = Some(head.to_head(rest));
+                break;
+            }
+        }
+        prop_assert_eq!(got, Some(second));
+    }
+
+    #[test]
     fn response_roundtrip(head in response_head()) {
         let mut wire = Vec::new();
         write_response(&head, &mut wire).unwrap();
