@@ -11,6 +11,7 @@
 //! - Core counts outgoing body bytes but never sees them, so a driver may
 //!   send a file with `sendfile`.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::body::{request_framing, response_framing, BodyEvent, BodyReader, Framing};
@@ -134,7 +135,8 @@ struct Current {
 /// See the crate docs for the calling convention and the driver loop.
 #[derive(Debug)]
 pub struct Connection {
-    config: Config,
+    /// Shared by every connection of a server (it is read, never changed).
+    config: Arc<Config>,
     parser: RequestParser,
     recv: Recv,
     send: Send,
@@ -153,7 +155,10 @@ pub struct Connection {
 
 impl Connection {
     /// A connection accepted at `now`.
-    pub fn new(config: Config, now: Instant) -> Connection {
+    /// A server passes one `Arc` to all its connections, so none keeps a
+    /// copy of its own; a plain `Config` works too.
+    pub fn new(config: impl Into<Arc<Config>>, now: Instant) -> Connection {
+        let config = config.into();
         Connection {
             parser: RequestParser::new(config.limits),
             config,

@@ -13,7 +13,7 @@
 //! listings and password checks always run on the pool.
 
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -24,6 +24,7 @@ use pared_core::range::{Piece, Pieces};
 use pared_core::server::{Connection, Event, Reuse};
 use pared_core::service::{self, FsFailure, Route};
 use pared_core::{ProtocolError, RequestHead, ServerOptions};
+use pared_std::between::{self, Between};
 use pared_std::buf::RecvBuf;
 use pared_std::fs::{remove_unfinished_uploads, Cached, Upload};
 use pared_std::gate::{Gate, Pass};
@@ -94,6 +95,8 @@ struct Shared {
     tls: Option<Arc<pared_std::tls::TlsServerConfig>>,
     gate: Arc<Gate>,
     opts: ServerOptions,
+    /// `opts.connection`, shared by every connection's state machine.
+    connection: Arc<pared_core::server::Config>,
     stop: Shutdown,
     active: AtomicUsize,
     slots: Arc<Slots>,
@@ -131,6 +134,7 @@ pub fn serve(
         gate: Arc::new(Gate::new(opts.auth.clone())),
         slots: Slots::new(&opts),
         batches: Batches::new(),
+        connection: Arc::new(opts.connection),
         opts,
         stop,
         active: AtomicUsize::new(0),
@@ -213,8 +217,12 @@ async fn accept_loop(
             continue;
         };
         s.active.fetch_add(1, Ordering::SeqCst);
+        // Boxed: a stream held by value would stay in the task's state
+        // for the connection's whole life, beside the one in `Conn`.
+        let stream = Box::new(stream);
+        let ip = peer.ip();
         ex.spawn(async move {
-            let _ = handle(stream, peer, &s, &slot).await;
+            let _ = handle(stream, ip, &s, &slot).await;
             drop(slot);
             s.active.fetch_sub(1, Ordering::SeqCst);
             drop(permit);
@@ -241,11 +249,11 @@ impl From<io::Error> for Stop {
 }
 
 struct Conn<'a> {
-    stream: TcpStream,
     /// The TLS session, on an https port.
     tls: Option<Box<Tls>>,
+    /// The socket (no async_net::TcpStream: its cached readiness futures
+    /// would add 112 bytes to every connection).
     raw: Arc<Async<std::net::TcpStream>>,
-    peer: String,
     peer_ip: std::net::IpAddr,
     conn: Connection,
     buf: RecvBuf,
@@ -259,24 +267,25 @@ struct Conn<'a> {
 /// port speaks https. A failed handshake is one line on stderr and ends
 /// only this connection. `None`: the connection is over.
 async fn tls_accept(
-    stream: &mut TcpStream,
+    raw: &Arc<Async<std::net::TcpStream>>,
     config: &Arc<pared_std::tls::TlsServerConfig>,
     shared: &Shared,
-    peer: SocketAddr,
+    peer: std::net::IpAddr,
 ) -> Option<Tls> {
     let limit = shared
         .opts
         .connection
         .head_timeout
         .unwrap_or(Duration::from_secs(24 * 3600));
-    let who = peer.ip().to_canonical();
+    let who = peer.to_canonical();
     let started = async {
         let mut first = [0u8; 1];
-        match stream.peek(&mut first).await {
+        let mut stream = &**raw;
+        match raw.peek(&mut first).await {
             Ok(1) if !pared_std::tls::looks_like_tls(first[0]) => {
                 let reply = serve::plain_http_on_tls_port(SystemTime::now());
                 let _ = stream.write_all(&reply).await;
-                let _ = stream.shutdown(std::net::Shutdown::Write);
+                let _ = raw.get_ref().shutdown(std::net::Shutdown::Write);
                 let mut sink = vec![0u8; 4096];
                 let _ = stream.read(&mut sink).await;
                 return Ok(None);
@@ -286,7 +295,7 @@ async fn tls_accept(
             Err(e) => return Err(e),
         }
         let mut tls = Tls::server(config.clone()).map_err(pared_std::tls::io_error)?;
-        handshake(stream, &mut tls).await?;
+        handshake(&mut stream, &mut tls).await?;
         Ok(Some(tls))
     };
     let outcome = future::or(async { Some(started.await) }, async {
@@ -329,52 +338,62 @@ async fn refuse(mut stream: TcpStream) {
     let _ = stream.shutdown(std::net::Shutdown::Write);
 }
 
-async fn handle(
-    stream: TcpStream,
-    peer: SocketAddr,
-    shared: &Shared,
-    slot: &Slot,
-) -> Result<(), Stop> {
-    stream.set_nodelay(true)?;
-    let accepted = Instant::now();
-    let mut stream = stream;
-    let tls = match &shared.tls {
-        None => None,
-        Some(config) => match tls_accept(&mut stream, config, shared, peer).await {
-            Some(tls) => Some(Box::new(tls)),
-            None => return Ok(()),
-        },
-    };
-    let raw: Arc<Async<std::net::TcpStream>> = stream.clone().into();
-    let mut c = Conn {
-        stream,
-        tls,
-        raw,
-        peer: peer.ip().to_canonical().to_string(),
-        peer_ip: peer.ip(),
-        // The handshake counts against the first request's head timeout.
-        conn: Connection::new(shared.opts.connection, accepted),
-        buf: RecvBuf::new(recv_capacity(&shared.opts)),
-        out: Vec::with_capacity(512),
-        shared,
-        slot,
-    };
-    loop {
-        let head = match c.next_head().await {
-            Ok(Some(head)) => head,
-            Ok(None) => return Ok(()),
-            Err(Stop::Protocol(e)) => {
-                c.answer_error(e, None, Started::now()).await;
-                c.linger().await;
+/// Serves one connection. A plain function returning an async block, not
+/// an `async fn`: an async fn keeps a second copy of each argument in its
+/// state for the connection's whole life.
+#[allow(clippy::manual_async_fn)]
+fn handle<'a>(
+    stream: Box<TcpStream>,
+    peer: std::net::IpAddr,
+    shared: &'a Shared,
+    slot: &'a Slot,
+) -> impl std::future::Future<Output = Result<(), Stop>> + 'a {
+    async move {
+        stream.set_nodelay(true)?;
+        let accepted = Instant::now();
+        let raw: Arc<Async<std::net::TcpStream>> = (*stream).into();
+        let tls = match &shared.tls {
+            None => None,
+            Some(config) => match Box::pin(tls_accept(&raw, config, shared, peer)).await {
+                Some(tls) => Some(Box::new(tls)),
+                None => return Ok(()),
+            },
+        };
+        let mut c = Conn {
+            tls,
+            raw,
+            peer_ip: peer,
+            // The handshake counts against the first request's head timeout.
+            conn: Connection::new(shared.connection.clone(), accepted),
+            buf: RecvBuf::lazy(recv_capacity(&shared.opts)),
+            out: Vec::new(),
+            shared,
+            slot,
+        };
+        // The task's future is as large as its largest state: everything but
+        // waiting for a request runs boxed, so an idle connection's task
+        // holds only `Conn` and one read.
+        let c = &mut c;
+        loop {
+            let head = match c.next_head().await {
+                Ok(Some(head)) => head,
+                Ok(None) => return Ok(()),
+                Err(Stop::Protocol(e)) => {
+                    Box::pin(async {
+                        c.answer_error(e, None, Started::now()).await;
+                        c.linger().await;
+                    })
+                    .await;
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            };
+            if Box::pin(c.serve_request(head)).await? == Reuse::Close {
+                if c.conn.needs_lingering_close() {
+                    Box::pin(c.linger()).await;
+                }
                 return Ok(());
             }
-            Err(e) => return Err(e),
-        };
-        if c.serve_request(head).await? == Reuse::Close {
-            if c.conn.needs_lingering_close() {
-                c.linger().await;
-            }
-            return Ok(());
         }
     }
 }
@@ -388,7 +407,7 @@ impl Conn<'_> {
     /// client is still sending (bounded by core's time and size), so the
     /// close does not reset the connection under the answer just sent.
     async fn linger(&mut self) {
-        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        let _ = self.raw.get_ref().shutdown(std::net::Shutdown::Write);
         let end = Instant::now() + pared_core::server::LINGER_TIME;
         let mut discarded = 0;
         // On the heap: a buffer held across an await would grow every
@@ -398,7 +417,7 @@ impl Conn<'_> {
             let Some(left) = end.checked_duration_since(Instant::now()) else {
                 break;
             };
-            let read = future::or(async { Some(self.stream.read(&mut sink).await) }, async {
+            let read = future::or(async { Some((&*self.raw).read(&mut sink).await) }, async {
                 Timer::after(left).await;
                 None
             })
@@ -412,30 +431,25 @@ impl Conn<'_> {
 
     async fn next_head(&mut self) -> Result<Option<RequestHead>, Stop> {
         loop {
-            let (used, event) = self
-                .conn
-                .handle_input(self.buf.data(), Instant::now())
-                .map_err(Stop::Protocol)?;
-            match event {
-                Event::Head(head) => {
-                    self.buf.consume(used);
-                    self.slot.idle(false);
-                    return Ok(Some(head));
-                }
-                Event::NeedData => {
-                    self.buf.consume(used);
-                    let idle = self.conn.is_idle();
-                    // Shutting down, or told to make room: close between
-                    // requests, as if the client had left.
-                    if idle && (self.shared.stop.requested() || self.slot.evicted()) {
-                        return Ok(None);
-                    }
-                    self.slot.idle(idle);
-                    self.fill().await?;
-                }
-                Event::Closed | Event::Body(_) | Event::End | Event::Paused => return Ok(None),
+            // The event is gone before the read is awaited, so it takes
+            // no room in an idle connection's state.
+            if let Some(head) = self.next_event()? {
+                return Ok(head);
             }
+            self.fill().await?;
         }
+    }
+
+    /// What the received bytes give between requests: `Some` with the
+    /// next head or the end of the connection, `None` to read more.
+    fn next_event(&mut self) -> Result<Option<Option<RequestHead>>, Stop> {
+        let shared = self.shared;
+        let next = between::next(&mut self.conn, &mut self.buf, self.slot, &shared.stop);
+        Ok(match next.map_err(Stop::Protocol)? {
+            Between::Head(head) => Some(Some(head)),
+            Between::Close => Some(None),
+            Between::Read { .. } => None,
+        })
     }
 
     /// One read from the socket, bounded by core's next deadline (and by
@@ -445,10 +459,34 @@ impl Conn<'_> {
             .conn
             .time_left(Instant::now())
             .map_err(Stop::Protocol)?;
-        let cap = if self.conn.is_idle() { POLL } else { POLL * 5 };
+        let idle = self.conn.is_idle();
+        let cap = if idle { POLL } else { POLL * 5 };
         let wait = left.map_or(cap, |d| d.min(cap));
+        if idle && self.tls.is_none() {
+            // Between requests with nothing pending: hold no buffers until
+            // the client sends (TLS keeps its own, as it may hold
+            // decrypted bytes).
+            self.buf.release();
+            self.out = Vec::new();
+        }
         if self.buf.is_released() {
-            // Idle without a buffer: wait until the client sends something.
+            // Bytes already here are read at once (a wait for readiness
+            // would cost a trip through the reactor); otherwise wait
+            // without the buffer until the client sends something.
+            self.buf.restore();
+            match std::io::Read::read(&mut self.raw.get_ref(), self.buf.spare()) {
+                Ok(0) => {
+                    self.conn.handle_eof();
+                    return Ok(());
+                }
+                Ok(n) => {
+                    self.buf.filled(n);
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.buf.release(),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
+                Err(e) => return Err(Stop::Io(e)),
+            }
             let raw = self.raw.clone();
             let ready = future::or(async { Some(raw.readable().await) }, async {
                 Timer::after(wait).await;
@@ -465,11 +503,12 @@ impl Conn<'_> {
         if spare.is_empty() {
             return Err(Stop::Io(io::Error::other("receive buffer full")));
         }
-        let (stream, tls) = (&mut self.stream, &mut self.tls);
+        let (mut stream, tls) = (&*self.raw, &mut self.tls);
         let read = future::or(
             async {
                 Some(match tls {
-                    Some(tls) => tls_read(stream, tls, spare).await,
+                    // Boxed: its state would grow every connection's task.
+                    Some(tls) => Box::pin(tls_read(&mut stream, tls, spare)).await,
                     None => stream.read(spare).await,
                 })
             },
@@ -480,9 +519,6 @@ impl Conn<'_> {
         )
         .await;
         match read {
-            // A whole wait with nothing, between requests: hold no buffer
-            // while idle (TLS keeps its own, as it may hold decrypted bytes).
-            None if self.conn.is_idle() && self.tls.is_none() => self.buf.release(),
             None => {}
             Some(Ok(0)) => self.conn.handle_eof(),
             Some(Ok(n)) => self.buf.filled(n),
@@ -516,7 +552,7 @@ impl Conn<'_> {
             None => (None, 0),
         };
         if status.is_some() || req.is_some() {
-            started.log(&self.shared.opts, &self.peer, None, req, status, sent);
+            started.log(&self.shared.opts, self.peer_ip, None, req, status, sent);
         }
     }
 
@@ -578,7 +614,7 @@ impl Conn<'_> {
         let bytes = *sent.as_ref().unwrap_or(&0);
         started.log(
             &shared.opts,
-            &self.peer,
+            self.peer_ip,
             user.as_deref(),
             Some(&req),
             Some(status),
@@ -600,7 +636,7 @@ impl Conn<'_> {
             self.out = out;
             r?;
         }
-        let small = self.buf.capacity();
+        let small = self.buf.limit();
         self.buf.resize(UPLOAD_READ);
         let result = self.stream_upload(upload).await;
         self.buf.resize(small);
@@ -817,8 +853,8 @@ impl Conn<'_> {
     /// Writes all of `data` to the client (encrypted on an https port).
     async fn write_out(&mut self, data: &[u8]) -> io::Result<()> {
         match &mut self.tls {
-            Some(tls) => tls_write_all(&mut self.stream, tls, data).await,
-            None => self.stream.write_all(data).await,
+            Some(tls) => tls_write_all(&mut &*self.raw, tls, data).await,
+            None => (&*self.raw).write_all(data).await,
         }
     }
 

@@ -5,14 +5,14 @@
 use std::io;
 
 use async_net::TcpStream;
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use pared_std::tls::{io_error, Tls};
 
 /// Decrypted bytes, reading ciphertext from `s` as needed; `Ok(0)` at the
 /// end of the stream (a close without close_notify included: core's
 /// framing tells a truncated body).
-pub(crate) async fn tls_read(
-    s: &mut TcpStream,
+pub(crate) async fn tls_read<S: AsyncRead + Unpin>(
+    s: &mut S,
     tls: &mut Tls,
     buf: &mut [u8],
 ) -> io::Result<usize> {
@@ -30,7 +30,11 @@ pub(crate) async fn tls_read(
 }
 
 /// Encrypts all of `data` and writes it to `s`.
-pub(crate) async fn tls_write_all(s: &mut TcpStream, tls: &mut Tls, data: &[u8]) -> io::Result<()> {
+pub(crate) async fn tls_write_all<S: AsyncWrite + Unpin>(
+    s: &mut S,
+    tls: &mut Tls,
+    data: &[u8],
+) -> io::Result<()> {
     let mut rest = data;
     let mut out = Vec::with_capacity(rest.len().min(64 * 1024) + 64);
     while !rest.is_empty() {
@@ -42,7 +46,10 @@ pub(crate) async fn tls_write_all(s: &mut TcpStream, tls: &mut Tls, data: &[u8])
 }
 
 /// Runs a TLS handshake on the socket (the caller bounds it in time).
-pub(crate) async fn handshake(stream: &mut TcpStream, tls: &mut Tls) -> io::Result<()> {
+pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    tls: &mut Tls,
+) -> io::Result<()> {
     let mut out = Vec::new();
     let mut cipher = vec![0u8; 16 * 1024];
     loop {

@@ -3,25 +3,48 @@
 //! Invariant: `data()` is exactly the received bytes core has not consumed
 //! yet, in order; free space is reclaimed by moving them to the front only
 //! when the tail runs out, so each byte is moved at most once per fill.
+//!
+//! Memory: a server connection's buffer ([`RecvBuf::lazy`]) starts at
+//! [`FIRST`] bytes, enough for almost every request head, and grows to its
+//! limit only when a head does not fit; an idle connection gives it back
+//! entirely ([`RecvBuf::release`]) and takes [`FIRST`] bytes again when
+//! its client sends.
 
-/// A fixed-capacity byte buffer with a consumed front and a filled back.
+/// The size a buffer starts at (and is taken back at after a release).
+pub const FIRST: usize = 2048;
+
+/// A byte buffer with a consumed front and a filled back, growing up to a
+/// limit.
 #[derive(Debug)]
 pub struct RecvBuf {
     buf: Box<[u8]>,
     start: usize,
     end: usize,
-    /// The capacity to take back after [`RecvBuf::release`].
-    want: usize,
+    /// The most the buffer grows to.
+    limit: usize,
 }
 
 impl RecvBuf {
-    /// A buffer of `capacity` bytes; it must hold a whole head.
-    pub fn new(capacity: usize) -> RecvBuf {
+    /// A buffer of `limit` bytes from the start, for a bulk reader (a
+    /// client reading a body).
+    pub fn new(limit: usize) -> RecvBuf {
         RecvBuf {
-            buf: vec![0; capacity].into_boxed_slice(),
+            buf: vec![0; limit].into_boxed_slice(),
             start: 0,
             end: 0,
-            want: capacity,
+            limit,
+        }
+    }
+
+    /// A buffer that starts at [`FIRST`] bytes (or `limit`, the smaller)
+    /// and grows to `limit` when full of unread bytes: a server
+    /// connection's, where `limit` holds the largest head.
+    pub fn lazy(limit: usize) -> RecvBuf {
+        RecvBuf {
+            buf: vec![0; limit.min(FIRST)].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            limit,
         }
     }
 
@@ -30,7 +53,6 @@ impl RecvBuf {
     /// with unconsumed bytes is kept.
     pub fn release(&mut self) {
         if self.start == self.end && !self.buf.is_empty() {
-            self.want = self.buf.len();
             self.buf = Box::default();
             self.start = 0;
             self.end = 0;
@@ -45,7 +67,7 @@ impl RecvBuf {
     /// Takes the memory again after [`RecvBuf::release`].
     pub fn restore(&mut self) {
         if self.buf.is_empty() {
-            self.buf = vec![0; self.want.max(1)].into_boxed_slice();
+            self.buf = vec![0; self.limit.clamp(1, FIRST)].into_boxed_slice();
         }
     }
 
@@ -63,26 +85,38 @@ impl RecvBuf {
         }
     }
 
-    /// Free space to read into (empty only when the buffer is full of
-    /// unconsumed bytes).
+    /// Free space to read into: unconsumed bytes move to the front when
+    /// the tail runs out, and a buffer full of them grows to its limit
+    /// (empty only when the limit is full of unconsumed bytes).
     pub fn spare(&mut self) -> &mut [u8] {
         if self.end == self.buf.len() && self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
         }
+        if self.end == self.buf.len() && self.buf.len() < self.limit {
+            let mut grown = vec![0; self.limit].into_boxed_slice();
+            grown[..self.end].copy_from_slice(&self.buf[..self.end]);
+            self.buf = grown;
+        }
         &mut self.buf[self.end..]
     }
 
-    /// The buffer's size.
+    /// The buffer's size now.
     pub fn capacity(&self) -> usize {
         self.buf.len()
     }
 
-    /// Resizes the buffer to `capacity` bytes (at least what it holds), for
-    /// a phase that wants larger or smaller reads; keeps the unread bytes.
+    /// The most the buffer grows to.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Resizes the buffer to `capacity` bytes (at least what it holds), its
+    /// new limit, for a phase that wants larger or smaller reads; keeps
+    /// the unread bytes.
     pub fn resize(&mut self, capacity: usize) {
-        self.want = capacity;
+        self.limit = capacity;
         let data = self.data();
         let mut buf = vec![0; capacity.max(data.len())].into_boxed_slice();
         buf[..data.len()].copy_from_slice(data);
@@ -136,5 +170,23 @@ mod tests {
         b.restore();
         assert_eq!(b.capacity(), 64);
         assert!(b.data().is_empty());
+    }
+
+    #[test]
+    fn starts_small_and_grows_to_its_limit_when_full() {
+        let mut b = RecvBuf::lazy(3 * FIRST);
+        assert_eq!(b.capacity(), FIRST);
+        let chunk = vec![7u8; FIRST];
+        b.spare().copy_from_slice(&chunk);
+        b.filled(FIRST);
+        // Full of unread bytes: the next read may use the whole limit.
+        assert_eq!(b.spare().len(), 2 * FIRST);
+        assert_eq!((b.capacity(), b.data()), (3 * FIRST, &chunk[..]));
+        b.filled(2 * FIRST);
+        assert!(b.spare().is_empty(), "never past the limit");
+        b.consume(3 * FIRST);
+        b.release();
+        b.restore();
+        assert_eq!((b.capacity(), b.limit()), (FIRST, 3 * FIRST));
     }
 }

@@ -10,11 +10,13 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod between;
 pub mod buf;
 pub mod client;
 pub mod digests;
 pub mod fs;
 pub mod gate;
+pub mod keeper;
 pub mod serve;
 pub mod server;
 pub mod shutdown;

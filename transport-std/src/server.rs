@@ -14,9 +14,11 @@ use pared_core::server::{Connection, Event, Reuse};
 use pared_core::service::{self, FsFailure, Route};
 use pared_core::{ProtocolError, RequestHead, ServerOptions};
 
+use crate::between::{self, Between};
 use crate::buf::RecvBuf;
 use crate::fs::{remove_unfinished_uploads, Root, Upload};
 use crate::gate::{Gate, Pass};
+use crate::keeper::Keeper;
 use crate::serve::{self, Body, Prepared, PutStart};
 use crate::shutdown::{Shutdown, POLL};
 use crate::slots::{pending, Slot, Slots};
@@ -81,7 +83,7 @@ impl Started {
     pub fn log(
         &self,
         opts: &ServerOptions,
-        peer: &str,
+        peer: IpAddr,
         user: Option<&str>,
         req: Option<&RequestHead>,
         status: Option<u16>,
@@ -90,8 +92,9 @@ impl Started {
         if !opts.access_log {
             return;
         }
+        let remote = peer.to_canonical().to_string();
         let mut line = access_line(&AccessRecord {
-            remote: peer,
+            remote: &remote,
             user,
             request: req.map(|r| (r.method.as_str(), r.target.as_str(), r.version.as_str())),
             status,
@@ -108,8 +111,13 @@ impl Started {
 /// waiter per connection), serves the connection it got on the same
 /// thread, and goes back to accepting: no hand-off between an accepting
 /// thread and a serving one. A thread that takes the last idle acceptor's
-/// place starts another, up to `max_connections`; at the limit nobody
-/// accepts, so new connections wait in the kernel's backlog.
+/// place starts another while connections and acceptors together stay
+/// within `max_connections`; at the limit nobody accepts, so new
+/// connections wait in the kernel's backlog.
+///
+/// A keep-alive connection idle for [`POLL`] is parked with the
+/// [`Keeper`] and its thread goes back to accepting (or exits); when its
+/// client sends again, a thread is started for it.
 #[derive(Debug, Default)]
 struct Crew {
     state: Mutex<CrewState>,
@@ -122,6 +130,8 @@ struct CrewState {
     threads: usize,
     /// Threads waiting in accept().
     idle: usize,
+    /// Connections open: served by a thread or parked.
+    conns: usize,
 }
 
 /// Idle acceptors kept after a burst; more than this exit.
@@ -132,10 +142,14 @@ struct Shared {
     tls: Option<Arc<rustls::ServerConfig>>,
     gate: Gate,
     opts: ServerOptions,
+    /// `opts.connection`, shared by every connection's state machine.
+    connection: Arc<pared_core::server::Config>,
     stop: Shutdown,
     crew: Crew,
     listener: TcpListener,
     slots: Arc<Slots>,
+    /// Idle keep-alive connections, held without a thread.
+    keeper: Keeper<Parked>,
 }
 
 /// Serves `root` on `listener` until `stop` is requested, then lets
@@ -156,16 +170,24 @@ pub fn serve(
         tls,
         gate: Gate::new(opts.auth.clone()),
         slots: Slots::new(&opts),
+        connection: Arc::new(opts.connection),
         opts,
         stop,
         crew: Crew::default(),
         listener,
+        keeper: Keeper::new()?,
     });
     if let Ok(mut st) = shared.crew.state.lock() {
-        st.threads = 1;
+        // The keeper's thread and the first acceptor.
+        st.threads = 2;
         st.idle = 1;
     }
-    spawn_acceptor(&shared)?;
+    let s = shared.clone();
+    std::thread::Builder::new()
+        .name("pared-keeper".into())
+        .stack_size(64 * 1024)
+        .spawn(move || keep(&s))?;
+    spawn_crew(&shared, None)?;
     while !shared.stop.requested() {
         std::thread::sleep(POLL);
         // Full, with someone waiting: the longest-idle keep-alive
@@ -202,24 +224,52 @@ fn drain(crew: &Crew, deadline: Instant) -> usize {
     st.threads
 }
 
-fn spawn_acceptor(shared: &Arc<Shared>) -> io::Result<()> {
+/// Starts a connection thread, which serves `first` (a parked
+/// connection whose client sent again), if any, then accepts. The caller
+/// has counted it in [`CrewState::threads`].
+fn spawn_crew(shared: &Arc<Shared>, first: Option<Parked>) -> io::Result<()> {
     let s = shared.clone();
     std::thread::Builder::new()
         .name("pared-conn".into())
         .stack_size(256 * 1024)
-        .spawn(move || acceptor(&s))
+        .spawn(move || crew_thread(&s, first))
         .map(|_| ())
 }
 
-/// One connection thread: accept, serve, repeat; exits on shutdown or
+/// One connection thread: serve, accept, repeat; exits on shutdown or
 /// when enough others are idle.
-fn acceptor(shared: &Arc<Shared>) {
+fn crew_thread(shared: &Arc<Shared>, first: Option<Parked>) {
     let crew = &shared.crew;
     let leave = |st: &mut CrewState| {
         st.threads -= 1;
         crew.changed.notify_all();
     };
+    let max = shared.opts.max_connections.unwrap_or(usize::MAX);
+    let mut next = first.map(|p| resume(shared, p));
     loop {
+        if let Some(parked) = next.take() {
+            let Ok(mut st) = crew.state.lock() else {
+                return;
+            };
+            match parked {
+                Some(parked) => {
+                    drop(st);
+                    if let Err(refused) = shared.keeper.park(parked) {
+                        drop(refused);
+                        connection_ended(shared);
+                    }
+                    st = match crew.state.lock() {
+                        Ok(st) => st,
+                        Err(_) => return,
+                    };
+                }
+                None => st.conns -= 1,
+            }
+            if shared.stop.requested() || st.idle >= MAX_IDLE || st.conns + st.idle >= max {
+                return leave(&mut st);
+            }
+            st.idle += 1;
+        }
         let accepted = shared.listener.accept();
         let Ok(mut st) = crew.state.lock() else {
             return;
@@ -235,29 +285,101 @@ fn acceptor(shared: &Arc<Shared>) {
             }
             _ => return leave(&mut st),
         };
-        let max = shared.opts.max_connections.unwrap_or(usize::MAX);
-        if st.idle == 0 && st.threads < max {
+        st.conns += 1;
+        if st.idle == 0 && st.conns < max {
             st.threads += 1;
             st.idle += 1;
-            if spawn_acceptor(shared).is_err() {
+            if spawn_crew(shared, None).is_err() {
                 st.threads -= 1;
                 st.idle -= 1;
             }
         }
         drop(st);
-        match shared.slots.admit(peer.ip()) {
-            Some(slot) => {
-                let _ = handle(stream, peer, shared, &slot);
+        next = Some(match shared.slots.admit(peer.ip()) {
+            Some(slot) => handle(stream, peer, shared, slot),
+            None => {
+                refuse(stream);
+                None
             }
-            None => refuse(stream),
-        }
-        let Ok(mut st) = crew.state.lock() else {
-            return;
-        };
-        if shared.stop.requested() || st.idle >= MAX_IDLE {
-            return leave(&mut st);
-        }
+        });
+    }
+}
+
+/// Counts a parked connection that was closed (its thread had already
+/// left it), and starts an acceptor if nobody accepts although the limit
+/// now allows.
+fn connection_ended(shared: &Arc<Shared>) {
+    let Ok(mut st) = shared.crew.state.lock() else {
+        return;
+    };
+    st.conns -= 1;
+    let max = shared.opts.max_connections.unwrap_or(usize::MAX);
+    if st.idle == 0 && st.conns < max && !shared.stop.requested() {
+        st.threads += 1;
         st.idle += 1;
+        if spawn_crew(shared, None).is_err() {
+            st.threads -= 1;
+            st.idle -= 1;
+        }
+    }
+}
+
+/// The keeper's thread: hands parked connections whose client sent again
+/// to new threads, and closes those past core's idle deadline, told to
+/// make room, or still parked at shutdown.
+fn keep(shared: &Arc<Shared>) {
+    let crew = &shared.crew;
+    while !shared.stop.requested() {
+        let ready = shared.keeper.wait(POLL).unwrap_or_else(|_| {
+            std::thread::sleep(POLL);
+            Vec::new()
+        });
+        for parked in ready {
+            let spawned = match crew.state.lock() {
+                Ok(mut st) => {
+                    st.threads += 1;
+                    let r = spawn_crew(shared, Some(parked));
+                    if r.is_err() {
+                        st.threads -= 1;
+                    }
+                    r.is_ok()
+                }
+                Err(_) => false,
+            };
+            if !spawned {
+                connection_ended(shared);
+            }
+        }
+        let now = Instant::now();
+        let closed = shared
+            .keeper
+            .retain(|p| !p.slot.evicted() && p.conn.poll_timeout().map_or(true, |at| at > now));
+        for _ in closed {
+            connection_ended(shared);
+        }
+    }
+    for _ in shared.keeper.retain(|_| false) {
+        connection_ended(shared);
+    }
+    if let Ok(mut st) = crew.state.lock() {
+        st.threads -= 1;
+        crew.changed.notify_all();
+    }
+}
+
+/// A keep-alive connection parked between requests: its state without a
+/// thread or buffers.
+#[derive(Debug)]
+struct Parked {
+    stream: TcpStream,
+    peer_ip: IpAddr,
+    conn: Connection,
+    slot: Slot,
+}
+
+impl AsFd for Parked {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.stream.as_fd()
     }
 }
 
@@ -277,7 +399,6 @@ pub fn transient_accept_error(e: &io::Error) -> bool {
 /// One connection's state as the driver loop sees it.
 struct Conn<'a> {
     wire: Wire,
-    peer: String,
     peer_ip: IpAddr,
     conn: Connection,
     buf: RecvBuf,
@@ -285,7 +406,7 @@ struct Conn<'a> {
     /// The read timeout last set on the socket, to skip repeating it.
     read_timeout: Option<Duration>,
     shared: &'a Shared,
-    slot: &'a Slot,
+    slot: Slot,
 }
 
 /// Why a connection loop stops.
@@ -378,53 +499,100 @@ fn refuse(stream: TcpStream) {
     let _ = stream.shutdown(std::net::Shutdown::Write);
 }
 
-fn handle(stream: TcpStream, peer: SocketAddr, shared: &Shared, slot: &Slot) -> Result<(), Stop> {
+/// Serves a newly accepted connection; `Some` when it was parked idle.
+fn handle(stream: TcpStream, peer: SocketAddr, shared: &Shared, slot: Slot) -> Option<Parked> {
     // accept() does not pass the listener's O_NONBLOCK on: the stream blocks.
-    stream.set_nodelay(true)?;
+    stream.set_nodelay(true).ok()?;
     // A write that makes no progress for the body timeout fails.
-    stream.set_write_timeout(shared.opts.connection.body_timeout)?;
+    stream
+        .set_write_timeout(shared.opts.connection.body_timeout)
+        .ok()?;
     let accepted = Instant::now();
     let wire = match &shared.tls {
         None => Wire::Plain(stream),
-        Some(config) => match tls_accept(stream, config, shared, peer) {
-            Some(wire) => wire,
-            None => return Ok(()),
-        },
+        Some(config) => tls_accept(stream, config, shared, peer)?,
     };
-    let mut c = Conn {
+    Conn {
         wire,
-        peer: peer.ip().to_canonical().to_string(),
         peer_ip: peer.ip(),
         // The handshake counts against the first request's head timeout.
-        conn: Connection::new(shared.opts.connection, accepted),
-        buf: RecvBuf::new(recv_capacity(&shared.opts)),
-        out: Vec::with_capacity(512),
+        conn: Connection::new(shared.connection.clone(), accepted),
+        buf: RecvBuf::lazy(recv_capacity(&shared.opts)),
+        out: Vec::new(),
         read_timeout: None,
         shared,
         slot,
+    }
+    .run()
+}
+
+/// Serves a parked connection whose client sent again; `Some` when it was
+/// parked again.
+fn resume(shared: &Shared, p: Parked) -> Option<Parked> {
+    let c = Conn {
+        wire: Wire::Plain(p.stream),
+        peer_ip: p.peer_ip,
+        conn: p.conn,
+        buf: RecvBuf::lazy(recv_capacity(&shared.opts)),
+        out: Vec::new(),
+        read_timeout: None,
+        shared,
+        slot: p.slot,
     };
-    loop {
-        let head = match c.next_head() {
-            Ok(Some(head)) => head,
-            Ok(None) => return Ok(()),
-            Err(Stop::Protocol(e)) => {
-                c.answer_error(e, None, Started::now());
-                c.linger();
-                return Ok(());
-            }
-            Err(e) => return Err(e),
-        };
-        match c.serve_request(head) {
-            Ok(Reuse::KeepAlive) => continue,
-            Ok(Reuse::Close) => {
-                if c.conn.needs_lingering_close() {
-                    c.linger();
+    c.run()
+}
+
+impl Conn<'_> {
+    /// Serves requests until the connection ends (`None`) or is idle long
+    /// enough to be parked (`Some`).
+    fn run(mut self) -> Option<Parked> {
+        loop {
+            let head = match self.next_head() {
+                Ok(Next::Head(head)) => head,
+                Ok(Next::Park) => return self.park(),
+                Ok(Next::Close) | Err(Stop::Io(_)) => return None,
+                Err(Stop::Protocol(e)) => {
+                    self.answer_error(e, None, Started::now());
+                    self.linger();
+                    return None;
                 }
-                return Ok(());
+            };
+            match self.serve_request(head) {
+                Ok(Reuse::KeepAlive) => continue,
+                Ok(Reuse::Close) => {
+                    if self.conn.needs_lingering_close() {
+                        self.linger();
+                    }
+                    return None;
+                }
+                Err(_) => return None,
             }
-            Err(e) => return Err(e),
         }
     }
+
+    /// The connection's state without its thread or buffers.
+    fn park(self) -> Option<Parked> {
+        match self.wire {
+            Wire::Plain(stream) => Some(Parked {
+                stream,
+                peer_ip: self.peer_ip,
+                conn: self.conn,
+                slot: self.slot,
+            }),
+            // Never parked (see `next_head`).
+            Wire::Tls(..) => None,
+        }
+    }
+}
+
+/// What waiting between requests came to.
+enum Next {
+    /// A request head.
+    Head(RequestHead),
+    /// The connection ends.
+    Close,
+    /// Idle for a while with nothing pending: hand it to the keeper.
+    Park,
 }
 
 impl Conn<'_> {
@@ -457,32 +625,21 @@ impl Conn<'_> {
     }
 
     /// Reads until a request head arrives; `None` when the client closed.
-    fn next_head(&mut self) -> Result<Option<RequestHead>, Stop> {
+    fn next_head(&mut self) -> Result<Next, Stop> {
         loop {
-            let (used, event) = self
-                .conn
-                .handle_input(self.buf.data(), Instant::now())
-                .map_err(Stop::Protocol)?;
-            match event {
-                Event::Head(head) => {
-                    self.buf.consume(used);
-                    self.slot.idle(false);
-                    return Ok(Some(head));
+            let stop = &self.shared.stop;
+            let next = between::next(&mut self.conn, &mut self.buf, &self.slot, stop);
+            match next.map_err(Stop::Protocol)? {
+                Between::Head(head) => return Ok(Next::Head(head)),
+                Between::Close => return Ok(Next::Close),
+                // A whole wait with nothing (the buffer was given back):
+                // the thread leaves the connection to the keeper. TLS
+                // connections stay (their session may hold decrypted
+                // bytes).
+                Between::Read { idle: true } if self.buf.is_released() && !self.wire.is_tls() => {
+                    return Ok(Next::Park)
                 }
-                Event::Closed => return Ok(None),
-                Event::NeedData => {
-                    self.buf.consume(used);
-                    let idle = self.conn.is_idle();
-                    // Shutting down, or told to make room: close between
-                    // requests, as if the client had left.
-                    if idle && (self.shared.stop.requested() || self.slot.evicted()) {
-                        return Ok(None);
-                    }
-                    self.slot.idle(idle);
-                    self.fill()?;
-                }
-                // Not reachable between requests; treat as the end.
-                Event::Body(_) | Event::End | Event::Paused => return Ok(None),
+                Between::Read { .. } => self.fill()?,
             }
         }
     }
@@ -556,7 +713,7 @@ impl Conn<'_> {
             None => (None, 0),
         };
         if status.is_some() || req.is_some() {
-            started.log(&self.shared.opts, &self.peer, None, req, status, sent);
+            started.log(&self.shared.opts, self.peer_ip, None, req, status, sent);
         }
     }
 
@@ -611,7 +768,7 @@ impl Conn<'_> {
         let bytes = *sent.as_ref().unwrap_or(&0);
         started.log(
             &shared.opts,
-            &self.peer,
+            self.peer_ip,
             user.as_deref(),
             Some(&req),
             Some(status),
@@ -632,7 +789,7 @@ impl Conn<'_> {
         if !self.out.is_empty() {
             self.wire.write_all(&self.out)?;
         }
-        let small = self.buf.capacity();
+        let small = self.buf.limit();
         self.buf.resize(UPLOAD_BUFFER);
         let result = self.stream_upload(&mut upload);
         self.buf.resize(small);

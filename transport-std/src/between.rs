@@ -1,0 +1,57 @@
+//! Between requests, for every driver: what the bytes received so far
+//! give (a head, the end of the connection, or a need to read), with the
+//! connection's idle mark kept and a shutdown or eviction honoured.
+
+use std::time::Instant;
+
+use pared_core::server::{Connection, Event};
+use pared_core::{ProtocolError, RequestHead};
+
+use crate::buf::RecvBuf;
+use crate::shutdown::Shutdown;
+use crate::slots::Slot;
+
+/// What to do next while waiting for a request.
+#[derive(Debug)]
+pub enum Between {
+    /// A request head arrived.
+    Head(RequestHead),
+    /// The connection ends (the client left, or a shutdown or eviction
+    /// closes it between requests).
+    Close,
+    /// Read more; `idle` is true when nothing of a request is pending.
+    Read {
+        /// No byte of a next request has arrived.
+        idle: bool,
+    },
+}
+
+/// Feeds the unconsumed bytes of `buf` to `conn` and says what follows.
+pub fn next(
+    conn: &mut Connection,
+    buf: &mut RecvBuf,
+    slot: &Slot,
+    stop: &Shutdown,
+) -> Result<Between, ProtocolError> {
+    let (used, event) = conn.handle_input(buf.data(), Instant::now())?;
+    Ok(match event {
+        Event::Head(head) => {
+            buf.consume(used);
+            slot.idle(false);
+            Between::Head(head)
+        }
+        Event::NeedData => {
+            buf.consume(used);
+            let idle = conn.is_idle();
+            // Shutting down, or told to make room: close between
+            // requests, as if the client had left.
+            if idle && (stop.requested() || slot.evicted()) {
+                return Ok(Between::Close);
+            }
+            slot.idle(idle);
+            Between::Read { idle }
+        }
+        // Body events are not reachable between requests; treat as the end.
+        Event::Closed | Event::Body(_) | Event::End | Event::Paused => Between::Close,
+    })
+}
