@@ -739,12 +739,11 @@ impl Conn<'_> {
         let prepared = match route {
             Route::Reply(reply) => Prepared::reply(reply),
             Route::Read(path) => {
+                // A small body is read into memory and leaves with its
+                // head in one write: no sendfile, and no switch to
+                // non-blocking and back around it.
                 let read = serve::read(&shared.root, &req, &path, start, writable);
-                if self.wire.is_tls() {
-                    serve::preload(read, TLS_CHUNK as u64)
-                } else {
-                    read
-                }
+                serve::preload(read, serve::INLINE_BODY)
             }
             Route::Delete(path) => serve::delete(&shared.root, &req, &path, start),
             Route::Write { path, .. } => match serve::begin_put(&shared.root, &req, &path, start) {
