@@ -338,6 +338,17 @@ impl Headers {
         self.spans.iter().map(move |&sp| self.field(sp))
     }
 
+    /// All fields in order as (name, value) bytes: for serializing, which
+    /// needs no `&str` (and so no UTF-8 check) of a name.
+    pub(crate) fn raw(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.spans.iter().map(move |&[ns, ne, vs, ve]| {
+            (
+                &self.arena[ns as usize..ne as usize],
+                &self.arena[vs as usize..ve as usize],
+            )
+        })
+    }
+
     /// The values of every field named `name`, in order. Lookups compare
     /// name bytes directly, without building a [`Field`].
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {

@@ -437,6 +437,24 @@ const TCHAR: [bool; 256] = {
     t
 };
 
+/// True when every byte of `s` may appear in a field value or reason
+/// phrase (HTAB, SP, VCHAR, obs-text); eight bytes at a time, byte by
+/// byte only in a word that holds a control or DEL.
+pub(crate) fn all_field_bytes(s: &[u8]) -> bool {
+    let mut words = s.chunks_exact(8);
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        let x = u64::from_le_bytes(b);
+        if less_mask(x, 0x20) | less_mask(x ^ (LO * 0x7f), 1) != 0
+            && !w.iter().all(|&c| is_field_byte(c))
+        {
+            return false;
+        }
+    }
+    words.remainder().iter().all(|&c| is_field_byte(c))
+}
+
 /// True for a non-empty token.
 pub(crate) fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| TCHAR[b as usize])
@@ -768,6 +786,23 @@ mod tests {
             ProtocolError::HeadTooLarge { limit: 1 }.status(),
             Some(StatusCode::HEADER_FIELDS_TOO_LARGE)
         );
+    }
+
+    #[test]
+    fn field_byte_check_matches_bytewise() {
+        let kinds = [0u8, 9, 10, 13, 31, 32, 126, 127, 128, 255];
+        for len in 0..20 {
+            for pos in 0..len.max(1) {
+                for b in kinds {
+                    let mut v = vec![b'a'; len];
+                    if len > 0 {
+                        v[pos] = b;
+                    }
+                    let naive = v.iter().all(|&c| is_field_byte(c));
+                    assert_eq!(all_field_bytes(&v), naive, "{v:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -8,19 +8,19 @@
 
 use crate::error::UsageError;
 use crate::head::{Headers, RequestHead, ResponseHead};
-use crate::parse::is_token;
+use crate::parse::{all_field_bytes, is_token};
 
 fn check_fields(headers: &Headers) -> Result<(), UsageError> {
-    for f in headers.iter() {
-        let value_ok = f
-            .value
-            .iter()
-            .all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
-            && f.value.first().map_or(true, |&b| b != b' ' && b != b'\t')
-            && f.value.last().map_or(true, |&b| b != b' ' && b != b'\t');
-        if !is_token(f.name.as_bytes()) || !value_ok {
+    for (name, value) in headers.raw() {
+        let value_ok = all_field_bytes(value)
+            && value.first().map_or(true, |&b| b != b' ' && b != b'\t')
+            && value.last().map_or(true, |&b| b != b' ' && b != b'\t');
+        if !is_token(name) || !value_ok {
             return Err(UsageError::InvalidField {
-                name: f.name.chars().filter(|c| !c.is_control()).collect(),
+                name: String::from_utf8_lossy(name)
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .collect(),
             });
         }
     }
@@ -33,13 +33,13 @@ fn write_fields(headers: &Headers, out: &mut Vec<u8>) {
 
 /// Writes the fields, leaving out those named `skip`, and the empty line.
 fn write_fields_except(headers: &Headers, skip: Option<&str>, out: &mut Vec<u8>) {
-    for f in headers.iter() {
-        if skip.is_some_and(|s| f.name.eq_ignore_ascii_case(s)) {
+    for (name, value) in headers.raw() {
+        if skip.is_some_and(|s| name.eq_ignore_ascii_case(s.as_bytes())) {
             continue;
         }
-        out.extend_from_slice(f.name.as_bytes());
+        out.extend_from_slice(name);
         out.extend_from_slice(b": ");
-        out.extend_from_slice(f.value);
+        out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");

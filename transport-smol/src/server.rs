@@ -37,7 +37,7 @@ use pared_std::tls::Tls;
 
 use crate::wire::{handshake, tls_read, tls_write_all};
 use pared_std::{Root, Shutdown};
-use smol::{Async, Executor, Timer};
+use smol::{Async, LocalExecutor, Timer};
 
 /// Upload bytes gathered before one blocking write on the pool.
 const UPLOAD_BATCH: usize = 512 * 1024;
@@ -101,6 +101,8 @@ struct Shared {
     active: AtomicUsize,
     slots: Arc<Slots>,
     batches: Batches,
+    /// `--max-connections`, across every executor thread.
+    permits: Option<Arc<smol::lock::Semaphore>>,
 }
 
 /// Serves `root` on `listener` until `stop` is requested, then lets
@@ -115,19 +117,10 @@ pub fn serve(
 ) -> io::Result<()> {
     pared_std::fs::sweep_stale_uploads(&root);
     pared_std::server::raise_open_files_limit();
-    let ex = Arc::new(Executor::new());
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let (done_tx, done_rx) = smol::channel::bounded::<()>(1);
-    let mut workers = Vec::new();
-    for i in 1..threads {
-        let ex = ex.clone();
-        let done = done_rx.clone();
-        workers.push(
-            std::thread::Builder::new()
-                .name(format!("pared-smol-{i}"))
-                .spawn(move || smol::block_on(ex.run(done.recv())))?,
-        );
-    }
+    let permits = opts
+        .max_connections
+        .map(|n| Arc::new(smol::lock::Semaphore::new(n)));
     let shared = Arc::new(Shared {
         root,
         tls,
@@ -138,11 +131,26 @@ pub fn serve(
         opts,
         stop,
         active: AtomicUsize::new(0),
+        permits,
     });
-    let result = smol::block_on(ex.run(accept_loop(&ex, listener, shared.clone())));
-    drop(done_tx);
+    // An executor per core, each accepting on its own registration of the
+    // listening socket and running the connections it accepted: a
+    // connection stays on one thread, and waking it never crosses
+    // threads (as nginx's workers share one listening socket).
+    let mut workers = Vec::new();
+    for i in 1..threads {
+        let (l, s) = (listener.try_clone()?, shared.clone());
+        workers.push(
+            std::thread::Builder::new()
+                .name(format!("pared-smol-{i}"))
+                .spawn(move || run_executor(l, s, false))?,
+        );
+    }
+    let result = run_executor(listener, shared.clone(), true);
     for w in workers {
-        let _ = w.join();
+        if let Ok(Err(e)) = w.join() {
+            eprintln!("pared: an executor thread stopped: {e}");
+        }
     }
     let left = shared.active.load(Ordering::SeqCst);
     let removed = remove_unfinished_uploads();
@@ -154,6 +162,13 @@ pub fn serve(
     result
 }
 
+/// Runs one executor thread's accept loop and connections until shutdown;
+/// `first` also runs the task that makes room at the global limit.
+fn run_executor(listener: TcpListener, shared: Arc<Shared>, first: bool) -> io::Result<()> {
+    let ex = LocalExecutor::new();
+    smol::block_on(ex.run(accept_loop(&ex, listener, shared, first)))
+}
+
 /// Resolves once a shutdown was requested.
 async fn stopping(stop: &Shutdown) {
     while !stop.requested() {
@@ -162,28 +177,28 @@ async fn stopping(stop: &Shutdown) {
 }
 
 async fn accept_loop(
-    ex: &Executor<'static>,
+    ex: &LocalExecutor<'_>,
     listener: TcpListener,
     shared: Arc<Shared>,
+    first: bool,
 ) -> io::Result<()> {
-    // Full, with someone waiting: the longest-idle keep-alive connection
-    // gives way, and its permit lets the newcomer in.
-    let waiting = listener.try_clone()?;
-    let s = shared.clone();
-    ex.spawn(async move {
-        while !s.stop.requested() {
-            Timer::after(POLL).await;
-            if s.slots.full() && pending(&waiting) {
-                s.slots.make_room();
+    if first {
+        // Full, with someone waiting: the longest-idle keep-alive
+        // connection gives way, and its permit lets the newcomer in.
+        let waiting = listener.try_clone()?;
+        let s = shared.clone();
+        ex.spawn(async move {
+            while !s.stop.requested() {
+                Timer::after(POLL).await;
+                if s.slots.full() && pending(&waiting) {
+                    s.slots.make_room();
+                }
             }
-        }
-    })
-    .detach();
+        })
+        .detach();
+    }
     let listener = async_net::TcpListener::try_from(listener)?;
-    let slots = shared
-        .opts
-        .max_connections
-        .map(|n| Arc::new(smol::lock::Semaphore::new(n)));
+    let slots = shared.permits.clone();
     loop {
         let permit = match &slots {
             Some(s) => match future::or(async { Some(s.acquire_arc().await) }, async {
@@ -258,6 +273,10 @@ struct Conn<'a> {
     conn: Connection,
     buf: RecvBuf,
     out: Vec<u8>,
+    /// Bounds every wait for the client; see [`Conn::arm`].
+    timer: Timer,
+    /// When `timer` fires, if it is set.
+    armed: Option<Instant>,
     shared: &'a Shared,
     slot: &'a Slot,
 }
@@ -367,6 +386,8 @@ fn handle<'a>(
             conn: Connection::new(shared.connection.clone(), accepted),
             buf: RecvBuf::lazy(recv_capacity(&shared.opts)),
             out: Vec::new(),
+            timer: Timer::never(),
+            armed: None,
             shared,
             slot,
         };
@@ -487,23 +508,28 @@ impl Conn<'_> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
                 Err(e) => return Err(Stop::Io(e)),
             }
-            let raw = self.raw.clone();
+            self.arm(wait);
+            let (raw, timer) = (&self.raw, &mut self.timer);
             let ready = future::or(async { Some(raw.readable().await) }, async {
-                Timer::after(wait).await;
+                timer.await;
                 None
             })
             .await;
             match ready {
-                None => return Ok(()),
+                None => {
+                    self.armed = None;
+                    return Ok(());
+                }
                 Some(Ok(())) => self.buf.restore(),
                 Some(Err(e)) => return Err(Stop::Io(e)),
             }
         }
+        self.arm(wait);
         let spare = self.buf.spare();
         if spare.is_empty() {
             return Err(Stop::Io(io::Error::other("receive buffer full")));
         }
-        let (mut stream, tls) = (&*self.raw, &mut self.tls);
+        let (mut stream, tls, timer) = (&*self.raw, &mut self.tls, &mut self.timer);
         let read = future::or(
             async {
                 Some(match tls {
@@ -513,19 +539,32 @@ impl Conn<'_> {
                 })
             },
             async {
-                Timer::after(wait).await;
+                timer.await;
                 None
             },
         )
         .await;
         match read {
-            None => {}
+            None => self.armed = None,
             Some(Ok(0)) => self.conn.handle_eof(),
             Some(Ok(n)) => self.buf.filled(n),
             Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
             Some(Err(e)) => return Err(Stop::Io(e)),
         }
         Ok(())
+    }
+
+    /// Makes the connection's timer fire within `wait` from now. A timer
+    /// already set to fire sooner, and still ahead, is left alone: a busy
+    /// connection re-arms it once per wait (100 ms between requests), not
+    /// for every read; firing early only ends one wait early.
+    fn arm(&mut self, wait: Duration) {
+        let now = Instant::now();
+        let want = now + wait;
+        if !matches!(self.armed, Some(at) if at > now && at <= want) {
+            self.timer.set_at(want);
+            self.armed = Some(want);
+        }
     }
 
     /// Answers a protocol error if it deserves an answer and none was sent,
@@ -731,6 +770,7 @@ impl Conn<'_> {
 
     async fn send(&mut self, prepared: Prepared) -> Result<u64, Stop> {
         self.out.clear();
+        self.out.reserve(prepared.write_room());
         self.conn
             .send_response(&prepared.head, &mut self.out, Instant::now())
             .map_err(usage)?;

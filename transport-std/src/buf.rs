@@ -8,10 +8,47 @@
 //! [`FIRST`] bytes, enough for almost every request head, and grows to its
 //! limit only when a head does not fit; an idle connection gives it back
 //! entirely ([`RecvBuf::release`]) and takes [`FIRST`] bytes again when
-//! its client sends.
+//! its client sends (from a small per-thread stock of such buffers).
+
+use std::cell::RefCell;
 
 /// The size a buffer starts at (and is taken back at after a release).
 pub const FIRST: usize = 2048;
+
+/// Buffers of [`FIRST`] bytes kept per thread for reuse.
+const SPARE_MAX: usize = 64;
+
+thread_local! {
+    /// Buffers of [`FIRST`] bytes that idle connections on this thread gave
+    /// back, taken by the next one that reads: a busy keep-alive
+    /// connection releases and restores its buffer around every request,
+    /// and this makes that neither an allocation nor a zeroing. A reused
+    /// buffer's old bytes are never read: only what this connection
+    /// received is (`data()`).
+    static SPARE: RefCell<Vec<Box<[u8]>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A buffer of [`FIRST`] bytes: a spare one of this thread's, or a new one.
+fn take_first() -> Box<[u8]> {
+    SPARE
+        .try_with(|s| s.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| vec![0; FIRST].into_boxed_slice())
+}
+
+/// Keeps `buf` for reuse on this thread if it is of [`FIRST`] bytes and
+/// there is room; frees it otherwise.
+fn give_back(buf: Box<[u8]>) {
+    if buf.len() == FIRST {
+        let _ = SPARE.try_with(|s| {
+            let mut s = s.borrow_mut();
+            if s.len() < SPARE_MAX {
+                s.push(buf);
+            }
+        });
+    }
+}
 
 /// A byte buffer with a consumed front and a filled back, growing up to a
 /// limit.
@@ -53,7 +90,7 @@ impl RecvBuf {
     /// with unconsumed bytes is kept.
     pub fn release(&mut self) {
         if self.start == self.end && !self.buf.is_empty() {
-            self.buf = Box::default();
+            give_back(std::mem::take(&mut self.buf));
             self.start = 0;
             self.end = 0;
         }
@@ -67,7 +104,11 @@ impl RecvBuf {
     /// Takes the memory again after [`RecvBuf::release`].
     pub fn restore(&mut self) {
         if self.buf.is_empty() {
-            self.buf = vec![0; self.limit.clamp(1, FIRST)].into_boxed_slice();
+            self.buf = if self.limit >= FIRST {
+                take_first()
+            } else {
+                vec![0; self.limit.max(1)].into_boxed_slice()
+            };
         }
     }
 

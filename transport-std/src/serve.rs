@@ -47,6 +47,17 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// Room for the head and an in-memory body: what the buffer the
+    /// response is written into should hold, so it grows at most once.
+    pub fn write_room(&self) -> usize {
+        let body = match &self.body {
+            Body::Static(b) => b.len(),
+            Body::Bytes(b) => b.len(),
+            Body::None | Body::File { .. } => 0,
+        };
+        512 + body
+    }
+
     /// A reply with a body that needs no file.
     pub fn reply(reply: Reply) -> Prepared {
         Prepared::with_file(reply, None)

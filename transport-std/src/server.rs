@@ -422,7 +422,7 @@ impl From<io::Error> for Stop {
 }
 
 /// The most one sendfile call is asked to move.
-pub const SENDFILE_CHUNK: usize = 1 << 30;
+pub const SENDFILE_CHUNK: usize = 256 * 1024;
 
 /// Plaintext per TLS write of a file body: bounded memory per connection.
 pub const TLS_CHUNK: usize = 64 * 1024;
@@ -831,6 +831,7 @@ impl Conn<'_> {
     /// Sends a prepared response; returns the body bytes sent.
     fn send(&mut self, prepared: Prepared) -> Result<u64, Stop> {
         self.out.clear();
+        self.out.reserve(prepared.write_room());
         self.conn
             .send_response(&prepared.head, &mut self.out, Instant::now())
             .map_err(|e| Stop::Io(io::Error::other(e)))?;
