@@ -30,7 +30,7 @@ use pared_std::fs::{remove_unfinished_uploads, Cached, Upload};
 use pared_std::gate::{Gate, Pass};
 use pared_std::serve::{self, Body, Preload, Prepared, PutStart, INLINE_BODY};
 use pared_std::server::{recv_capacity, transient_accept_error, Started};
-use pared_std::server::{SENDFILE_CHUNK, TLS_CHUNK};
+use pared_std::server::TLS_CHUNK;
 use pared_std::shutdown::POLL;
 use pared_std::slots::{pending, Slot, Slots};
 use pared_std::tls::Tls;
@@ -38,6 +38,11 @@ use pared_std::tls::Tls;
 use crate::wire::{handshake, tls_read, tls_write_all};
 use pared_std::{Root, Shutdown};
 use smol::{Async, LocalExecutor, Timer};
+
+/// The most one sendfile on the blocking pool is asked to move: as much
+/// as the socket takes, so each trip to the pool moves a socket buffer
+/// full (the blocking runtime's smaller pieces would cost a trip each).
+const POOL_SENDFILE: usize = 1 << 30;
 
 /// Upload bytes gathered before one blocking write on the pool.
 const UPLOAD_BATCH: usize = 512 * 1024;
@@ -825,7 +830,7 @@ impl Conn<'_> {
         let end = offset + len;
         let mut at = offset;
         while at < end {
-            let want = pared_core::range::next_chunk(at, end, SENDFILE_CHUNK);
+            let want = pared_core::range::next_chunk(at, end, POOL_SENDFILE);
             let (raw, f) = (self.raw.clone(), file.clone());
             let (r, moved) = smol::unblock(move || {
                 let mut pos = at;
