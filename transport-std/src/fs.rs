@@ -60,7 +60,8 @@ fn os_path(path: &RelPath) -> String {
     if path.is_root() {
         ".".to_owned()
     } else {
-        path.to_string()
+        // One allocation, no formatting machinery: this runs per request.
+        path.segments().join("/")
     }
 }
 
