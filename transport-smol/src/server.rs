@@ -199,6 +199,8 @@ async fn accept_loop(
                     s.slots.make_room();
                 }
             }
+            // Idle connections wait without polling: wake them to close.
+            s.slots.wake_all();
         })
         .detach();
     }
@@ -486,8 +488,14 @@ impl Conn<'_> {
             .time_left(Instant::now())
             .map_err(Stop::Protocol)?;
         let idle = self.conn.is_idle();
-        let cap = if idle { POLL } else { POLL * 5 };
-        let wait = left.map_or(cap, |d| d.min(cap));
+        // Between requests the only deadline is core's (the idle
+        // timeout); a shutdown or an eviction wakes the wait (see
+        // `changed`), so an idle connection costs no wake-ups at all.
+        let wait = if idle {
+            left.unwrap_or(IDLE_WAIT)
+        } else {
+            left.map_or(POLL * 5, |d| d.min(POLL * 5))
+        };
         if idle && self.tls.is_none() {
             // Between requests with nothing pending: hold no buffers until
             // the client sends (TLS keeps its own, as it may hold
@@ -515,10 +523,20 @@ impl Conn<'_> {
             }
             self.arm(wait);
             let (raw, timer) = (&self.raw, &mut self.timer);
-            let ready = future::or(async { Some(raw.readable().await) }, async {
-                timer.await;
-                None
-            })
+            let (slot, stop) = (self.slot, &self.shared.stop);
+            let ready = future::or(
+                async { Some(raw.readable().await) },
+                future::or(
+                    async {
+                        timer.await;
+                        None
+                    },
+                    async {
+                        changed(slot, stop).await;
+                        None
+                    },
+                ),
+            )
             .await;
             match ready {
                 None => {
@@ -535,6 +553,7 @@ impl Conn<'_> {
             return Err(Stop::Io(io::Error::other("receive buffer full")));
         }
         let (mut stream, tls, timer) = (&*self.raw, &mut self.tls, &mut self.timer);
+        let (slot, stop) = (self.slot, &self.shared.stop);
         let read = future::or(
             async {
                 Some(match tls {
@@ -543,10 +562,20 @@ impl Conn<'_> {
                     None => stream.read(spare).await,
                 })
             },
-            async {
-                timer.await;
-                None
-            },
+            future::or(
+                async {
+                    timer.await;
+                    None
+                },
+                async {
+                    if idle {
+                        changed(slot, stop).await;
+                    } else {
+                        future::pending::<()>().await;
+                    }
+                    None
+                },
+            ),
         )
         .await;
         match read {
@@ -978,6 +1007,29 @@ impl Conn<'_> {
             None => Ok(self.shared.opts.connection.body_timeout),
         }
     }
+}
+
+/// The longest an idle connection waits when core sets no idle timeout:
+/// it then only re-checks its state now and then.
+const IDLE_WAIT: Duration = Duration::from_secs(3600);
+
+/// Resolves when the connection must close between requests: the server
+/// shuts down or the slot is given to a waiting client. The slot's waker
+/// is registered before the flags are read again, so neither change can
+/// slip between the check and the wait.
+async fn changed(slot: &Slot, stop: &Shutdown) {
+    future::poll_fn(|cx| {
+        if stop.requested() || slot.evicted() {
+            return std::task::Poll::Ready(());
+        }
+        slot.wake_on_change(cx.waker());
+        if stop.requested() || slot.evicted() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await
 }
 
 /// GET or HEAD: answered on the executor thread when the path, the inode,

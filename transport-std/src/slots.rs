@@ -6,14 +6,16 @@
 //! Marking a connection idle or busy is one atomic store; the registry's
 //! lock is taken only when a connection starts or ends, and when the
 //! server is full. A connection told to give way notices at its next
-//! idle wake-up (at most the shutdown poll, 100 ms) and closes itself: no
-//! descriptor is duplicated or closed from outside.
+//! idle wake-up and closes itself (an async connection is woken for it at
+//! once, a blocking one within the shutdown poll, 100 ms): no descriptor
+//! is duplicated or closed from outside.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use pared_core::admission::{idle_victim, Admission};
@@ -30,14 +32,29 @@ pub struct Slots {
 #[derive(Debug)]
 struct Inner {
     admission: Admission,
-    conns: HashMap<u64, Entry>,
+    conns: HashMap<u64, Arc<State>>,
     next: u64,
 }
 
-#[derive(Debug)]
-struct Entry {
-    idle: Arc<AtomicU64>,
-    evict: Arc<AtomicBool>,
+/// What the registry and a connection share about the connection.
+#[derive(Debug, Default)]
+struct State {
+    /// 0 while busy; else 1 + nanoseconds since the registry's epoch at
+    /// which the connection went idle.
+    idle: AtomicU64,
+    /// Set when the connection must give its slot to a waiting one.
+    evict: AtomicBool,
+    /// Wakes an async connection waiting between requests, so it notices
+    /// an eviction or a shutdown at once instead of polling for it.
+    waker: Mutex<Option<Waker>>,
+}
+
+impl State {
+    fn wake(&self) {
+        if let Some(w) = self.waker.lock().ok().and_then(|mut w| w.take()) {
+            w.wake();
+        }
+    }
 }
 
 /// One admitted connection; dropping it frees the slot.
@@ -46,11 +63,7 @@ pub struct Slot {
     slots: Arc<Slots>,
     id: u64,
     ip: IpAddr,
-    /// 0 while busy; else 1 + nanoseconds since the registry's epoch at
-    /// which the connection went idle.
-    idle: Arc<AtomicU64>,
-    /// Set when the connection must give its slot to a waiting one.
-    evict: Arc<AtomicBool>,
+    state: Arc<State>,
 }
 
 impl Slots {
@@ -76,21 +89,13 @@ impl Slots {
         }
         let id = inner.next;
         inner.next += 1;
-        let idle = Arc::new(AtomicU64::new(0));
-        let evict = Arc::new(AtomicBool::new(false));
-        inner.conns.insert(
-            id,
-            Entry {
-                idle: idle.clone(),
-                evict: evict.clone(),
-            },
-        );
+        let state = Arc::new(State::default());
+        inner.conns.insert(id, state.clone());
         Some(Slot {
             slots: self.clone(),
             id,
             ip,
-            idle,
-            evict,
+            state,
         })
     }
 
@@ -126,9 +131,22 @@ impl Slots {
             Some(e) => {
                 e.idle.store(0, Ordering::Relaxed);
                 e.evict.store(true, Ordering::Relaxed);
+                e.wake();
                 true
             }
             None => false,
+        }
+    }
+
+    /// Wakes every async connection waiting between requests (at
+    /// shutdown: each then sees the request and closes).
+    pub fn wake_all(&self) {
+        let states: Vec<Arc<State>> = match self.inner.lock() {
+            Ok(inner) => inner.conns.values().cloned().collect(),
+            Err(_) => return,
+        };
+        for state in states {
+            state.wake();
         }
     }
 }
@@ -137,7 +155,19 @@ impl Slot {
     /// True when the connection must close to make room (it was idle the
     /// longest while the server was full and a client was waiting).
     pub fn evicted(&self) -> bool {
-        self.evict.load(Ordering::Relaxed)
+        self.state.evict.load(Ordering::Relaxed)
+    }
+
+    /// Asks to be woken through `waker` when the connection is evicted or
+    /// the server shuts down ([`Slots::wake_all`]); an async connection
+    /// registers before it waits between requests, then checks again.
+    pub fn wake_on_change(&self, waker: &Waker) {
+        if let Ok(mut w) = self.state.waker.lock() {
+            match &*w {
+                Some(old) if old.will_wake(waker) => {}
+                _ => *w = Some(waker.clone()),
+            }
+        }
     }
 
     /// Marks the connection idle (waiting between requests, nothing
@@ -151,8 +181,8 @@ impl Slot {
             0
         };
         // Keep the first instant of an idle stretch.
-        if !idle || self.idle.load(Ordering::Relaxed) == 0 {
-            self.idle.store(v, Ordering::Relaxed);
+        if !idle || self.state.idle.load(Ordering::Relaxed) == 0 {
+            self.state.idle.store(v, Ordering::Relaxed);
         }
     }
 }
