@@ -18,7 +18,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use async_net::TcpStream;
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
 use pared_core::range::{Piece, Pieces};
 use pared_core::server::{Connection, Event, Reuse};
@@ -122,6 +121,7 @@ pub fn serve(
 ) -> io::Result<()> {
     pared_std::fs::sweep_stale_uploads(&root);
     pared_std::server::raise_open_files_limit();
+    pared_std::server::nodelay_for_accepted(&listener);
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let permits = opts
         .max_connections
@@ -204,7 +204,7 @@ async fn accept_loop(
         })
         .detach();
     }
-    let listener = async_net::TcpListener::try_from(listener)?;
+    let listener = Async::new(listener)?;
     let slots = shared.permits.clone();
     loop {
         let permit = match &slots {
@@ -219,7 +219,7 @@ async fn accept_loop(
             },
             None => None,
         };
-        let accepted = future::or(async { Some(listener.accept().await) }, async {
+        let accepted = future::or(async { Some(accept(&listener).await) }, async {
             stopping(&shared.stop).await;
             None
         })
@@ -239,9 +239,6 @@ async fn accept_loop(
             continue;
         };
         s.active.fetch_add(1, Ordering::SeqCst);
-        // Boxed: a stream held by value would stay in the task's state
-        // for the connection's whole life, beside the one in `Conn`.
-        let stream = Box::new(stream);
         let ip = peer.ip();
         ex.spawn(async move {
             let _ = handle(stream, ip, &s, &slot).await;
@@ -348,7 +345,8 @@ async fn tls_accept(
 /// Answers 503 to a connection whose client holds too many, and closes
 /// it; what the client already sent is read first (briefly), so the close
 /// does not turn into a reset that would hide the answer.
-async fn refuse(mut stream: TcpStream) {
+async fn refuse(stream: Arc<Async<std::net::TcpStream>>) {
+    let mut stream = &*stream;
     let mut sink = [0u8; 4096];
     let _ = future::or(async { stream.read(&mut sink).await.map(|_| ()) }, async {
         Timer::after(Duration::from_millis(20)).await;
@@ -361,7 +359,28 @@ async fn refuse(mut stream: TcpStream) {
         Ok(())
     })
     .await;
-    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.get_ref().shutdown(std::net::Shutdown::Write);
+}
+
+/// Accepts a connection already non-blocking (`accept4(SOCK_NONBLOCK)`,
+/// so registering it needs no `ioctl`); `TCP_NODELAY` is inherited from
+/// the listening socket (see `serve`).
+async fn accept(
+    listener: &Async<TcpListener>,
+) -> io::Result<(Arc<Async<std::net::TcpStream>>, std::net::SocketAddr)> {
+    use rustix::net::SocketFlags;
+    let (fd, addr) = listener
+        .read_with(|l| {
+            rustix::net::acceptfrom_with(l, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC)
+                .map_err(io::Error::from)
+        })
+        .await?;
+    let stream = std::net::TcpStream::from(fd);
+    let peer = match addr.and_then(|a| std::net::SocketAddr::try_from(a).ok()) {
+        Some(peer) => peer,
+        None => stream.peer_addr()?,
+    };
+    Ok((Arc::new(Async::new_nonblocking(stream)?), peer))
 }
 
 /// Serves one connection. A plain function returning an async block, not
@@ -369,15 +388,13 @@ async fn refuse(mut stream: TcpStream) {
 /// state for the connection's whole life.
 #[allow(clippy::manual_async_fn)]
 fn handle<'a>(
-    stream: Box<TcpStream>,
+    raw: Arc<Async<std::net::TcpStream>>,
     peer: std::net::IpAddr,
     shared: &'a Shared,
     slot: &'a Slot,
 ) -> impl std::future::Future<Output = Result<(), Stop>> + 'a {
     async move {
-        stream.set_nodelay(true)?;
         let accepted = Instant::now();
-        let raw: Arc<Async<std::net::TcpStream>> = (*stream).into();
         let tls = match &shared.tls {
             None => None,
             Some(config) => match Box::pin(tls_accept(&raw, config, shared, peer)).await {

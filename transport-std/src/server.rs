@@ -36,6 +36,13 @@ pub fn listen(bind: Option<IpAddr>, port: u16) -> io::Result<TcpListener> {
     }
 }
 
+/// Sets `TCP_NODELAY` on the listening socket: Linux copies it to every
+/// accepted connection, so no connection needs a `setsockopt` of its own
+/// (small answers leave at once instead of waiting for an ACK).
+pub fn nodelay_for_accepted(listener: &TcpListener) {
+    let _ = rustix::net::sockopt::set_tcp_nodelay(listener, true);
+}
+
 /// Raises the soft limit on open files to the hard limit, as nginx's
 /// `worker_rlimit_nofile` and Go's runtime do: every connection takes two
 /// descriptors (its socket, and the duplicate the slot registry keeps to
@@ -165,6 +172,7 @@ pub fn serve(
     listener.set_nonblocking(false)?;
     crate::fs::sweep_stale_uploads(&root);
     raise_open_files_limit();
+    nodelay_for_accepted(&listener);
     let shared = Arc::new(Shared {
         root,
         tls,
@@ -501,8 +509,8 @@ fn refuse(stream: TcpStream) {
 
 /// Serves a newly accepted connection; `Some` when it was parked idle.
 fn handle(stream: TcpStream, peer: SocketAddr, shared: &Shared, slot: Slot) -> Option<Parked> {
-    // accept() does not pass the listener's O_NONBLOCK on: the stream blocks.
-    stream.set_nodelay(true).ok()?;
+    // accept() does not pass the listener's O_NONBLOCK on: the stream
+    // blocks. TCP_NODELAY it does pass on (`nodelay_for_accepted`).
     // A write that makes no progress for the body timeout fails.
     stream
         .set_write_timeout(shared.opts.connection.body_timeout)
