@@ -77,12 +77,14 @@ impl RecvBuf {
     /// and grows to `limit` when full of unread bytes: a server
     /// connection's, where `limit` holds the largest head.
     pub fn lazy(limit: usize) -> RecvBuf {
-        RecvBuf {
-            buf: vec![0; limit.min(FIRST)].into_boxed_slice(),
+        let mut buf = RecvBuf {
+            buf: Box::default(),
             start: 0,
             end: 0,
             limit,
-        }
+        };
+        buf.restore();
+        buf
     }
 
     /// Gives the memory back while nothing is pending, so an idle
@@ -169,6 +171,14 @@ impl RecvBuf {
     /// Marks `n` bytes of [`RecvBuf::spare`] as received.
     pub fn filled(&mut self, n: usize) {
         self.end = (self.end + n).min(self.buf.len());
+    }
+}
+
+impl Drop for RecvBuf {
+    /// A connection's 2 KiB buffer goes to this thread's stock for the
+    /// next connection.
+    fn drop(&mut self) {
+        give_back(std::mem::take(&mut self.buf));
     }
 }
 

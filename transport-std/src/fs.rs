@@ -289,7 +289,7 @@ impl Root {
         use rustix::io::Errno;
         let opened = rustix::fs::openat2(
             &*self.fd,
-            os_path(path),
+            os_path(path).as_str(),
             OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC,
             Mode::empty(),
             resolve() | ResolveFlags::CACHED,

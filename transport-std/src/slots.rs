@@ -11,6 +11,7 @@
 //! is duplicated or closed from outside.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -32,8 +33,32 @@ pub struct Slots {
 #[derive(Debug)]
 struct Inner {
     admission: Admission,
-    conns: HashMap<u64, Arc<State>>,
+    /// By id: ids are sequential and ours, so a multiplication hashes them
+    /// (no SipHash per connection; client-chosen keys, the addresses in
+    /// `admission`, keep the default hasher).
+    conns: HashMap<u64, Arc<State>, BuildHasherDefault<IdHasher>>,
     next: u64,
+}
+
+/// Hashes a connection id with one multiplication (Fibonacci hashing), so
+/// sequential ids spread over both the bucket bits and the tag bits.
+#[derive(Debug, Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 /// What the registry and a connection share about the connection.
@@ -72,7 +97,7 @@ impl Slots {
         Arc::new(Slots {
             inner: Mutex::new(Inner {
                 admission: Admission::new(opts.max_per_client),
-                conns: HashMap::new(),
+                conns: HashMap::default(),
                 next: 0,
             }),
             epoch: Instant::now(),
