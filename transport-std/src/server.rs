@@ -271,7 +271,7 @@ fn crew_thread(shared: &Arc<Shared>, first: Option<Parked>) {
                         Err(_) => return,
                     };
                 }
-                None => st.conns -= 1,
+                None => st.conns = st.conns.saturating_sub(1),
             }
             if shared.stop.requested() || st.idle >= MAX_IDLE || st.conns + st.idle >= max {
                 return leave(&mut st);
@@ -320,7 +320,7 @@ fn connection_ended(shared: &Arc<Shared>) {
     let Ok(mut st) = shared.crew.state.lock() else {
         return;
     };
-    st.conns -= 1;
+    st.conns = st.conns.saturating_sub(1);
     let max = shared.opts.max_connections.unwrap_or(usize::MAX);
     if st.idle == 0 && st.conns < max && !shared.stop.requested() {
         st.threads += 1;
