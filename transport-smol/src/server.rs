@@ -26,7 +26,7 @@ use pared_core::{ProtocolError, RequestHead, ServerOptions};
 use pared_std::between::{self, Between};
 use pared_std::buf::RecvBuf;
 use pared_std::fs::{remove_unfinished_uploads, Cached, Upload};
-use pared_std::gate::{Gate, Pass};
+use pared_std::gate::{Admitted, Gate, Pass};
 use pared_std::serve::{self, Body, Preload, Prepared, PutStart, INLINE_BODY};
 use pared_std::server::TLS_CHUNK;
 use pared_std::server::{recv_capacity, transient_accept_error, Started};
@@ -659,17 +659,13 @@ impl Conn<'_> {
             }
             pass => pass,
         };
-        let (user, refused) = match pass {
-            Pass::Serve(user) => (user, None),
-            Pass::Refuse(reply) => (None, Some(reply)),
-            Pass::Verify(_) => (None, Some(service::unauthorized_reply(&req.method, start))),
-        };
-        let route = match refused {
-            Some(reply) => Route::Reply(reply),
-            None => service::route(&shared.opts.service, &req, start),
-        };
-        let writable = !shared.opts.service.read_only
-            && pared_core::auth::writes_allowed(&shared.opts.auth, self.peer_ip, user.is_some());
+        let Admitted {
+            user,
+            route,
+            writable,
+        } = shared
+            .gate
+            .admit(pass, &shared.opts.service, &req, self.peer_ip, start);
         let prepared = match route {
             Route::Reply(reply) => Prepared::reply(reply),
             Route::Read(path) => read(root, &req, path, start, writable).await,

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 use pared_core::auth::{self, Access, AuthCache, AuthConfig, Credential};
-use pared_core::service::{self, Reply};
+use pared_core::service::{self, Reply, Route, ServiceConfig};
 use pared_core::RequestHead;
 
 /// What a request needs before it is served.
@@ -98,4 +98,45 @@ impl Gate {
             Pass::Refuse(service::unauthorized_reply(&req.method, now))
         }
     }
+
+    /// What a request comes to once its `pass` is settled (after
+    /// [`Gate::verify`] where it asked for one): a refusal is answered as
+    /// it is; otherwise core routes the request. Both runtimes call this.
+    pub fn admit(
+        &self,
+        pass: Pass,
+        service: &ServiceConfig,
+        req: &RequestHead,
+        peer: IpAddr,
+        now: SystemTime,
+    ) -> Admitted {
+        let (user, route) = match pass {
+            Pass::Serve(user) => (user, service::route(service, req, now)),
+            Pass::Refuse(reply) => (None, Route::Reply(reply)),
+            // Verification was not run: never serve unverified.
+            Pass::Verify(_) => (
+                None,
+                Route::Reply(service::unauthorized_reply(&req.method, now)),
+            ),
+        };
+        let writable =
+            !service.read_only && auth::writes_allowed(&self.config, peer, user.is_some());
+        Admitted {
+            user,
+            route,
+            writable,
+        }
+    }
+}
+
+/// A request whose credentials are settled.
+#[derive(Debug)]
+pub struct Admitted {
+    /// The authenticated user, for the access log.
+    pub user: Option<String>,
+    /// What to do: core's route, or the refusal to answer.
+    pub route: Route,
+    /// The visitor may write, so a listing shows its upload and delete
+    /// controls.
+    pub writable: bool,
 }

@@ -17,7 +17,7 @@ use pared_core::{ProtocolError, RequestHead, ServerOptions};
 use crate::between::{self, Between};
 use crate::buf::RecvBuf;
 use crate::fs::{remove_unfinished_uploads, Root, Upload};
-use crate::gate::{Gate, Pass};
+use crate::gate::{Admitted, Gate, Pass};
 use crate::keeper::Keeper;
 use crate::serve::{self, Body, Prepared, PutStart};
 use crate::shutdown::{Shutdown, POLL};
@@ -733,17 +733,13 @@ impl Conn<'_> {
             Pass::Verify(pending) => shared.gate.verify(pending, &req, start),
             pass => pass,
         };
-        let (user, refused) = match pass {
-            Pass::Serve(user) => (user, None),
-            Pass::Refuse(reply) => (None, Some(reply)),
-            Pass::Verify(_) => (None, Some(service::unauthorized_reply(&req.method, start))),
-        };
-        let route = match refused {
-            Some(reply) => Route::Reply(reply),
-            None => service::route(&shared.opts.service, &req, start),
-        };
-        let writable = !shared.opts.service.read_only
-            && pared_core::auth::writes_allowed(&shared.opts.auth, self.peer_ip, user.is_some());
+        let Admitted {
+            user,
+            route,
+            writable,
+        } = shared
+            .gate
+            .admit(pass, &shared.opts.service, &req, self.peer_ip, start);
         let prepared = match route {
             Route::Reply(reply) => Prepared::reply(reply),
             Route::Read(path) => {
