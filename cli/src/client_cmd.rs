@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use pared_core::fetch::{Session, Target};
+use pared_core::methods::Methods;
 use pared_core::{ClientOptions, Method};
 use pared_std::client::{ClientError, Job};
 use pared_std::tls::ClientTrust;
@@ -102,11 +103,15 @@ pub struct ClientArgs {
     create_only: bool,
 }
 
+/// A method from the command line: any method in core's table (GET,
+/// HEAD, PUT, DELETE, OPTIONS), in any case.
 fn method(s: &str) -> Result<Method, String> {
-    match Method::from_token(&s.to_ascii_uppercase()) {
-        m @ (Method::Get | Method::Head | Method::Put | Method::Delete) => Ok(m),
-        _ => Err(format!(
-            "unsupported method {s:?} (use GET, HEAD, PUT or DELETE)"
+    let table = Methods::standard();
+    match table.find_token(s) {
+        Some(row) => Ok(Method::from_token(row.token)),
+        None => Err(format!(
+            "unsupported method {s:?} (use {})",
+            table.allow(false)
         )),
     }
 }
@@ -192,7 +197,7 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
     let job = Job {
         // PATH is the remote path; the local file is the same path relative
         // to the working directory (`PUT /docs/a.txt` uploads ./docs/a.txt).
-        upload: (method == Method::Put).then(|| {
+        upload: Methods::standard().takes_upload(&method).then(|| {
             args.upload_from
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(path.trim_start_matches('/')))

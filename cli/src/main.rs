@@ -208,6 +208,7 @@ impl ServerArgs {
         o.service = ServiceConfig {
             read_only: self.read_only,
             max_upload: self.max_upload,
+            ..ServiceConfig::default()
         };
         o.max_connections = (self.max_connections > 0).then_some(self.max_connections);
         o.max_per_client = (self.max_per_client > 0).then_some(self.max_per_client);

@@ -22,7 +22,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 
-use crate::head::{Method, RequestHead};
+use crate::head::RequestHead;
+use crate::methods::{Effect, Methods};
 
 /// How a user's password is stored.
 #[derive(Clone, PartialEq, Eq)]
@@ -193,9 +194,12 @@ pub const CHALLENGE: &str = "Basic realm=\"pared\", charset=\"UTF-8\"";
 /// that they cost what a known user costs.
 const DUMMY_BCRYPT: &str = "$2y$10$9kWqC3vz6Mo5d8yw7mtF7O20mxct74Z9oHJe4Oe.lXmxdzryoaNx2";
 
-/// Decides what `req` from `peer` needs under `config`.
-pub fn access(config: &AuthConfig, req: &RequestHead, peer: IpAddr) -> Access {
-    let write = matches!(req.method, Method::Put | Method::Delete);
+/// Decides what `req` from `peer` needs under `config`. Whether the
+/// request writes comes from the method table alone; a method the table
+/// does not list is answered 501 without touching anything, so it needs
+/// no credentials.
+pub fn access(config: &AuthConfig, methods: &Methods, req: &RequestHead, peer: IpAddr) -> Access {
+    let write = methods.effect(&req.method) == Some(Effect::Write);
     if config.users.is_empty() {
         return if write && !config.public_writes && !peer.to_canonical().is_loopback() {
             Access::WritesNeedAuth
@@ -325,7 +329,36 @@ impl AuthCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::head::Version;
+    use crate::head::{Method, Version};
+    use crate::methods::{Action, RequestBody, Row};
+
+    const M: Methods = Methods::standard();
+
+    #[test]
+    fn a_method_added_to_the_table_as_a_write_needs_credentials() {
+        let row = Row {
+            token: "MKCOL",
+            effect: Effect::Write,
+            body: RequestBody::None,
+            action: Action::Store,
+        };
+        let table = Methods::standard().with(row);
+        let mkcol = req(Method::Other("MKCOL".into()), None);
+        let remote: IpAddr = REMOTE.parse().unwrap();
+        // Without users: a write from another machine is refused.
+        assert_eq!(
+            access(&AuthConfig::default(), &table, &mkcol, remote),
+            Access::WritesNeedAuth
+        );
+        // With users: it needs credentials.
+        let users = AuthConfig {
+            users: vec![User::parse("ann:secret").unwrap()],
+            ..AuthConfig::default()
+        };
+        assert_eq!(access(&users, &table, &mkcol, remote), Access::Challenge);
+        // Before the row was added it was not served at all (501 follows).
+        assert_eq!(access(&users, &M, &mkcol, remote), Access::Allowed);
+    }
 
     fn req(method: Method, auth: Option<&str>) -> RequestHead {
         let mut r = RequestHead::new(method, "/f", Version::Http11);
@@ -347,23 +380,23 @@ mod tests {
         let c = AuthConfig::default();
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         assert_eq!(
-            access(&c, &req(Method::Put, None), ip(LOOP)),
+            access(&c, &M, &req(Method::Put, None), ip(LOOP)),
             Access::Allowed
         );
         assert_eq!(
-            access(&c, &req(Method::Put, None), ip("::1")),
+            access(&c, &M, &req(Method::Put, None), ip("::1")),
             Access::Allowed
         );
         assert_eq!(
-            access(&c, &req(Method::Put, None), ip("::ffff:127.0.0.1")),
+            access(&c, &M, &req(Method::Put, None), ip("::ffff:127.0.0.1")),
             Access::Allowed
         );
         assert_eq!(
-            access(&c, &req(Method::Delete, None), ip(REMOTE)),
+            access(&c, &M, &req(Method::Delete, None), ip(REMOTE)),
             Access::WritesNeedAuth
         );
         assert_eq!(
-            access(&c, &req(Method::Get, None), ip(REMOTE)),
+            access(&c, &M, &req(Method::Get, None), ip(REMOTE)),
             Access::Allowed
         );
         let open = AuthConfig {
@@ -371,7 +404,7 @@ mod tests {
             ..AuthConfig::default()
         };
         assert_eq!(
-            access(&open, &req(Method::Put, None), ip(REMOTE)),
+            access(&open, &M, &req(Method::Put, None), ip(REMOTE)),
             Access::Allowed
         );
         assert!(c.summary().contains("this machine only"));
@@ -384,10 +417,10 @@ mod tests {
             ..AuthConfig::default()
         };
         let ip: IpAddr = LOOP.parse().unwrap();
-        assert_eq!(access(&c, &req(Method::Get, None), ip), Access::Allowed);
-        assert_eq!(access(&c, &req(Method::Put, None), ip), Access::Challenge);
+        assert_eq!(access(&c, &M, &req(Method::Get, None), ip), Access::Allowed);
+        assert_eq!(access(&c, &M, &req(Method::Put, None), ip), Access::Challenge);
         assert_eq!(
-            access(&c, &req(Method::Put, Some("Bearer x")), ip),
+            access(&c, &M, &req(Method::Put, Some("Bearer x")), ip),
             Access::Challenge
         );
         let Access::Verify {
@@ -396,7 +429,7 @@ mod tests {
             credential,
             known,
             ..
-        } = access(&c, &req(Method::Put, Some(&basic("ann", "secret"))), ip)
+        } = access(&c, &M, &req(Method::Put, Some(&basic("ann", "secret"))), ip)
         else {
             panic!()
         };
@@ -408,7 +441,7 @@ mod tests {
         assert!(!verify(&credential, "Secret"));
         let Access::Verify {
             known, credential, ..
-        } = access(&c, &req(Method::Put, Some(&basic("bob", "secret"))), ip)
+        } = access(&c, &M, &req(Method::Put, Some(&basic("bob", "secret"))), ip)
         else {
             panic!()
         };
@@ -419,7 +452,7 @@ mod tests {
             ..c
         };
         assert_eq!(
-            access(&reads, &req(Method::Head, None), ip),
+            access(&reads, &M, &req(Method::Head, None), ip),
             Access::Challenge
         );
     }

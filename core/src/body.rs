@@ -17,7 +17,7 @@ pub enum Framing {
     Empty,
     /// Exactly this many bytes.
     Length(u64),
-    /// Chunked transfer coding (responses from HTTP/1.1 servers only).
+    /// Chunked transfer coding (HTTP/1.1 only).
     Chunked,
     /// Everything until the peer closes (responses only).
     UntilClose,
@@ -65,7 +65,7 @@ pub(crate) fn parse_digits(s: &[u8]) -> Option<u64> {
 }
 
 /// True when the last transfer coding listed is `chunked`.
-fn ends_chunked(headers: &Headers) -> bool {
+pub(crate) fn ends_chunked(headers: &Headers) -> bool {
     let last = headers
         .get_all("transfer-encoding")
         .flat_map(|v| v.split(|&b| b == b','))
@@ -75,8 +75,10 @@ fn ends_chunked(headers: &Headers) -> bool {
     last.is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"))
 }
 
-/// The framing of a request body as a server reads it. A server that does
-/// not de-chunk answers a chunked request with 411 (RFC 9112 §6.3 rule 4).
+/// The framing of a request body as a server reads it: Content-Length,
+/// or the chunked coding alone on an HTTP/1.1 request (its trailers are
+/// read and ignored). Any other transfer coding is 501; a coding beside a
+/// Content-Length, or on HTTP/1.0, is 400 (RFC 9112 §6.1, §6.3).
 pub fn request_framing(head: &RequestHead) -> Result<Framing, ProtocolError> {
     if head.headers.contains("transfer-encoding") {
         if head.version == Version::Http10 {
@@ -85,16 +87,29 @@ pub fn request_framing(head: &RequestHead) -> Result<Framing, ProtocolError> {
         if head.headers.contains("content-length") {
             return Err(ProtocolError::LengthWithTransferEncoding);
         }
-        return Err(if ends_chunked(&head.headers) {
-            ProtocolError::LengthRequired
+        return if only_chunked(&head.headers) {
+            Ok(Framing::Chunked)
         } else {
-            ProtocolError::UnsupportedTransferEncoding
-        });
+            Err(ProtocolError::UnsupportedTransferEncoding)
+        };
     }
     Ok(match content_length(&head.headers)? {
         None | Some(0) => Framing::Empty,
         Some(n) => Framing::Length(n),
     })
+}
+
+/// True when `chunked` is the one transfer coding listed.
+fn only_chunked(headers: &Headers) -> bool {
+    let mut codings = headers
+        .get_all("transfer-encoding")
+        .flat_map(|v| v.split(|&b| b == b','))
+        .map(trim)
+        .filter(|t| !t.is_empty());
+    matches!(
+        (codings.next(), codings.next()),
+        (Some(t), None) if t.eq_ignore_ascii_case(b"chunked")
+    )
 }
 
 /// The framing of a response to a request with `method`.
@@ -461,7 +476,7 @@ mod tests {
     fn request_framing_rules() {
         let mut r = RequestHead::new(Method::Put, "/a", Version::Http11);
         r.headers.append("Transfer-Encoding", "chunked");
-        assert_eq!(request_framing(&r), Err(ProtocolError::LengthRequired));
+        assert_eq!(request_framing(&r), Ok(Framing::Chunked));
         r.headers.append("Content-Length", "3");
         assert_eq!(
             request_framing(&r),
@@ -478,6 +493,15 @@ mod tests {
             request_framing(&r),
             Err(ProtocolError::UnsupportedTransferEncoding)
         );
+        for te in ["gzip, chunked", "chunked, chunked", "chunked;q=1"] {
+            let mut r = RequestHead::new(Method::Put, "/a", Version::Http11);
+            r.headers.append("Transfer-Encoding", te);
+            assert_eq!(
+                request_framing(&r),
+                Err(ProtocolError::UnsupportedTransferEncoding),
+                "{te}"
+            );
+        }
     }
 
     #[test]

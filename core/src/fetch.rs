@@ -571,7 +571,7 @@ impl Session {
             head.headers.append("Range", format!("bytes={}-", r.offset));
             head.headers.append("If-Range", &r.validator);
         }
-        let upload = self.method == Method::Put;
+        let upload = crate::methods::Methods::standard().takes_upload(&self.method);
         if upload {
             head.headers
                 .append("Content-Length", self.upload_len.unwrap_or(0).to_string());

@@ -13,6 +13,7 @@ pub mod fetch;
 mod head;
 pub mod listing;
 pub mod log;
+pub mod methods;
 pub mod options;
 mod parse;
 pub mod path;

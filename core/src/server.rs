@@ -100,8 +100,13 @@ enum Recv {
     Idle { since: Instant, first: bool },
     /// Some bytes of a head arrived; the first at `since`.
     Head { since: Instant },
-    /// Reading the body; last progress at `last`.
-    Body { reader: BodyReader, last: Instant },
+    /// Reading the body; last progress at `last`; `limit` bounds a body
+    /// whose length was not declared (chunked), as it arrives.
+    Body {
+        reader: BodyReader,
+        last: Instant,
+        limit: Option<u64>,
+    },
     /// The request is complete.
     Done,
     /// The client closed between requests.
@@ -195,8 +200,18 @@ impl Connection {
         }
         match &mut self.recv {
             Recv::Idle { .. } | Recv::Head { .. } => self.read_head(input, now),
-            Recv::Body { reader, last } => match reader.read(input) {
+            Recv::Body {
+                reader,
+                last,
+                limit,
+            } => match reader.read(input) {
                 Ok((n, BodyEvent::Data(d))) => {
+                    if let Some(limit) = *limit {
+                        let length = reader.received();
+                        if length > limit {
+                            return Err(self.fail(ProtocolError::BodyTooLarge { length, limit }));
+                        }
+                    }
                     *last = now;
                     Ok((n, Event::Body(d)))
                 }
@@ -257,8 +272,24 @@ impl Connection {
         self.recv = Recv::Body {
             reader: BodyReader::new(framing),
             last: now,
+            limit: self.config.max_body,
         };
         Ok((consumed, Event::Head(head)))
+    }
+
+    /// Bounds the body of the request just received to `max` bytes (the
+    /// file service's `--max-upload`): a declared length over it was
+    /// refused before the body, and a chunked body fails with
+    /// [`ProtocolError::BodyTooLarge`] (413) as soon as it passes it.
+    /// Call it after `Head` and before reading the body; the tighter of it
+    /// and [`Config::max_body`] holds.
+    pub fn limit_body(&mut self, max: Option<u64>) {
+        if let Recv::Body { limit, .. } = &mut self.recv {
+            *limit = match (*limit, max) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
     }
 
     /// Tells the connection the client closed its side (a read returned 0).
@@ -284,7 +315,9 @@ impl Connection {
                 _,
             ) => add(*since, c.idle_timeout),
             (Recv::Head { since }, _) => add(*since, c.head_timeout),
-            (Recv::Body { reader, last }, _) if !reader.is_done() => add(*last, c.body_timeout),
+            (Recv::Body { reader, last, .. }, _) if !reader.is_done() => {
+                add(*last, c.body_timeout)
+            }
             _ => None,
         }
     }

@@ -12,6 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::body::content_length;
 use crate::digest::{self, Algorithm, Digest};
 use crate::head::{Method, RequestHead, ResponseHead, StatusCode, Version};
+use crate::methods::{Action, Methods};
 use crate::path::{resolve_target, RelPath};
 use crate::range::{self, Multipart, Pieces, RangeRequest};
 use crate::validators::{self, Current, Outcome};
@@ -23,12 +24,14 @@ pub const SERVER: &str = concat!("pared/", env!("CARGO_PKG_VERSION"));
 pub const INDEX: &str = "index.html";
 
 /// How the file service behaves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ServiceConfig {
-    /// Refuse PUT and DELETE with 405.
+    /// Refuse every writing method with 405.
     pub read_only: bool,
     /// Largest upload accepted; `None` means no limit.
     pub max_upload: Option<u64>,
+    /// The methods served: what each one is and which decision answers it.
+    pub methods: Methods,
 }
 
 /// What kind of object the file system found.
@@ -150,12 +153,13 @@ pub struct Reply {
 pub enum Route {
     /// Open the path for reading (GET, HEAD), then call [`read_reply`].
     Read(RelPath),
-    /// Store the body of `length` bytes at the path, then call [`put_reply`].
+    /// Store the body at the path, then call [`put_reply`].
     Write {
         /// Where.
         path: RelPath,
-        /// The body length, already checked against the limit.
-        length: u64,
+        /// The declared body length, already checked against the limit;
+        /// `None` for a chunked body (checked as it arrives).
+        length: Option<u64>,
     },
     /// Remove the file, then call [`delete_reply`].
     Delete(RelPath),
@@ -173,8 +177,6 @@ pub enum ReadStep {
     TryIndex(RelPath),
 }
 
-const ALLOW_ALL: &str = "GET, HEAD, PUT, DELETE";
-const ALLOW_READ: &str = "GET, HEAD";
 
 fn base(status: StatusCode, now: SystemTime) -> ResponseHead {
     let mut h = ResponseHead::new(status);
@@ -268,56 +270,82 @@ fn with_allow(mut reply: Reply, allow: &str) -> Reply {
     reply
 }
 
-/// Decides what a request needs, before any file-system call.
+/// Decides what a request needs, before any file-system call: the
+/// method's row in the table says whether it is served, whether
+/// `--read-only` refuses it and which decision answers it.
 pub fn route(config: &ServiceConfig, req: &RequestHead, now: SystemTime) -> Route {
     let err = |s| Route::Reply(error_reply(s, Some(&req.method), now));
-    let allow = if config.read_only {
-        ALLOW_READ
-    } else {
-        ALLOW_ALL
+    let Some(row) = config.methods.find(&req.method) else {
+        return Route::Reply(with_allow(
+            error_reply(StatusCode::NOT_IMPLEMENTED, Some(&req.method), now),
+            &config.methods.allow(config.read_only),
+        ));
     };
-    match req.method {
-        Method::Get | Method::Head => {}
-        Method::Put | Method::Delete if config.read_only => {
-            return Route::Reply(with_allow(
-                error_reply(StatusCode::METHOD_NOT_ALLOWED, Some(&req.method), now),
-                ALLOW_READ,
-            ))
-        }
-        Method::Put | Method::Delete => {}
-        _ => {
-            return Route::Reply(with_allow(
-                error_reply(StatusCode::NOT_IMPLEMENTED, Some(&req.method), now),
-                allow,
-            ))
-        }
+    if config.read_only && row.refused_when_read_only() {
+        return Route::Reply(with_allow(
+            error_reply(StatusCode::METHOD_NOT_ALLOWED, Some(&req.method), now),
+            &config.methods.allow(true),
+        ));
+    }
+    if row.action == Action::Describe && req.target == "*" {
+        return Route::Reply(options_reply(config, now));
     }
     let path = match resolve_target(&req.target) {
         Ok(p) => p,
         Err(e) => return err(e.status()),
     };
-    match req.method {
-        Method::Get | Method::Head => Route::Read(path),
-        Method::Delete if path.has_trailing_slash() => err(StatusCode::CONFLICT),
-        Method::Delete => Route::Delete(path),
-        _ => {
+    match row.action {
+        Action::Fetch => Route::Read(path),
+        Action::Describe => Route::Reply(options_reply(config, now)),
+        Action::Remove if path.has_trailing_slash() => err(StatusCode::CONFLICT),
+        Action::Remove => Route::Delete(path),
+        Action::Store => {
             if req.headers.contains("content-range") {
                 return err(StatusCode::BAD_REQUEST);
             }
-            let length = match content_length(&req.headers) {
-                Ok(Some(n)) => n,
-                Ok(None) if req.version == Version::Http10 => return err(StatusCode::BAD_REQUEST),
-                Ok(None) => return err(StatusCode::LENGTH_REQUIRED),
-                Err(_) => return err(StatusCode::BAD_REQUEST),
+            let length = match upload_length(req) {
+                Ok(length) => length,
+                Err(status) => return err(status),
             };
-            if config.max_upload.is_some_and(|max| length > max) {
-                return err(StatusCode::PAYLOAD_TOO_LARGE);
+            if let (Some(n), Some(max)) = (length, config.max_upload) {
+                if n > max {
+                    return err(StatusCode::PAYLOAD_TOO_LARGE);
+                }
             }
             if path.has_trailing_slash() {
                 return err(StatusCode::CONFLICT);
             }
             Route::Write { path, length }
         }
+    }
+}
+
+/// The declared length of an upload: `Some(n)` from Content-Length,
+/// `None` for a chunked HTTP/1.1 body (its end is found as it arrives,
+/// and `--max-upload` is enforced as bytes come in); a missing length is
+/// 400 on HTTP/1.0 and 411 on HTTP/1.1.
+fn upload_length(req: &RequestHead) -> Result<Option<u64>, StatusCode> {
+    if req.version == Version::Http11 && crate::body::ends_chunked(&req.headers) {
+        return Ok(None);
+    }
+    match content_length(&req.headers) {
+        Ok(Some(n)) => Ok(Some(n)),
+        Ok(None) if req.version == Version::Http10 => Err(StatusCode::BAD_REQUEST),
+        Ok(None) => Err(StatusCode::LENGTH_REQUIRED),
+        Err(_) => Err(StatusCode::BAD_REQUEST),
+    }
+}
+
+/// The answer to OPTIONS (of a path or of `*`): 200 with `Allow` from the
+/// method table, and no body.
+pub fn options_reply(config: &ServiceConfig, now: SystemTime) -> Reply {
+    let mut head = base(StatusCode::OK, now);
+    head.headers
+        .append("Allow", config.methods.allow(config.read_only));
+    head.headers.append("Content-Length", "0");
+    Reply {
+        head,
+        body: ReplyBody::None,
     }
 }
 
@@ -730,26 +758,52 @@ mod tests {
         r11.headers.append("Content-Length", "10");
         assert!(matches!(
             route(&c, &r11, now),
-            Route::Write { length: 10, .. }
+            Route::Write {
+                length: Some(10),
+                ..
+            }
         ));
         r11.headers.append("Content-Range", "bytes 0-9/20");
         assert_eq!(status(&route(&c, &r11, now)), 400);
         let small = ServiceConfig {
             max_upload: Some(5),
-            ..c
+            ..c.clone()
         };
         let mut big = req(Method::Put, "/a");
         big.headers.append("Content-Length", "6");
         assert_eq!(status(&route(&small, &big, now)), 413);
         let ro = ServiceConfig {
             read_only: true,
-            ..c
+            ..c.clone()
         };
         let Route::Reply(r) = route(&ro, &req(Method::Delete, "/a"), now) else {
             panic!()
         };
         assert_eq!(r.head.status.as_u16(), 405);
-        assert_eq!(r.head.headers.get_str("allow"), Some("GET, HEAD"));
+        assert_eq!(r.head.headers.get_str("allow"), Some("GET, HEAD, OPTIONS"));
+        // OPTIONS is answered from the table, for `*` and for a path.
+        for target in ["*", "/a"] {
+            let Route::Reply(r) = route(&ro, &req(Method::Options, target), now) else {
+                panic!()
+            };
+            assert_eq!(r.head.status.as_u16(), 200);
+            assert_eq!(r.head.headers.get_str("allow"), Some("GET, HEAD, OPTIONS"));
+            assert_eq!(r.head.headers.get_str("content-length"), Some("0"));
+        }
+        let Route::Reply(r) = route(&c, &req(Method::Options, "*"), now) else {
+            panic!()
+        };
+        assert_eq!(
+            r.head.headers.get_str("allow"),
+            Some("GET, HEAD, PUT, DELETE, OPTIONS")
+        );
+        // A chunked HTTP/1.1 upload has no declared length.
+        let mut chunked = RequestHead::new(Method::Put, "/a", Version::Http11);
+        chunked.headers.append("Transfer-Encoding", "chunked");
+        assert!(matches!(
+            route(&small, &chunked, now),
+            Route::Write { length: None, .. }
+        ));
     }
 
     #[test]

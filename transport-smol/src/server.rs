@@ -129,7 +129,7 @@ pub fn serve(
     let shared = Arc::new(Shared {
         root,
         tls,
-        gate: Arc::new(Gate::new(opts.auth.clone())),
+        gate: Arc::new(Gate::new(opts.auth.clone(), opts.service.methods.clone())),
         slots: Slots::new(&opts),
         batches: Batches::new(),
         connection: Arc::new(opts.connection),

@@ -12,6 +12,7 @@ use pared_core::client::{Connection, Event};
 use pared_core::digest::{self, Digest, Hasher};
 use pared_core::fetch::{self, BodyUse, Resume, Session, Verdict};
 use pared_core::{ClientOptions, Method, ProtocolError, ResponseHead, UsageError};
+use pared_core::methods::{Methods, Shown};
 
 use crate::buf::RecvBuf;
 use crate::tls::{handshake, ClientTrust, Tls, TlsFailure, Wire};
@@ -241,7 +242,8 @@ impl Job {
         } else if self.show_response_head {
             let _ = io::stderr().write_all(&wire);
         }
-        if *method == Method::Head {
+        let shown = Methods::standard().shown_as(method);
+        if shown == Shown::Head {
             match self.output_file() {
                 // HEAD -o FILE: the head goes into FILE (atomically).
                 Some(path) => {
@@ -251,7 +253,7 @@ impl Job {
                 }
                 None => io::stdout().write_all(&wire).map_err(stdout_error)?,
             }
-        } else if matches!(method, Method::Put | Method::Delete) {
+        } else if shown == Shown::Outcome {
             // The outcome, once: -i and -v add heads on stderr only.
             let line = format!(
                 "{} {}\n",
@@ -354,7 +356,7 @@ impl Job {
         let kind = match (output, body) {
             // A PUT or DELETE prints its outcome (the status line), not
             // the body; a HEAD has none.
-            _ if matches!(method, Method::Put | Method::Delete | Method::Head) => SinkKind::Discard,
+            _ if Methods::standard().shown_as(method) != Shown::Body => SinkKind::Discard,
             (Some(_), BodyUse::Error) => SinkKind::Discard,
             (Some(path), _) if self.resume => {
                 let dl = Download::partial(path, body)?;

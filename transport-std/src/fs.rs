@@ -353,7 +353,7 @@ impl Root {
     pub fn begin_upload(
         &self,
         path: &RelPath,
-        length: u64,
+        length: Option<u64>,
         guard: WriteGuard,
         expected: Vec<Digest>,
     ) -> Result<Upload, FsFailure> {
@@ -387,7 +387,8 @@ impl Root {
         // file's size: a full disk is refused (507) before a byte of the
         // body is read, and the file's blocks are allocated in one go.
         // File systems without fallocate simply skip this.
-        if length > 0 {
+        // A chunked body (no declared length) reserves nothing.
+        if let Some(length) = length.filter(|&n| n > 0) {
             use rustix::io::Errno;
             if let Err(e @ (Errno::NOSPC | Errno::DQUOT | Errno::FBIG)) =
                 rustix::fs::fallocate(&fd, rustix::fs::FallocateFlags::KEEP_SIZE, 0, length)
@@ -666,8 +667,8 @@ pub struct Upload {
     hashing: Option<Hashing>,
     /// Bytes written to the temporary so far.
     written: u64,
-    /// The declared body length.
-    length: u64,
+    /// The declared body length; `None` for a chunked body.
+    length: Option<u64>,
     expected: Vec<Digest>,
     guard: WriteGuard,
     writeback: WriteBack,
@@ -767,7 +768,7 @@ impl Upload {
         f.write_all(data).map_err(|e| failure(&e))?;
         self.written += data.len() as u64;
         if let Some(h) = &mut self.hashing {
-            h.advance(data, self.written, self.length, f);
+            h.advance(data, self.written, self.length.unwrap_or(u64::MAX), f);
         }
         self.writeback.advance(f, self.written);
         Ok(())

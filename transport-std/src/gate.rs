@@ -10,6 +10,7 @@ use std::time::SystemTime;
 
 use pared_core::auth::{self, Access, AuthCache, AuthConfig, Credential};
 use pared_core::service::{self, Reply, Route, ServiceConfig};
+use pared_core::methods::Methods;
 use pared_core::RequestHead;
 
 /// What a request needs before it is served.
@@ -37,14 +38,16 @@ pub struct Pending {
 #[derive(Debug, Default)]
 pub struct Gate {
     config: AuthConfig,
+    methods: Methods,
     cache: Mutex<AuthCache>,
 }
 
 impl Gate {
-    /// A gate for `config`.
-    pub fn new(config: AuthConfig) -> Gate {
+    /// A gate for `config`, judging methods by `methods`.
+    pub fn new(config: AuthConfig, methods: Methods) -> Gate {
         Gate {
             config,
+            methods,
             cache: Mutex::new(AuthCache::default()),
         }
     }
@@ -52,7 +55,7 @@ impl Gate {
     /// Decides what `req` from `peer` needs; a credential verified before
     /// is found in the cache, so only a new one needs [`Gate::verify`].
     pub fn check(&self, req: &RequestHead, peer: IpAddr, now: SystemTime) -> Pass {
-        match auth::access(&self.config, req, peer) {
+        match auth::access(&self.config, &self.methods, req, peer) {
             Access::Allowed => Pass::Serve(None),
             Access::Verify {
                 user,

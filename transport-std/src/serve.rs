@@ -322,10 +322,11 @@ pub fn begin_put(root: &Root, req: &RequestHead, path: &RelPath, now: SystemTime
             }
         }
     }
-    let length = pared_core::body::content_length(&req.headers)
-        .ok()
-        .flatten()
-        .unwrap_or(0);
+    let length = match pared_core::body::request_framing(req) {
+        Ok(pared_core::Framing::Length(n)) => Some(n),
+        Ok(pared_core::Framing::Empty) => Some(0),
+        _ => None,
+    };
     match root.begin_upload(path, length, guard, service::expected_digests(req)) {
         Ok(upload) => PutStart::Upload(upload),
         Err(f) => PutStart::Refused(Prepared::reply(service::put_reply(path, Err(f), now))),

@@ -176,7 +176,7 @@ pub fn serve(
     let shared = Arc::new(Shared {
         root,
         tls,
-        gate: Gate::new(opts.auth.clone()),
+        gate: Gate::new(opts.auth.clone(), opts.service.methods.clone()),
         slots: Slots::new(&opts),
         connection: Arc::new(opts.connection),
         opts,
