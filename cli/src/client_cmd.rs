@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use pared_core::fetch::{Session, Target};
 use pared_core::methods::Methods;
 use pared_core::{ClientOptions, Method};
-use pared_std::client::{ClientError, Job};
-use pared_std::tls::ClientTrust;
+use pared_host::client::{ClientError, Job};
+use pared_host::tls::ClientTrust;
 
 pub use pared_core::fetch::EXIT_USAGE;
 

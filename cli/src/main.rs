@@ -234,21 +234,21 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
         .root
         .canonicalize()
         .map_err(|e| format!("cannot serve {}: {e}", args.root.display()))?;
-    let root = pared_std::Root::open(&root_dir)
+    let root = pared_host::Root::open(&root_dir)
         .map_err(|e| format!("cannot serve {}: {e}", root_dir.display()))?;
     let bind = match &args.bind {
         None => None,
         Some(b) => Some(resolve_bind(b, args.port)?),
     };
-    let listener = pared_std::server::listen(bind, args.port)
+    let listener = pared_host::listener::listen(bind, args.port)
         .map_err(|e| format!("cannot listen on port {}: {e}", args.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let stop =
-        pared_std::Shutdown::on_signals().map_err(|e| format!("cannot handle signals: {e}"))?;
+        pared_host::Shutdown::on_signals().map_err(|e| format!("cannot handle signals: {e}"))?;
     let mut fingerprint = None;
     let tls = match (&args.tls_cert, &args.tls_key, args.tls_self_signed) {
         (Some(cert), Some(key), _) => {
-            use pared_std::tls;
+            use pared_host::tls;
             let pair = tls::load_pair(cert, key).map_err(|e| e.to_string())?;
             let holder = tls::ServerCert::new(pair);
             tls::reload_on_sighup(holder.clone(), cert.clone(), key.clone())
@@ -256,7 +256,7 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
             Some(tls::server_config(holder).map_err(|e| e.to_string())?)
         }
         (_, _, true) => {
-            use pared_std::tls;
+            use pared_host::tls;
             let mut names = vec![
                 "localhost".to_owned(),
                 "127.0.0.1".to_owned(),

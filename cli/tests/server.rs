@@ -75,7 +75,7 @@ fn statuses_and_headers(rt: &str) {
         (b"PUT /x HTTP/1.0\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
         (b"PUT /x HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
         (b"PUT /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
-        (b"PUT /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", 411),
+        (b"PUT /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
         (b"PUT /x HTTP/1.0\r\n\r\n", 400),
         (b"PUT /x HTTP/1.0\r\nContent-Length: 2048\r\n\r\n", 413),
         (b"PUT /x HTTP/1.0\r\nContent-Length: 1\r\nContent-Range: bytes 0-0/2\r\n\r\n", 400),
@@ -89,7 +89,10 @@ fn statuses_and_headers(rt: &str) {
     let r = raw(&s, b"DELETE /x HTTP/1.0\r\n\r\n");
     assert_eq!(r.status, 404);
     let r = raw(&s, b"POST / HTTP/1.0\r\n\r\n");
-    assert_eq!(r.header("allow").as_deref(), Some("GET, HEAD, PUT, DELETE"));
+    assert_eq!(
+        r.header("allow").as_deref(),
+        Some("GET, HEAD, PUT, DELETE, OPTIONS")
+    );
 
     let long = format!("GET /{} HTTP/1.0\r\n\r\n", "a".repeat(9000));
     assert_eq!(raw(&s, long.as_bytes()).status, 414);
@@ -141,7 +144,7 @@ fn put_and_delete(rt: &str) {
     let r = put(&ro, "/ro.txt", b"x");
     assert_eq!(
         (r.status, r.header("allow").as_deref()),
-        (405, Some("GET, HEAD"))
+        (405, Some("GET, HEAD, OPTIONS"))
     );
     assert_eq!(raw(&ro, b"DELETE /hello.txt HTTP/1.0\r\n\r\n").status, 405);
     assert!(root.path().join("hello.txt").exists());

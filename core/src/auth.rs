@@ -418,7 +418,10 @@ mod tests {
         };
         let ip: IpAddr = LOOP.parse().unwrap();
         assert_eq!(access(&c, &M, &req(Method::Get, None), ip), Access::Allowed);
-        assert_eq!(access(&c, &M, &req(Method::Put, None), ip), Access::Challenge);
+        assert_eq!(
+            access(&c, &M, &req(Method::Put, None), ip),
+            Access::Challenge
+        );
         assert_eq!(
             access(&c, &M, &req(Method::Put, Some("Bearer x")), ip),
             Access::Challenge

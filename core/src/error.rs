@@ -97,7 +97,7 @@ pub enum ProtocolError {
     /// A request body longer than the configured maximum.
     #[error("body of {length} bytes exceeds the limit of {limit}")]
     BodyTooLarge {
-        /// Declared length.
+        /// Declared length, or the bytes received so far of a chunked body.
         length: u64,
         /// The limit in force.
         limit: u64,

@@ -161,7 +161,9 @@ impl Methods {
     /// The row of a method token as a person types it (any case), for the
     /// client's command line.
     pub fn find_token(&self, token: &str) -> Option<&Row> {
-        self.rows.iter().find(|r| r.token.eq_ignore_ascii_case(token))
+        self.rows
+            .iter()
+            .find(|r| r.token.eq_ignore_ascii_case(token))
     }
 
     /// Whether `method` writes; `None` for a method pared does not serve.

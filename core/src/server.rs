@@ -315,9 +315,7 @@ impl Connection {
                 _,
             ) => add(*since, c.idle_timeout),
             (Recv::Head { since }, _) => add(*since, c.head_timeout),
-            (Recv::Body { reader, last, .. }, _) if !reader.is_done() => {
-                add(*last, c.body_timeout)
-            }
+            (Recv::Body { reader, last, .. }, _) if !reader.is_done() => add(*last, c.body_timeout),
             _ => None,
         }
     }

@@ -15,7 +15,7 @@ use crate::head::{Method, RequestHead, ResponseHead, StatusCode, Version};
 use crate::methods::{Action, Methods};
 use crate::path::{resolve_target, RelPath};
 use crate::range::{self, Multipart, Pieces, RangeRequest};
-use crate::validators::{self, Current, Outcome};
+use crate::validators::{self, Current, FileVersion, Outcome};
 
 /// The `Server` field pared sends.
 pub const SERVER: &str = concat!("pared/", env!("CARGO_PKG_VERSION"));
@@ -54,21 +54,20 @@ pub struct Meta {
     pub len: u64,
     /// Its modification time, where the file system has one.
     pub modified: Option<SystemTime>,
-    /// Its device number (part of its identity for the ETag).
-    pub dev: u64,
-    /// Its inode number (part of its identity for the ETag).
-    pub ino: u64,
+    /// The storage's id of the file (the inode number on a POSIX file
+    /// system; never a device number, which differs between mounts).
+    pub id: u64,
 }
 
 impl Meta {
-    /// The identity and version the ETag is made of.
-    pub fn version(&self) -> validators::Version {
-        validators::Version {
-            dev: self.dev,
-            ino: self.ino,
-            len: self.len,
-            mtime_ns: self.modified.map_or(0, validators::nanos),
-        }
+    /// The version the ETag is made of: the same on every host that
+    /// mounts the same shared file system.
+    pub fn version(&self) -> FileVersion {
+        FileVersion::new(
+            self.id,
+            self.len,
+            self.modified.map_or(0, validators::nanos),
+        )
     }
 
     /// The strong ETag of this version, quotes included.
@@ -176,7 +175,6 @@ pub enum ReadStep {
     /// [`index_reply`] with the result.
     TryIndex(RelPath),
 }
-
 
 fn base(status: StatusCode, now: SystemTime) -> ResponseHead {
     let mut h = ResponseHead::new(status);
@@ -813,8 +811,7 @@ mod tests {
             kind: FileKind::File,
             len: 3,
             modified: Some(t(1_600_000_000)),
-            dev: 1,
-            ino: 2,
+            id: 2,
         };
         let path = resolve_target("/a.txt").unwrap();
         let mut r = req(Method::Get, "/a.txt");
@@ -875,8 +872,7 @@ mod tests {
             kind: FileKind::Dir,
             len: 0,
             modified: None,
-            dev: 1,
-            ino: 3,
+            id: 3,
         };
         let r = req(Method::Get, "/d");
         let ReadStep::Reply(rep) = read_reply(&r, &resolve_target("/d").unwrap(), Ok(dir), now)
@@ -909,8 +905,7 @@ mod tests {
             kind: FileKind::File,
             len,
             modified: Some(t(1_600_000_000)),
-            dev: 8,
-            ino: 9,
+            id: 9,
         }
     }
 

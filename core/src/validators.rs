@@ -3,10 +3,11 @@
 //! `If-Match`, `If-Unmodified-Since`, `If-None-Match`, `If-Modified-Since`
 //! and `If-Range` in the order of RFC 9110 §13.2.2.
 //!
-//! Invariants: an ETag is a pure function of (device, inode, size,
-//! modification time in nanoseconds), so every pared process on one root
-//! computes the same tag for the same file, and a replaced or rewritten
-//! file gets a new one. A header that does not parse never makes a
+//! Invariants: an ETag is a pure function of a [`FileVersion`] (the
+//! storage's file id, size and modification time in nanoseconds; never a
+//! device number), so every pared process on one root, on one host or on
+//! several mounting the same shared file system, computes the same tag
+//! for the same file, and a replaced or rewritten file gets a new one. A header that does not parse never makes a
 //! precondition pass: If-Match and If-Range then fail, and the date
 //! conditions are ignored, as the RFC says.
 
@@ -14,28 +15,35 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::head::{Method, RequestHead};
 
-/// The identity and version of one file, as the file system reports them.
+/// One version of one file, as storage reports it: opaque to the
+/// decisions, which only compare versions and turn them into ETags.
+///
+/// On a local or shared POSIX file system the id is the inode number,
+/// which every mount of the same file system reports alike (the device
+/// number does not, so it is never part of a version).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct Version {
-    /// Device number.
-    pub dev: u64,
-    /// Inode number.
-    pub ino: u64,
-    /// Length in bytes.
-    pub len: u64,
-    /// Modification time in nanoseconds since the epoch (0 if unknown or
-    /// before the epoch).
-    pub mtime_ns: u128,
+pub struct FileVersion {
+    id: u64,
+    len: u64,
+    mtime_ns: u128,
 }
 
-impl Version {
+impl FileVersion {
+    /// The version of the file storage knows as `id`, `len` bytes long,
+    /// last modified `mtime_ns` nanoseconds after the epoch (0 if unknown).
+    pub const fn new(id: u64, len: u64, mtime_ns: u128) -> FileVersion {
+        FileVersion { id, len, mtime_ns }
+    }
+
+    /// The storage's id of the file (the same for every version of it).
+    pub const fn id(&self) -> u64 {
+        self.id
+    }
+
     /// The strong entity tag of this version, quotes included:
-    /// `"dev-ino-len-mtime"`, all hexadecimal.
+    /// `"id-len-mtime"`, all hexadecimal.
     pub fn etag(&self) -> String {
-        format!(
-            "\"{:x}-{:x}-{:x}-{:x}\"",
-            self.dev, self.ino, self.len, self.mtime_ns
-        )
+        format!("\"{:x}-{:x}-{:x}\"", self.id, self.len, self.mtime_ns)
     }
 }
 
@@ -326,18 +334,12 @@ mod tests {
         for bad in ["", "x", "\"a", "\"a\" b", "\"a b\"", "*, \"a\""] {
             assert_eq!(parse_tag_list(bad), None, "{bad:?}");
         }
-        let v = Version {
-            dev: 1,
-            ino: 2,
-            len: 3,
-            mtime_ns: 4,
-        };
-        assert_eq!(v.etag(), "\"1-2-3-4\"");
+        let v = FileVersion::new(2, 3, 4);
+        assert_eq!(v.etag(), "\"2-3-4\"");
         for w in [
-            Version { dev: 9, ..v },
-            Version { ino: 9, ..v },
-            Version { len: 9, ..v },
-            Version { mtime_ns: 9, ..v },
+            FileVersion::new(9, 3, 4),
+            FileVersion::new(2, 9, 4),
+            FileVersion::new(2, 3, 9),
         ] {
             assert_ne!(w.etag(), v.etag());
         }

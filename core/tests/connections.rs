@@ -237,13 +237,58 @@ fn http11_needs_one_host_and_limits_apply() {
             ProtocolError::TransferEncodingOnHttp10,
         ),
         (
-            b"PUT / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
-            ProtocolError::LengthRequired,
+            b"PUT / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            ProtocolError::UnsupportedTransferEncoding,
         ),
     ] {
         let mut sv = server::Connection::new(cfg, t0);
         assert_eq!(sv.handle_input(req, t0).unwrap_err(), want);
     }
+}
+
+#[test]
+fn chunked_bodies_are_bounded_as_they_arrive() {
+    let t0 = Instant::now();
+    let chunked = b"PUT / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\nX-T: 1\r\n\r\n";
+    // Within the limit: the body arrives de-chunked, trailers ignored.
+    let mut sv = server::Connection::new(server::Config::default(), t0);
+    let (used, ev) = sv.handle_input(chunked, t0).unwrap();
+    assert!(matches!(ev, server::Event::Head(_)));
+    sv.limit_body(Some(6));
+    let mut rest = &chunked[used..];
+    let mut body = Vec::new();
+    loop {
+        let (n, ev) = sv.handle_input(rest, t0).unwrap();
+        match ev {
+            server::Event::Body(d) => body.extend_from_slice(d),
+            server::Event::End => break,
+            other => panic!("{other:?}"),
+        }
+        rest = &rest[n..];
+    }
+    assert_eq!(body, b"abcdef");
+    // Over it: 413 as soon as the seventh byte would be taken.
+    let mut sv = server::Connection::new(server::Config::default(), t0);
+    let (used, _) = sv.handle_input(chunked, t0).unwrap();
+    sv.limit_body(Some(5));
+    let mut rest = &chunked[used..];
+    let err = loop {
+        match sv.handle_input(rest, t0) {
+            Ok((n, _)) => rest = &rest[n..],
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(
+        err,
+        ProtocolError::BodyTooLarge {
+            length: 6,
+            limit: 5
+        }
+    );
+    assert_eq!(
+        err.status(),
+        Some(pared_core::StatusCode::PAYLOAD_TOO_LARGE)
+    );
 }
 
 #[test]

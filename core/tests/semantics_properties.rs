@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use pared_core::path::resolve_target;
 use pared_core::range::{parse_range, Piece, RangeRequest};
 use pared_core::service::{file_reply, write_allowed, FileKind, Meta, ReplyBody};
-use pared_core::validators::{evaluate, Current, Outcome, Version as FileVersion};
+use pared_core::validators::{evaluate, Current, FileVersion, Outcome};
 use pared_core::{Method, RequestHead, Version};
 use proptest::prelude::*;
 
@@ -50,7 +50,7 @@ proptest! {
 
     #[test]
     fn replies_match_their_content_length(value in range_value(), len in 0u64..5000) {
-        let meta = Meta { kind: FileKind::File, len, modified: Some(t(1000)), dev: 1, ino: 2 };
+        let meta = Meta { kind: FileKind::File, len, modified: Some(t(1000)), id: 2 };
         let mut req = RequestHead::new(Method::Get, "/f.bin", Version::Http11);
         req.headers.append("Range", &value);
         let reply = file_reply(&req, &resolve_target("/f.bin").unwrap(), &meta, t(2000));
@@ -113,24 +113,22 @@ proptest! {
         prop_assert_eq!(got, want);
         // Writes use the same evaluation.
         if method == Method::Put {
-            let meta = Meta { kind: FileKind::File, len: 1, modified: Some(t(1000)), dev: 0, ino: 0 };
+            let meta = Meta { kind: FileKind::File, len: 1, modified: Some(t(1000)), id: 0 };
             let _ = write_allowed(&req, exists.then_some(&meta), t(2000));
         }
     }
 
     #[test]
     fn etag_changes_with_every_version(
-        dev in any::<u64>(), ino in any::<u64>(), len in any::<u64>(), mtime in any::<u64>(),
-        which in 0u8..4, delta in 1u64..1000,
+        id in any::<u64>(), len in any::<u64>(), mtime in any::<u64>(),
+        which in 0u8..3, delta in 1u64..1000,
     ) {
-        let v = FileVersion { dev, ino, len, mtime_ns: u128::from(mtime) };
-        let mut w = v;
-        match which {
-            0 => w.dev = dev.wrapping_add(delta),
-            1 => w.ino = ino.wrapping_add(delta),
-            2 => w.len = len.wrapping_add(delta),
-            _ => w.mtime_ns = u128::from(mtime) + u128::from(delta),
-        }
+        let v = FileVersion::new(id, len, u128::from(mtime));
+        let w = match which {
+            0 => FileVersion::new(id.wrapping_add(delta), len, u128::from(mtime)),
+            1 => FileVersion::new(id, len.wrapping_add(delta), u128::from(mtime)),
+            _ => FileVersion::new(id, len, u128::from(mtime) + u128::from(delta)),
+        };
         prop_assert_ne!(v.etag(), w.etag());
         prop_assert_eq!(v.etag(), v.etag());
     }

@@ -85,8 +85,7 @@ fuzz_target!(|data: &[u8]| {
         kind: FileKind::File,
         len,
         modified: Some(UNIX_EPOCH + Duration::from_secs(1_600_000_000)),
-        dev: 1,
-        ino: 2,
+        id: 2,
     };
     let target = path::resolve_target("/f.txt").expect("valid");
     let reply = service::file_reply(&req, &target, &meta, now);

@@ -12,12 +12,12 @@ use futures_lite::future;
 use pared_core::client::{Connection, Event};
 use pared_core::fetch::Session;
 use pared_core::ClientOptions;
-use pared_std::buf::RecvBuf;
-use pared_std::client::{
+use pared_host::client::{
     remove_temporaries_on_signal, response_failed, shorter, time_left, timeout_or, tls_error,
     wire_error, ClientError, Job, Progress, RECV_CAPACITY, UPLOAD_CHUNK,
 };
-use pared_std::tls::Tls;
+use pared_host::recv_buf::RecvBuf;
+use pared_host::tls::Tls;
 
 use crate::wire::{handshake, Wire};
 use smol::Timer;
@@ -69,7 +69,7 @@ async fn connect(
     Err(ClientError::Connect { addr, source })
 }
 
-/// Runs a client command on smol; see [`pared_std::client::run`].
+/// Runs a client command on smol; see [`pared_host::client::run`].
 pub fn run(session: Session, job: &Job, opts: &ClientOptions) -> Result<u8, ClientError> {
     smol::block_on(run_async(session, job, opts))
 }

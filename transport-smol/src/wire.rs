@@ -1,12 +1,12 @@
 //! Bytes over TLS on an async socket, for the smol client and server: the
-//! same byte-driven layer as the std runtime ([`pared_std::tls::Tls`]), with
+//! same byte-driven layer as the std runtime ([`pared_host::tls::Tls`]), with
 //! async reads and writes around it. No TLS logic of its own.
 
 use std::io;
 
 use async_net::TcpStream;
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use pared_std::tls::{io_error, Tls};
+use pared_host::tls::{io_error, Tls};
 
 /// Decrypted bytes, reading ciphertext from `s` as needed; `Ok(0)` at the
 /// end of the stream (a close without close_notify included: core's

@@ -276,30 +276,6 @@ fn file_prepared(
     Prepared::with_file(reply, Some(file))
 }
 
-/// The bytes of the 503 answer for a connection refused before its
-/// request is read (its client holds too many connections).
-pub fn refusal(now: SystemTime) -> Vec<u8> {
-    reply_bytes(service::busy_reply(now))
-}
-
-/// A whole answer sent outside a connection's state machine (before any
-/// request is read), as bytes: its head and static body.
-fn reply_bytes(reply: Reply) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
-    if pared_core::write_response(&reply.head, &mut out).is_ok() {
-        if let ReplyBody::Static(body) = reply.body {
-            out.extend_from_slice(body);
-        }
-    }
-    out
-}
-
-/// The bytes of the 400 answer, in plain text, to a client that speaks
-/// plain http on a TLS port.
-pub fn plain_http_on_tls_port(now: SystemTime) -> Vec<u8> {
-    reply_bytes(service::plain_http_on_tls_reply(now))
-}
-
 /// Starts a PUT of `path`: its preconditions are checked against the
 /// current file first, so a write that cannot succeed is refused (412)
 /// before its body is read; the check is repeated atomically at commit.

@@ -1,7 +1,7 @@
 //! Access control as the runtimes run it: core decides what a request
 //! needs ([`pared_core::auth::access`]); this keeps the cache of verified
 //! credentials shared by every connection, and runs the (slow, for bcrypt)
-//! verification. The std runtime calls [`Gate::verify`] inline; the smol
+//! verification. The std runtime calls [`AccessControl::verify`] inline; the smol
 //! runtime on its blocking pool, never on an executor thread.
 
 use std::net::IpAddr;
@@ -9,8 +9,8 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 use pared_core::auth::{self, Access, AuthCache, AuthConfig, Credential};
-use pared_core::service::{self, Reply, Route, ServiceConfig};
 use pared_core::methods::Methods;
+use pared_core::service::{self, Reply, Route, ServiceConfig};
 use pared_core::RequestHead;
 
 /// What a request needs before it is served.
@@ -20,7 +20,7 @@ pub enum Pass {
     Serve(Option<String>),
     /// Answer this (401 or 403) instead.
     Refuse(Reply),
-    /// Verify this credential first ([`Gate::verify`]).
+    /// Verify this credential first ([`AccessControl::verify`]).
     Verify(Pending),
 }
 
@@ -36,16 +36,16 @@ pub struct Pending {
 
 /// The access-control state of one server.
 #[derive(Debug, Default)]
-pub struct Gate {
+pub struct AccessControl {
     config: AuthConfig,
     methods: Methods,
     cache: Mutex<AuthCache>,
 }
 
-impl Gate {
+impl AccessControl {
     /// A gate for `config`, judging methods by `methods`.
-    pub fn new(config: AuthConfig, methods: Methods) -> Gate {
-        Gate {
+    pub fn new(config: AuthConfig, methods: Methods) -> AccessControl {
+        AccessControl {
             config,
             methods,
             cache: Mutex::new(AuthCache::default()),
@@ -53,7 +53,7 @@ impl Gate {
     }
 
     /// Decides what `req` from `peer` needs; a credential verified before
-    /// is found in the cache, so only a new one needs [`Gate::verify`].
+    /// is found in the cache, so only a new one needs [`AccessControl::verify`].
     pub fn check(&self, req: &RequestHead, peer: IpAddr, now: SystemTime) -> Pass {
         match auth::access(&self.config, &self.methods, req, peer) {
             Access::Allowed => Pass::Serve(None),
@@ -103,7 +103,7 @@ impl Gate {
     }
 
     /// What a request comes to once its `pass` is settled (after
-    /// [`Gate::verify`] where it asked for one): a refusal is answered as
+    /// [`AccessControl::verify`] where it asked for one): a refusal is answered as
     /// it is; otherwise core routes the request. Both runtimes call this.
     pub fn admit(
         &self,

@@ -3,7 +3,7 @@
 //! `Repr-Digest`, and the async runtime can answer it without a blocking
 //! step.
 //!
-//! Entries are keyed by the file's [`Version`] (device, inode, length,
+//! Entries are keyed by the file's version (file id, length,
 //! modification time in nanoseconds), the same identity the ETag and the
 //! `user.pared.repr-digest` record are tagged with, so a rewritten file
 //! never finds a stale entry: it simply misses. "Nothing recorded" is
@@ -14,15 +14,15 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use pared_core::digest::Digest;
-use pared_core::validators::Version;
+use pared_core::validators::FileVersion;
 
-/// Versions remembered at most (about 100 bytes each).
+/// FileVersions remembered at most (about 100 bytes each).
 const CAPACITY: usize = 4096;
 
 /// What is known of one version's sha-256.
 #[derive(Debug, Default)]
 pub struct DigestCache {
-    known: Mutex<HashMap<Version, Option<Digest>>>,
+    known: Mutex<HashMap<FileVersion, Option<Digest>>>,
 }
 
 impl DigestCache {
@@ -33,12 +33,12 @@ impl DigestCache {
 
     /// `Some(d)`: what is recorded for `version` (`d` is `None` when the
     /// file has no digest recorded); `None`: not known here, ask the file.
-    pub fn get(&self, version: &Version) -> Option<Option<Digest>> {
+    pub fn get(&self, version: &FileVersion) -> Option<Option<Digest>> {
         self.known.lock().ok()?.get(version).cloned()
     }
 
     /// Remembers what the file records for `version`.
-    pub fn put(&self, version: Version, digest: Option<Digest>) {
+    pub fn put(&self, version: FileVersion, digest: Option<Digest>) {
         if let Ok(mut known) = self.known.lock() {
             if known.len() >= CAPACITY && !known.contains_key(&version) {
                 known.clear();
@@ -53,13 +53,8 @@ mod tests {
     use super::*;
     use pared_core::digest::Algorithm;
 
-    fn version(ino: u64, mtime_ns: u128) -> Version {
-        Version {
-            dev: 1,
-            ino,
-            len: 10,
-            mtime_ns,
-        }
+    fn version(ino: u64, mtime_ns: u128) -> FileVersion {
+        FileVersion::new(ino, 10, mtime_ns)
     }
 
     #[test]

@@ -27,8 +27,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::digests::DigestCache;
-use crate::writeback::WriteBack;
+pub mod writeback;
+
+use self::writeback::WriteBack;
+use crate::digest_cache::DigestCache;
 use pared_core::digest::{self, Algorithm, Digest, Hasher};
 use pared_core::listing::Entry;
 use pared_core::path::RelPath;
@@ -78,8 +80,7 @@ fn meta_of(fd: impl AsFd) -> io::Result<Meta> {
         kind,
         len: u64::try_from(st.st_size).unwrap_or(0),
         modified,
-        dev: st.st_dev,
-        ino: st.st_ino,
+        id: st.st_ino,
     })
 }
 
@@ -170,8 +171,9 @@ fn lock_current(dir: &OwnedFd, name: &str) -> Result<Option<(OwnedFd, Meta)>, Fs
             }
         }
         let meta = meta_of(&fd).map_err(|e| failure(&e))?;
+        let held = rustix::fs::fstat(&fd).map_err(|e| failure(&e.into()))?;
         match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) if st.st_dev == meta.dev && st.st_ino == meta.ino => {
+            Ok(st) if st.st_dev == held.st_dev && st.st_ino == held.st_ino => {
                 return Ok(Some((fd, meta)))
             }
             Ok(_) | Err(Errno::NOENT) => continue,

@@ -7,9 +7,9 @@ use std::time::Instant;
 use pared_core::server::{Connection, Event};
 use pared_core::{ProtocolError, RequestHead};
 
-use crate::buf::RecvBuf;
+use crate::conn_slots::Slot;
+use crate::recv_buf::RecvBuf;
 use crate::shutdown::Shutdown;
-use crate::slots::Slot;
 
 /// What to do next while waiting for a request.
 #[derive(Debug)]

@@ -3,11 +3,11 @@
 //! A thread per connection keeps every stack page it ever touched, and a
 //! thread's control block besides: some 16 KiB for a connection that only
 //! waits. So the blocking server hands a connection that has been idle
-//! for a while (its buffers already given back) to a [`Keeper`]: one
+//! for a while (its buffers already given back) to a [`ParkingLot`]: one
 //! epoll set and a map of the parked connections' states. When the client
 //! sends again the connection comes back out, and a thread serves it as
 //! before; deadlines, shutdown and eviction are checked by whoever waits
-//! on the keeper ([`Keeper::retain`]).
+//! on the lot ([`ParkingLot::retain`]).
 //!
 //! Registration is one-shot: a connection is reported once, then taken
 //! out of the set and the map together, so it is never served twice.
@@ -23,16 +23,16 @@ use rustix::event::epoll;
 
 /// Parked connections, each waiting to become readable.
 #[derive(Debug)]
-pub struct Keeper<T> {
+pub struct ParkingLot<T> {
     epoll: OwnedFd,
     parked: Mutex<HashMap<u64, T>>,
     next: AtomicU64,
 }
 
-impl<T: AsFd> Keeper<T> {
+impl<T: AsFd> ParkingLot<T> {
     /// An empty keeper.
-    pub fn new() -> io::Result<Keeper<T>> {
-        Ok(Keeper {
+    pub fn new() -> io::Result<ParkingLot<T>> {
+        Ok(ParkingLot {
             epoll: epoll::create(epoll::CreateFlags::CLOEXEC)?,
             parked: Mutex::new(HashMap::new()),
             next: AtomicU64::new(0),
@@ -139,7 +139,7 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
         let (mut c1, s1) = pair(&l);
         let (_c2, s2) = pair(&l);
-        let keeper = Keeper::new().expect("keeper");
+        let keeper = ParkingLot::new().expect("keeper");
         keeper.park(s1).expect("park");
         keeper.park(s2).expect("park");
         assert!(keeper
@@ -162,7 +162,7 @@ mod tests {
     fn retain_gives_back_what_it_drops() {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
         let (_c1, s1) = pair(&l);
-        let keeper = Keeper::new().expect("keeper");
+        let keeper = ParkingLot::new().expect("keeper");
         keeper.park(s1).expect("park");
         assert!(keeper.retain(|_| true).is_empty());
         assert_eq!(keeper.retain(|_| false).len(), 1);

@@ -16,9 +16,9 @@ use std::time::SystemTime;
 
 use pared_core::path::resolve_target;
 use pared_core::{Parsed, RequestHead, RequestParser};
-use pared_std::fs::Cached;
-use pared_std::serve::{self, Body, Preload, Prepared, INLINE_BODY};
-use pared_std::Root;
+use pared_host::fs::Cached;
+use pared_host::steps::{self, Body, Preload, Prepared, INLINE_BODY};
+use pared_host::Root;
 
 fn scratch(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
@@ -67,12 +67,12 @@ fn a_body_out_of_the_page_cache_is_a_miss_until_read() {
 
     // The digest is not known in memory yet: the blocking read learns it.
     assert!(matches!(
-        serve::read_cached(&root, &req, &rel, now),
+        steps::read_cached(&root, &req, &rel, now),
         Cached::Miss
     ));
-    let warm = serve::read(&root, &req, &rel, now, false);
+    let warm = steps::read(&root, &req, &rel, now, false);
     assert_eq!(warm.head.status.as_u16(), 200);
-    let Cached::Done(prepared) = serve::read_cached(&root, &req, &rel, now) else {
+    let Cached::Done(prepared) = steps::read_cached(&root, &req, &rel, now) else {
         panic!("the second read of a file just opened misses");
     };
     assert!(matches!(prepared.body, Body::File { .. }));
@@ -83,12 +83,12 @@ fn a_body_out_of_the_page_cache_is_a_miss_until_read() {
         unreachable!("checked above")
     };
     let mut probe = [0u8; 16];
-    if matches!(serve::read_cached_at(file, &mut probe, 0), Cached::Miss) {
+    if matches!(steps::read_cached_at(file, &mut probe, 0), Cached::Miss) {
         eprintln!("skipped: this file system does not support RWF_NOWAIT reads");
         return;
     }
     evict_pages(&path);
-    let prepared = match serve::preload_cached(prepared, INLINE_BODY) {
+    let prepared = match steps::preload_cached(prepared, INLINE_BODY) {
         Preload::Miss(p) => p,
         Preload::Ready(p) => panic!("pages just evicted read without waiting: {:?}", p.body),
     };
@@ -96,16 +96,16 @@ fn a_body_out_of_the_page_cache_is_a_miss_until_read() {
         matches!(prepared.body, Body::File { .. }),
         "a miss gives the response back unchanged"
     );
-    let loaded = serve::preload(prepared, INLINE_BODY);
+    let loaded = steps::preload(prepared, INLINE_BODY);
     match &loaded.body {
         Body::Bytes(b) => assert_eq!(b, &body),
         other => panic!("the blocking preload did not read the body: {other:?}"),
     }
     // Now cached: the inline read succeeds, with the same bytes.
-    let Cached::Done(again) = serve::read_cached(&root, &req, &rel, now) else {
+    let Cached::Done(again) = steps::read_cached(&root, &req, &rel, now) else {
         panic!("miss after the file was read");
     };
-    match serve::preload_cached(again, INLINE_BODY) {
+    match steps::preload_cached(again, INLINE_BODY) {
         Preload::Ready(Prepared {
             body: Body::Bytes(b),
             ..
@@ -138,7 +138,7 @@ fn a_path_out_of_the_dentry_cache_is_a_miss_until_opened() {
     let opened = root.open_read(&rel).expect("blocking open");
     assert_eq!(opened.meta.len, 5);
     match root.open_read_cached(&rel) {
-        Cached::Done(Ok(o)) => assert_eq!(o.meta.ino, opened.meta.ino),
+        Cached::Done(Ok(o)) => assert_eq!(o.meta.id, opened.meta.id),
         other => panic!("open after a blocking lookup missed: {other:?}"),
     }
     // A missing name is answered from the cache too, once looked up.
@@ -158,9 +158,9 @@ fn a_directory_always_takes_the_blocking_step() {
     let root = Root::open(&dir).expect("root");
     let req = request("GET /sub/ HTTP/1.0\r\n\r\n");
     let rel = resolve_target("/sub/").expect("path");
-    let _ = serve::read(&root, &req, &rel, SystemTime::now(), false);
+    let _ = steps::read(&root, &req, &rel, SystemTime::now(), false);
     assert!(matches!(
-        serve::read_cached(&root, &req, &rel, SystemTime::now()),
+        steps::read_cached(&root, &req, &rel, SystemTime::now()),
         Cached::Miss
     ));
     let _ = fs::remove_dir_all(&dir);

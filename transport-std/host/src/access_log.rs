@@ -1,0 +1,56 @@
+//! One access-log line per request on stderr, as every runtime writes it
+//! (the line itself is core's [`pared_core::log::access_line`]).
+
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::time::{Instant, SystemTime};
+
+use pared_core::log::{access_line, AccessRecord};
+use pared_core::{RequestHead, ServerOptions};
+
+/// When a request started, for its access-log line.
+#[derive(Debug, Clone, Copy)]
+pub struct Started {
+    /// Wall-clock time (the log's date, and `now` for Date fields).
+    pub at: SystemTime,
+    /// Monotonic time (the duration).
+    pub began: Instant,
+}
+
+impl Started {
+    /// Now.
+    pub fn now() -> Started {
+        Started {
+            at: SystemTime::now(),
+            began: Instant::now(),
+        }
+    }
+
+    /// Writes the request's access-log line to stderr, if logging is on:
+    /// `req` is `None` when no head was parsed, `status` when none was sent.
+    pub fn log(
+        &self,
+        opts: &ServerOptions,
+        peer: IpAddr,
+        user: Option<&str>,
+        req: Option<&RequestHead>,
+        status: Option<u16>,
+        bytes: u64,
+    ) {
+        if !opts.access_log {
+            return;
+        }
+        let remote = peer.to_canonical().to_string();
+        let mut line = access_line(&AccessRecord {
+            remote: &remote,
+            user,
+            request: req.map(|r| (r.method.as_str(), r.target.as_str(), r.version.as_str())),
+            status,
+            bytes,
+            start: self.at,
+            duration: self.began.elapsed(),
+        });
+        line.push('\n');
+        let _ = io::stderr().lock().write_all(line.as_bytes());
+    }
+}

@@ -1,0 +1,363 @@
+//! Where a response body goes: stdout or a download file written beside
+//! its target and renamed into place only when complete (a `-C` partial
+//! keeps its validator), checked against the digests the server sent.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use pared_core::digest::{self, Digest, Hasher};
+use pared_core::fetch::{self, BodyUse};
+
+use super::error::ClientError;
+use super::job::{stdout_error, UPLOAD_CHUNK};
+use super::progress::Progress;
+
+/// Temporaries to remove if SIGINT or SIGTERM ends the command.
+fn temporaries() -> &'static std::sync::Mutex<Vec<PathBuf>> {
+    static TEMPS: std::sync::OnceLock<std::sync::Mutex<Vec<PathBuf>>> = std::sync::OnceLock::new();
+    TEMPS.get_or_init(Default::default)
+}
+
+pub(crate) fn register_temporary(p: &Path) {
+    if let Ok(mut t) = temporaries().lock() {
+        t.push(p.to_owned());
+    }
+}
+
+pub(crate) fn unregister_temporary(p: &Path) {
+    if let Ok(mut t) = temporaries().lock() {
+        t.retain(|x| x != p);
+    }
+}
+
+/// On SIGINT or SIGTERM, removes the download temporaries in progress (a
+/// `-C` partial is kept for the resume) and exits with 128 + the signal,
+/// as a shell expects. Installed once per process by the client runs.
+pub fn remove_temporaries_on_signal() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+            return;
+        };
+        let _ = std::thread::Builder::new()
+            .name("pared-signals".into())
+            .spawn(move || {
+                if let Some(sig) = signals.forever().next() {
+                    if let Ok(t) = temporaries().lock() {
+                        for p in t.iter() {
+                            let _ = std::fs::remove_file(p);
+                        }
+                    }
+                    std::process::exit(128 + sig);
+                }
+            });
+    });
+}
+
+/// The stable name of a resumable partial download: `.NAME.pared-part`.
+pub fn partial_path(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(".pared-part");
+    Some(path.with_file_name(tmp_name))
+}
+
+/// The extended attribute that keeps a partial download's validator.
+const VALIDATOR_XATTR: &str = "user.pared.validator";
+
+pub(crate) fn read_validator(file: &File) -> Option<String> {
+    let mut buf = [0u8; 512];
+    let n = rustix::fs::fgetxattr(file, VALIDATOR_XATTR, &mut buf[..]).ok()?;
+    let v = std::str::from_utf8(buf.get(..n)?).ok()?;
+    (!v.is_empty()).then(|| v.to_owned())
+}
+
+/// Digests a body must match, with their running hashes.
+#[derive(Debug)]
+pub struct Check {
+    repr: Vec<Digest>,
+    content: Vec<Digest>,
+    repr_hash: Option<Hasher>,
+    content_hash: Option<Hasher>,
+}
+
+impl Check {
+    pub(crate) fn new(repr: Vec<Digest>, content: Vec<Digest>) -> Check {
+        Check {
+            repr_hash: (!repr.is_empty()).then(|| Hasher::for_checking(&repr)),
+            content_hash: (!content.is_empty()).then(|| Hasher::for_checking(&content)),
+            repr,
+            content,
+        }
+    }
+
+    /// Bytes held from before (a resumed download): the representation only.
+    pub(crate) fn held(&mut self, data: &[u8]) {
+        if let Some(h) = &mut self.repr_hash {
+            h.update(data);
+        }
+    }
+
+    pub(crate) fn update(&mut self, data: &[u8]) {
+        self.held(data);
+        if let Some(h) = &mut self.content_hash {
+            h.update(data);
+        }
+    }
+
+    pub(crate) fn verify(self) -> Result<(), ClientError> {
+        if let Some(h) = self.repr_hash {
+            if !digest::matches(&self.repr, &h.finish()) {
+                return Err(ClientError::DigestMismatch {
+                    field: "Repr-Digest",
+                });
+            }
+        }
+        if let Some(h) = self.content_hash {
+            if !digest::matches(&self.content, &h.finish()) {
+                return Err(ClientError::DigestMismatch {
+                    field: "Content-Digest",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where a response body goes, with its progress line and digest check.
+#[derive(Debug)]
+pub struct Sink {
+    pub(crate) kind: SinkKind,
+    pub(crate) progress: Progress,
+    pub(crate) check: Check,
+    /// A resumed download the server says is already whole.
+    pub(crate) complete: bool,
+    /// `--max-filesize`, and the bytes received so far.
+    pub(crate) max: Option<u64>,
+    pub(crate) received: u64,
+}
+
+#[derive(Debug)]
+pub(crate) enum SinkKind {
+    /// Standard output; `terminal` when it is one (every chunk is then
+    /// checked for bytes a terminal would act on).
+    Stdout { out: io::Stdout, terminal: bool },
+    /// A file written atomically.
+    File(Download),
+    /// Nowhere: an error body with `-o`, or a 416 that completes a resume.
+    Discard,
+}
+
+impl Sink {
+    /// Writes body bytes.
+    pub fn write(&mut self, data: &[u8]) -> Result<(), ClientError> {
+        if self.complete {
+            return Ok(());
+        }
+        self.received += data.len() as u64;
+        if let Some(max) = self.max.filter(|&m| self.received > m) {
+            if let SinkKind::File(dl) = &mut self.kind {
+                dl.discard();
+            }
+            return Err(ClientError::TooLarge { max });
+        }
+        self.check.update(data);
+        match &mut self.kind {
+            SinkKind::Stdout { out, terminal } => {
+                if *terminal && fetch::looks_binary(data) {
+                    let _ = out.flush();
+                    return Err(ClientError::BinaryToTerminal);
+                }
+                out.write_all(data).map_err(stdout_error)?;
+            }
+            SinkKind::File(dl) => dl.write(data)?,
+            SinkKind::Discard => {}
+        }
+        self.progress.add(data.len());
+        Ok(())
+    }
+
+    /// The body is complete: check its digests, then flush, or move the
+    /// file into place. A digest mismatch leaves no output file.
+    pub fn finish(mut self) -> Result<(), ClientError> {
+        self.progress.finish();
+        if let Err(e) = self.check.verify() {
+            if let SinkKind::File(dl) = &mut self.kind {
+                dl.discard();
+            }
+            return Err(e);
+        }
+        match self.kind {
+            SinkKind::Stdout { mut out, .. } => out.flush().map_err(stdout_error),
+            SinkKind::File(dl) => dl.commit(),
+            SinkKind::Discard => Ok(()),
+        }
+    }
+}
+
+/// A download to a temporary file beside the target, renamed into place
+/// only when the body is complete; dropped unfinished, it is removed.
+///
+/// When the target exists and is not a regular file (`/dev/null`, a fifo,
+/// a terminal) it is written directly: renaming over a device would
+/// replace it.
+#[derive(Debug)]
+pub struct Download {
+    file: Option<File>,
+    /// The temporary's path; empty when writing directly or once renamed.
+    tmp: PathBuf,
+    path: PathBuf,
+    /// `-C`: keep the temporary when the download fails, to resume it.
+    keep: bool,
+}
+
+impl Download {
+    /// Creates the temporary file for `path`.
+    pub fn create(path: &Path) -> Result<Download, ClientError> {
+        let local = |source| ClientError::Local {
+            path: path.display().to_string(),
+            source,
+        };
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            let file = File::options().write(true).open(path).map_err(local)?;
+            return Ok(Download {
+                file: Some(file),
+                tmp: PathBuf::new(),
+                path: path.to_owned(),
+                keep: false,
+            });
+        }
+        let name = path
+            .file_name()
+            .ok_or_else(|| local(io::Error::other("not a file name")))?;
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".pared-part-{}", std::process::id()));
+        let tmp = path.with_file_name(tmp_name);
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(local)?;
+        register_temporary(&tmp);
+        Ok(Download {
+            file: Some(file),
+            tmp,
+            path: path.to_owned(),
+            keep: false,
+        })
+    }
+
+    /// The resumable partial for `path` (`-C`): appended to for
+    /// [`BodyUse::Append`], kept as it is for [`BodyUse::Complete`], and
+    /// started afresh otherwise. It survives a failed download.
+    pub fn partial(path: &Path, body: BodyUse) -> Result<Download, ClientError> {
+        let local = |source| ClientError::Local {
+            path: path.display().to_string(),
+            source,
+        };
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            return Download::create(path);
+        }
+        let tmp = partial_path(path).ok_or_else(|| local(io::Error::other("not a file name")))?;
+        let mut options = File::options();
+        match body {
+            BodyUse::Append | BodyUse::Complete => options.append(true).read(true),
+            _ => options.write(true).read(true).create(true).truncate(true),
+        };
+        let file = options.open(&tmp).map_err(local)?;
+        Ok(Download {
+            file: Some(file),
+            tmp,
+            path: path.to_owned(),
+            keep: true,
+        })
+    }
+
+    /// Records the validator a later `-C` sends as If-Range (best effort:
+    /// without extended attributes a later resume starts over).
+    pub(crate) fn keep_validator(&self, validator: &str) {
+        if let Some(f) = &self.file {
+            let _ = rustix::fs::fsetxattr(
+                f,
+                VALIDATOR_XATTR,
+                validator.as_bytes(),
+                rustix::fs::XattrFlags::empty(),
+            );
+        }
+    }
+
+    /// Feeds the bytes already held to the representation digest check.
+    pub(crate) fn prehash(&self, check: &mut Check) -> Result<(), ClientError> {
+        let Some(f) = &self.file else { return Ok(()) };
+        if check.repr_hash.is_none() {
+            return Ok(());
+        }
+        use std::os::unix::fs::FileExt;
+        let mut buf = vec![0u8; UPLOAD_CHUNK];
+        let mut at = 0u64;
+        loop {
+            let n = f
+                .read_at(&mut buf, at)
+                .map_err(|source| ClientError::Local {
+                    path: self.tmp.display().to_string(),
+                    source,
+                })?;
+            if n == 0 {
+                return Ok(());
+            }
+            check.held(&buf[..n]);
+            at += n as u64;
+        }
+    }
+
+    /// Drops the download whatever `-C` says (its bytes are bad).
+    fn discard(&mut self) {
+        self.keep = false;
+    }
+
+    pub(crate) fn write(&mut self, data: &[u8]) -> Result<(), ClientError> {
+        match &mut self.file {
+            Some(f) => f.write_all(data).map_err(|source| ClientError::Local {
+                path: self.path.display().to_string(),
+                source,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn commit(mut self) -> Result<(), ClientError> {
+        let local = |source| ClientError::Local {
+            path: self.path.display().to_string(),
+            source,
+        };
+        let file = self.file.take();
+        if self.tmp.as_os_str().is_empty() {
+            return Ok(()); // written directly to a device or fifo
+        }
+        if let Some(f) = file {
+            f.sync_all().map_err(local)?;
+        }
+        std::fs::rename(&self.tmp, &self.path).map_err(local)?;
+        unregister_temporary(&self.tmp);
+        self.tmp = PathBuf::new();
+        if self.keep {
+            // The validator belonged to the partial; the file is whole now.
+            let _ = rustix::fs::removexattr(&self.path, VALIDATOR_XATTR);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Download {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() && !self.keep {
+            self.file = None;
+            let _ = std::fs::remove_file(&self.tmp);
+            unregister_temporary(&self.tmp);
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! The exchange: what one request comes to, as a plan every runtime runs.
+//!
+//! A driver hands a parsed request head to [`Host::start`] and gets a
+//! [`Plan`]. It then loops until the plan says [`Plan::Send`]:
+//!
+//! 1. [`Plan::Run`]: run the [`Step`] where waiting is allowed (inline on
+//!    the blocking runtime; on the async runtime first
+//!    [`Step::try_inline`], which never waits on the disk, then the
+//!    blocking pool), and continue with the plan it returns.
+//! 2. [`Plan::Receive`]: read the request body into the upload (bounded by
+//!    [`Receive::limit`]), then continue with [`AfterBody::finish`].
+//! 3. [`Plan::Send`]: send the [`Answer`] and log it.
+//!
+//! Drivers never look at routes, methods or paths: access control,
+//! routing (core's method table) and every file-system decision happen
+//! here and in core. Adding a method touches core (its row and decision)
+//! and, where it needs file-system work, a [`Step`] kind here; never a
+//! driver.
+
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+use pared_core::path::RelPath;
+use pared_core::service::{self, FsFailure, Route, ServiceConfig};
+use pared_core::{RequestHead, ServerOptions};
+
+use crate::access::{AccessControl, Pass, Pending};
+use crate::fs::{Cached, Root, Upload};
+use crate::steps::{self, Preload, Prepared, PutStart, INLINE_BODY};
+
+/// What every connection of one server shares to answer requests: the
+/// root, the access-control state and the file service's configuration.
+#[derive(Debug)]
+pub struct Host {
+    root: Root,
+    access: AccessControl,
+    service: ServiceConfig,
+}
+
+/// What to do next with a request.
+#[derive(Debug)]
+pub enum Plan {
+    /// Send this answer; the exchange is over.
+    Send(Answer),
+    /// Run this step where waiting is allowed, then follow its plan.
+    Run(Step),
+    /// Read the request body into an upload, then follow
+    /// [`AfterBody::finish`].
+    Receive(Receive),
+}
+
+/// A response ready to send, and who it was for (the access log).
+#[derive(Debug)]
+pub struct Answer {
+    /// What to send.
+    pub prepared: Prepared,
+    /// The authenticated user, if any.
+    pub user: Option<String>,
+}
+
+/// Who is asking, once access control settled it.
+#[derive(Debug, Clone)]
+struct Who {
+    peer: IpAddr,
+    user: Option<String>,
+    /// The visitor may write, so a listing shows its controls.
+    writable: bool,
+}
+
+/// A piece of work that may wait on the disk or the CPU.
+#[derive(Debug)]
+pub struct Step {
+    kind: StepKind,
+    who: Who,
+}
+
+#[derive(Debug)]
+enum StepKind {
+    /// Verify a credential (bcrypt is slow on purpose), then route.
+    Verify(Box<Pending>),
+    /// GET or HEAD of a path.
+    Fetch(RelPath),
+    /// Read a small file body into memory (it leaves with its head).
+    Preload(Box<Prepared>),
+    /// DELETE of a path.
+    Remove(RelPath),
+    /// Check a PUT's preconditions and open its upload.
+    BeginStore(RelPath),
+    /// Commit a complete upload.
+    Commit(Box<Upload>, RelPath),
+}
+
+/// An upload waiting for its body.
+#[derive(Debug)]
+pub struct Receive {
+    /// Where the body goes.
+    pub upload: Upload,
+    /// The most body bytes accepted (`--max-upload`), for a body whose
+    /// length was not declared; pass it to
+    /// [`pared_core::server::Connection::limit_body`].
+    pub limit: Option<u64>,
+    /// What follows once the body is in.
+    pub then: AfterBody,
+}
+
+/// The rest of an upload's exchange once its body was read.
+#[derive(Debug)]
+pub struct AfterBody {
+    path: RelPath,
+    who: Who,
+}
+
+impl Host {
+    /// The host of a server on `root` with `opts`.
+    pub fn new(root: Root, opts: &ServerOptions) -> Host {
+        Host {
+            root,
+            access: AccessControl::new(opts.auth.clone(), opts.service.methods.clone()),
+            service: opts.service.clone(),
+        }
+    }
+
+    /// The root served.
+    pub fn root(&self) -> &Root {
+        &self.root
+    }
+
+    /// The first plan for `req` from `peer`: a refusal, a credential to
+    /// verify, or the route's first step.
+    pub fn start(&self, req: &RequestHead, peer: IpAddr, now: SystemTime) -> Plan {
+        match self.access.check(req, peer, now) {
+            Pass::Verify(pending) => Plan::Run(Step {
+                kind: StepKind::Verify(Box::new(pending)),
+                who: Who {
+                    peer,
+                    user: None,
+                    writable: false,
+                },
+            }),
+            pass => self.admitted(pass, req, peer, now),
+        }
+    }
+
+    /// The plan once access control has settled `pass`.
+    fn admitted(&self, pass: Pass, req: &RequestHead, peer: IpAddr, now: SystemTime) -> Plan {
+        let admitted = self.access.admit(pass, &self.service, req, peer, now);
+        let who = Who {
+            peer,
+            user: admitted.user,
+            writable: admitted.writable,
+        };
+        let kind = match admitted.route {
+            Route::Reply(reply) => return send(Prepared::reply(reply), who),
+            Route::Read(path) => StepKind::Fetch(path),
+            Route::Delete(path) => StepKind::Remove(path),
+            Route::Write { path, .. } => StepKind::BeginStore(path),
+        };
+        Plan::Run(Step { kind, who })
+    }
+}
+
+fn send(prepared: Prepared, who: Who) -> Plan {
+    Plan::Send(Answer {
+        prepared,
+        user: who.user,
+    })
+}
+
+impl Step {
+    /// Runs the step, waiting on the disk or CPU as needed.
+    pub fn run(self, host: &Host, req: &RequestHead, now: SystemTime) -> Plan {
+        let Step { kind, who } = self;
+        match kind {
+            StepKind::Verify(pending) => {
+                let pass = host.access.verify(*pending, req, now);
+                host.admitted(pass, req, who.peer, now)
+            }
+            StepKind::Fetch(path) => {
+                let read = steps::read(&host.root, req, &path, now, who.writable);
+                send(steps::preload(read, INLINE_BODY), who)
+            }
+            StepKind::Preload(prepared) => send(steps::preload(*prepared, INLINE_BODY), who),
+            StepKind::Remove(path) => send(steps::delete(&host.root, req, &path, now), who),
+            StepKind::BeginStore(path) => match steps::begin_put(&host.root, req, &path, now) {
+                PutStart::Upload(upload) => Plan::Receive(Receive {
+                    upload,
+                    limit: host.service.max_upload,
+                    then: AfterBody { path, who },
+                }),
+                PutStart::Refused(prepared) => send(prepared, who),
+            },
+            StepKind::Commit(upload, path) => send(steps::finish_put(*upload, req, &path), who),
+        }
+    }
+
+    /// Runs the step on a thread that must never wait on the disk (an
+    /// async executor) when it can finish without waiting: a GET whose
+    /// path, inode, digest and small body are all in memory. Otherwise
+    /// gives the step back (perhaps advanced) to [`Step::run`] elsewhere.
+    pub fn try_inline(self, host: &Host, req: &RequestHead, now: SystemTime) -> Result<Plan, Step> {
+        let Step { kind, who } = self;
+        let prepared = match kind {
+            StepKind::Fetch(path) => match steps::read_cached(&host.root, req, &path, now) {
+                Cached::Done(prepared) => prepared,
+                Cached::Miss => {
+                    let kind = StepKind::Fetch(path);
+                    return Err(Step { kind, who });
+                }
+            },
+            StepKind::Preload(prepared) => *prepared,
+            kind => return Err(Step { kind, who }),
+        };
+        match steps::preload_cached(prepared, INLINE_BODY) {
+            Preload::Ready(prepared) => Ok(send(prepared, who)),
+            Preload::Miss(prepared) => Err(Step {
+                kind: StepKind::Preload(Box::new(prepared)),
+                who,
+            }),
+        }
+    }
+}
+
+impl AfterBody {
+    /// The plan once the body was read: commit the upload (a step that
+    /// waits on the disk), or answer why it failed (the upload, dropped,
+    /// leaves nothing behind).
+    pub fn finish(self, received: Result<Upload, FsFailure>, now: SystemTime) -> Plan {
+        let AfterBody { path, who } = self;
+        match received {
+            Ok(upload) => Plan::Run(Step {
+                kind: StepKind::Commit(Box::new(upload), path),
+                who,
+            }),
+            Err(f) => send(Prepared::reply(service::put_reply(&path, Err(f), now)), who),
+        }
+    }
+}
