@@ -16,26 +16,31 @@
 //!
 //! Linux only (openat2 needs Linux 5.6).
 
-use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+mod digest_store;
+mod sweep;
+mod upload;
 pub mod writeback;
 
-use self::writeback::WriteBack;
+pub use digest_store::DIGEST_XATTR;
+pub use sweep::{remove_stale_uploads, sweep_stale_uploads, UPLOAD_PREFIX};
+pub use upload::{remove_unfinished_uploads, Upload};
+
+use self::digest_store::{compute_digest, stored_digest};
+use self::upload::lock_current;
 use crate::digest_cache::DigestCache;
-use pared_core::digest::{self, Algorithm, Digest, Hasher};
+use pared_core::digest::{Algorithm, Digest};
 use pared_core::listing::Entry;
 use pared_core::path::RelPath;
-use pared_core::service::{FileKind, FsFailure, Meta, Stored, WriteGuard};
-use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, RenameFlags, ResolveFlags};
+use pared_core::service::{FileKind, FsFailure, Meta, WriteGuard};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 
 /// Maps an OS error to what the response needs to know.
 pub fn failure(e: &io::Error) -> FsFailure {
@@ -53,12 +58,12 @@ pub fn failure(e: &io::Error) -> FsFailure {
     }
 }
 
-fn resolve() -> ResolveFlags {
+pub(super) fn resolve() -> ResolveFlags {
     ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS
 }
 
 /// The relative path as the OS sees it (`.` for the root).
-fn os_path(path: &RelPath) -> String {
+pub(super) fn os_path(path: &RelPath) -> String {
     if path.is_root() {
         ".".to_owned()
     } else {
@@ -67,7 +72,7 @@ fn os_path(path: &RelPath) -> String {
     }
 }
 
-fn meta_of(fd: impl AsFd) -> io::Result<Meta> {
+pub(super) fn meta_of(fd: impl AsFd) -> io::Result<Meta> {
     let st = rustix::fs::fstat(fd)?;
     let kind = match FileType::from_raw_mode(st.st_mode) {
         FileType::RegularFile => FileKind::File,
@@ -82,127 +87,6 @@ fn meta_of(fd: impl AsFd) -> io::Result<Meta> {
         modified,
         id: st.st_ino,
     })
-}
-
-/// The extended attribute that keeps a file's sha-256, tagged with the
-/// ETag of the version it was computed for (so it is never served stale).
-pub const DIGEST_XATTR: &str = "user.pared.repr-digest";
-
-/// The digest kept for `file` if it was recorded for this `etag`.
-fn stored_digest(file: &File, etag: &str) -> Option<Digest> {
-    let mut buf = [0u8; 256];
-    let n = rustix::fs::fgetxattr(file, DIGEST_XATTR, &mut buf[..]).ok()?;
-    let record = std::str::from_utf8(buf.get(..n)?).ok()?;
-    digest::from_record(record, etag)
-}
-
-/// Keeps `digest` beside `file` for the version `etag`; best effort (a
-/// file system without user extended attributes keeps nothing).
-fn keep_digest(file: &File, etag: &str, digest: &Digest) {
-    let record = digest::record(etag, digest);
-    let _ = rustix::fs::fsetxattr(
-        file,
-        DIGEST_XATTR,
-        record.as_bytes(),
-        rustix::fs::XattrFlags::empty(),
-    );
-}
-
-/// Reads the whole of `file` (version `meta`) and returns its `alg`
-/// digest; keeps the sha-256 (in the file's attribute and in `digests`)
-/// for next time when the file did not change while it was read.
-fn compute_digest(
-    file: &File,
-    meta: &Meta,
-    alg: Algorithm,
-    digests: &DigestCache,
-) -> io::Result<Digest> {
-    use std::os::unix::fs::FileExt;
-    let mut hasher = Hasher::new(alg == Algorithm::Sha512);
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut at = 0u64;
-    while at < meta.len {
-        let want = usize::try_from(meta.len - at).map_or(buf.len(), |n| n.min(buf.len()));
-        let n = file.read_at(&mut buf[..want], at)?;
-        if n == 0 {
-            return Err(io::Error::other("file shrank while hashing"));
-        }
-        hasher.update(&buf[..n]);
-        at += n as u64;
-    }
-    let after = meta_of(file)?;
-    if after.version() != meta.version() {
-        return Err(io::Error::other("file changed while hashing"));
-    }
-    let all = hasher.finish();
-    if let Some(sha256) = all.iter().find(|d| d.alg == Algorithm::Sha256) {
-        keep_digest(file, &meta.etag(), sha256);
-        digests.put(meta.version(), Some(sha256.clone()));
-    }
-    all.into_iter()
-        .find(|d| d.alg == alg)
-        .ok_or_else(|| io::Error::other("digest not computed"))
-}
-
-/// The current file at `name` in `dir`, opened and locked with an
-/// exclusive `flock` (shared by every process on this root), and checked
-/// to still be the file at that name after the lock was taken; `None`
-/// when nothing is there. The lock holds until the descriptor is dropped.
-fn lock_current(dir: &OwnedFd, name: &str) -> Result<Option<(OwnedFd, Meta)>, FsFailure> {
-    use rustix::io::Errno;
-    // Each retry means another writer replaced the file meanwhile; this
-    // many in a row means something is wrong.
-    for _ in 0..1000 {
-        let fd = match rustix::fs::openat(
-            dir,
-            name,
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) {
-            Ok(fd) => fd,
-            Err(Errno::NOENT) => return Ok(None),
-            Err(e) => return Err(failure(&e.into())),
-        };
-        loop {
-            match rustix::fs::flock(&fd, FlockOperation::LockExclusive) {
-                Ok(()) => break,
-                Err(Errno::INTR) => continue,
-                Err(e) => return Err(failure(&e.into())),
-            }
-        }
-        let meta = meta_of(&fd).map_err(|e| failure(&e))?;
-        let held = rustix::fs::fstat(&fd).map_err(|e| failure(&e.into()))?;
-        match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) if st.st_dev == held.st_dev && st.st_ino == held.st_ino => {
-                return Ok(Some((fd, meta)))
-            }
-            Ok(_) | Err(Errno::NOENT) => continue,
-            Err(e) => return Err(failure(&e.into())),
-        }
-    }
-    Err(FsFailure::Other)
-}
-
-/// Renames `tmp` to `name` in `dir` only if `name` does not exist, with no
-/// window between check and rename (`RENAME_NOREPLACE`, or a hard link
-/// where the file system lacks it). `Ok(false)` when it exists.
-fn rename_noreplace(dir: &OwnedFd, tmp: &str, name: &str) -> Result<bool, FsFailure> {
-    use rustix::io::Errno;
-    match rustix::fs::renameat_with(dir, tmp, dir, name, RenameFlags::NOREPLACE) {
-        Ok(()) => Ok(true),
-        Err(Errno::EXIST) => Ok(false),
-        Err(Errno::INVAL | Errno::NOSYS) => {
-            match rustix::fs::linkat(dir, tmp, dir, name, AtFlags::empty()) {
-                Ok(()) => {
-                    let _ = rustix::fs::unlinkat(dir, tmp, AtFlags::empty());
-                    Ok(true)
-                }
-                Err(Errno::EXIST) => Ok(false),
-                Err(e) => Err(failure(&e.into())),
-            }
-        }
-        Err(e) => Err(failure(&e.into())),
-    }
 }
 
 /// An object opened beneath the root, with its metadata.
@@ -246,7 +130,7 @@ impl Root {
         })
     }
 
-    fn open_at(&self, dir: impl AsFd, path: &str, flags: OFlags) -> io::Result<OwnedFd> {
+    pub(super) fn open_at(&self, dir: impl AsFd, path: &str, flags: OFlags) -> io::Result<OwnedFd> {
         loop {
             match rustix::fs::openat2(
                 &dir,
@@ -332,7 +216,7 @@ impl Root {
     }
 
     /// Opens (creating as needed) the directory that holds `path`.
-    fn parent_dir(&self, path: &RelPath, create: bool) -> io::Result<OwnedFd> {
+    pub(super) fn parent_dir(&self, path: &RelPath, create: bool) -> io::Result<OwnedFd> {
         let segs = path.segments();
         let parents = &segs[..segs.len().saturating_sub(1)];
         let mut dir = self.open_at(&*self.fd, ".", OFlags::RDONLY | OFlags::DIRECTORY)?;
@@ -346,97 +230,6 @@ impl Root {
             dir = self.open_at(&dir, seg, OFlags::RDONLY | OFlags::DIRECTORY)?;
         }
         Ok(dir)
-    }
-
-    /// Starts an upload to `path`: parents are created, and the body goes
-    /// to a temporary file beside the target. The body is hashed as it is
-    /// written and must match `expected` (if any) to be stored; `guard`
-    /// says how the commit keeps its preconditions atomic.
-    pub fn begin_upload(
-        &self,
-        path: &RelPath,
-        length: Option<u64>,
-        guard: WriteGuard,
-        expected: Vec<Digest>,
-    ) -> Result<Upload, FsFailure> {
-        let name = path.file_name().ok_or(FsFailure::Conflict)?.to_owned();
-        // A file where the path needs a directory is a conflict, not a 404.
-        let dir = self
-            .parent_dir(path, true)
-            .map_err(|e| match e.raw_os_error() {
-                Some(code) if code == rustix::io::Errno::NOTDIR.raw_os_error() => {
-                    FsFailure::Conflict
-                }
-                _ => failure(&e),
-            })?;
-        self.check_final(&dir, &name, path)?;
-        let dir = Arc::new(dir);
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let tmp = format!("{UPLOAD_PREFIX}{}-{n}-{nanos:08x}", std::process::id());
-        let fd = rustix::fs::openat(
-            &*dir,
-            tmp.as_str(),
-            OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            Mode::from_raw_mode(0o644),
-        )
-        .map_err(|e| failure(&e.into()))?;
-        let id = register(&dir, &tmp);
-        // Reserve the space the body will take, without changing the
-        // file's size: a full disk is refused (507) before a byte of the
-        // body is read, and the file's blocks are allocated in one go.
-        // File systems without fallocate simply skip this.
-        // A chunked body (no declared length) reserves nothing.
-        if let Some(length) = length.filter(|&n| n > 0) {
-            use rustix::io::Errno;
-            if let Err(e @ (Errno::NOSPC | Errno::DQUOT | Errno::FBIG)) =
-                rustix::fs::fallocate(&fd, rustix::fs::FallocateFlags::KEEP_SIZE, 0, length)
-            {
-                let _ = rustix::fs::unlinkat(&*dir, tmp.as_str(), AtFlags::empty());
-                unregister(id);
-                return Err(failure(&e.into()));
-            }
-        }
-        let file = File::from(fd);
-        let sha512 = expected.iter().any(|d| d.alg == Algorithm::Sha512);
-        let hashing = Hashing::Inline(Box::new(Hasher::new(sha512)));
-        Ok(Upload {
-            digests: self.digests.clone(),
-            dir,
-            tmp,
-            name,
-            file: Some(file),
-            id,
-            hashing: Some(hashing),
-            written: 0,
-            length,
-            expected,
-            guard,
-            writeback: WriteBack::new(),
-        })
-    }
-
-    /// What a write may do to the object already at `name` in `dir`: a
-    /// symlink whose target GET refuses (it leaves the root) is 403; any
-    /// other symlink, a socket, fifo or device is 409 (pared neither writes
-    /// through a link nor replaces one with a file); a regular file,
-    /// a directory (reported at commit) or nothing may go on.
-    fn check_final(&self, dir: &OwnedFd, name: &str, path: &RelPath) -> Result<(), FsFailure> {
-        match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) => match FileType::from_raw_mode(st.st_mode) {
-                FileType::RegularFile | FileType::Directory => Ok(()),
-                FileType::Symlink => match self.open_read(path) {
-                    Err(FsFailure::Denied) => Err(FsFailure::Denied),
-                    _ => Err(FsFailure::Conflict),
-                },
-                _ => Err(FsFailure::Conflict),
-            },
-            Err(rustix::io::Errno::NOENT) => Ok(()),
-            Err(e) => Err(failure(&e.into())),
-        }
     }
 
     /// Removes the file at `path` (not a directory). With a `guard` other
@@ -535,347 +328,5 @@ impl Root {
             });
         }
         Ok(out)
-    }
-}
-
-type Registry = Mutex<HashMap<u64, (Arc<OwnedFd>, String)>>;
-
-fn registry() -> &'static Registry {
-    static REG: OnceLock<Registry> = OnceLock::new();
-    REG.get_or_init(Default::default)
-}
-
-fn register(dir: &Arc<OwnedFd>, tmp: &str) -> u64 {
-    static IDS: AtomicU64 = AtomicU64::new(0);
-    let id = IDS.fetch_add(1, Ordering::Relaxed);
-    if let Ok(mut reg) = registry().lock() {
-        reg.insert(id, (dir.clone(), tmp.to_owned()));
-    }
-    id
-}
-
-fn unregister(id: u64) {
-    if let Ok(mut reg) = registry().lock() {
-        reg.remove(&id);
-    }
-}
-
-/// The prefix of every upload temporary's name; the writer's PID follows.
-pub const UPLOAD_PREFIX: &str = ".pared-upload-";
-
-/// True when the process `pid` is alive and is a pared (so its upload
-/// temporaries may still be in use).
-fn pared_alive(pid: u32) -> bool {
-    std::fs::read(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.starts_with(b"pared"))
-}
-
-/// Removes pared's own upload temporaries under the root whose writer is
-/// gone (a crash or SIGKILL left them): names `.pared-upload-PID-…` whose
-/// PID is not a live pared process. Symlinks are not followed. Returns how
-/// many were removed.
-pub fn remove_stale_uploads(root: &Root) -> usize {
-    let Ok(top) = rustix::fs::openat(
-        &*root.fd,
-        ".",
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) else {
-        return 0;
-    };
-    let mut removed = 0;
-    let mut stack = vec![top];
-    while let Some(dir) = stack.pop() {
-        let Ok(listing) = rustix::fs::Dir::read_from(&dir) else {
-            continue;
-        };
-        let mut subdirs = Vec::new();
-        for item in listing.flatten() {
-            let raw = item.file_name().to_bytes();
-            if raw == b"." || raw == b".." {
-                continue;
-            }
-            if let Some(rest) = raw.strip_prefix(UPLOAD_PREFIX.as_bytes()) {
-                let pid = std::str::from_utf8(rest)
-                    .ok()
-                    .and_then(|r| r.split('-').next())
-                    .and_then(|p| p.parse::<u32>().ok());
-                if let Some(pid) = pid {
-                    if !pared_alive(pid)
-                        && rustix::fs::unlinkat(&dir, OsStr::from_bytes(raw), AtFlags::empty())
-                            .is_ok()
-                    {
-                        removed += 1;
-                    }
-                }
-                continue;
-            }
-            if item.file_type() == FileType::Directory {
-                subdirs.push(raw.to_vec());
-            }
-        }
-        for name in subdirs {
-            if let Ok(sub) = rustix::fs::openat(
-                &dir,
-                OsStr::from_bytes(&name),
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::empty(),
-            ) {
-                stack.push(sub);
-            }
-        }
-    }
-    removed
-}
-
-/// Runs [`remove_stale_uploads`] on a thread of its own (a large root takes
-/// a while to walk) and logs how many it removed.
-pub fn sweep_stale_uploads(root: &Root) {
-    let root = root.clone();
-    let _ = std::thread::Builder::new()
-        .name("pared-sweep".into())
-        .spawn(move || {
-            let n = remove_stale_uploads(&root);
-            if n > 0 {
-                eprintln!(
-                    "pared: removed {n} stale upload temporar{} left by a writer that is gone",
-                    if n == 1 { "y" } else { "ies" }
-                );
-            }
-        });
-}
-
-/// Removes the temporary file of every upload still in progress; called
-/// on shutdown, when their connections are abandoned.
-pub fn remove_unfinished_uploads() -> usize {
-    let Ok(mut reg) = registry().lock() else {
-        return 0;
-    };
-    let n = reg.len();
-    for (_, (dir, tmp)) in reg.drain() {
-        let _ = rustix::fs::unlinkat(&*dir, tmp.as_str(), AtFlags::empty());
-    }
-    n
-}
-
-/// An upload in progress: whole after [`Upload::commit`], gone otherwise.
-#[derive(Debug)]
-pub struct Upload {
-    digests: Arc<DigestCache>,
-    dir: Arc<OwnedFd>,
-    tmp: String,
-    name: String,
-    file: Option<File>,
-    id: u64,
-    hashing: Option<Hashing>,
-    /// Bytes written to the temporary so far.
-    written: u64,
-    /// The declared body length; `None` for a chunked body.
-    length: Option<u64>,
-    expected: Vec<Digest>,
-    guard: WriteGuard,
-    writeback: WriteBack,
-}
-
-/// An upload hands its hashing to a helper thread once this much is
-/// written and at least as much is still to come.
-const HASH_THREAD_MIN: u64 = 4 << 20;
-
-/// How an upload's bytes are hashed: inline as they are written, until a
-/// large upload has written [`HASH_THREAD_MIN`] bytes; from then on a
-/// helper thread reads them back from the page cache behind the writer,
-/// so hashing overlaps the socket and disk work instead of adding to it.
-/// The helper holds one 64 KiB buffer; the writer only tells it how far
-/// the file is written. A stalled small upload never starts one.
-#[derive(Debug)]
-enum Hashing {
-    Inline(Box<Hasher>),
-    Thread {
-        tx: std::sync::mpsc::Sender<u64>,
-        handle: std::thread::JoinHandle<io::Result<Hasher>>,
-    },
-}
-
-impl Hashing {
-    fn spawn(file: File, hasher: Hasher, from: u64) -> Option<Hashing> {
-        let (tx, rx) = std::sync::mpsc::channel::<u64>();
-        let spawned = std::thread::Builder::new()
-            .name("pared-hash".into())
-            .stack_size(64 * 1024)
-            .spawn(move || {
-                use std::os::unix::fs::FileExt;
-                let mut hasher = hasher;
-                let mut buf = vec![0u8; 64 * 1024];
-                let mut at = from;
-                for upto in rx {
-                    while at < upto {
-                        let want =
-                            usize::try_from(upto - at).map_or(buf.len(), |n| n.min(buf.len()));
-                        let n = file.read_at(&mut buf[..want], at)?;
-                        if n == 0 {
-                            return Err(io::Error::other("upload shrank while hashing"));
-                        }
-                        hasher.update(&buf[..n]);
-                        at += n as u64;
-                    }
-                }
-                Ok(hasher)
-            });
-        spawned.ok().map(|handle| Hashing::Thread { tx, handle })
-    }
-
-    /// Hashes (or has the helper hash) the bytes written up to `written`,
-    /// of `length` in all; `data` are the newest of them, in `file`.
-    fn advance(&mut self, data: &[u8], written: u64, length: u64, file: &File) {
-        match self {
-            Hashing::Inline(h) => {
-                h.update(data);
-                if written >= HASH_THREAD_MIN && length.saturating_sub(written) >= HASH_THREAD_MIN {
-                    let helper = file
-                        .try_clone()
-                        .ok()
-                        .and_then(|copy| Hashing::spawn(copy, (**h).clone(), written));
-                    // Without a thread, hashing simply stays inline.
-                    if let Some(helper) = helper {
-                        *self = helper;
-                    }
-                }
-            }
-            Hashing::Thread { tx, .. } => {
-                let _ = tx.send(written);
-            }
-        }
-    }
-
-    fn finish(self) -> Result<Vec<Digest>, FsFailure> {
-        match self {
-            Hashing::Inline(h) => Ok(h.finish()),
-            Hashing::Thread { tx, handle } => {
-                drop(tx);
-                match handle.join() {
-                    Ok(Ok(h)) => Ok(h.finish()),
-                    Ok(Err(e)) => Err(failure(&e)),
-                    Err(_) => Err(FsFailure::Other),
-                }
-            }
-        }
-    }
-}
-
-impl Upload {
-    /// Appends body bytes to the temporary file.
-    pub fn write(&mut self, data: &[u8]) -> Result<(), FsFailure> {
-        let Some(f) = &mut self.file else {
-            return Err(FsFailure::Other);
-        };
-        f.write_all(data).map_err(|e| failure(&e))?;
-        self.written += data.len() as u64;
-        if let Some(h) = &mut self.hashing {
-            h.advance(data, self.written, self.length.unwrap_or(u64::MAX), f);
-        }
-        self.writeback.advance(f, self.written);
-        Ok(())
-    }
-
-    /// Checks the digests, stamps the modification time, syncs the file,
-    /// renames it over the target as the guard allows, and syncs the
-    /// directory. `allowed` evaluates the preconditions against the
-    /// current file (for [`WriteGuard::Locked`], while it is locked).
-    pub fn commit(mut self, allowed: &dyn Fn(Option<&Meta>) -> bool) -> Result<Stored, FsFailure> {
-        let file = self.file.take().ok_or(FsFailure::Other)?;
-        // The disk writes the tail while the hashing helper catches up;
-        // most of the body was written back as it arrived.
-        self.writeback.finish(&file, self.written);
-        let computed = self.hashing.take().ok_or(FsFailure::Other)?.finish()?;
-        if !digest::matches(&self.expected, &computed) {
-            return Err(FsFailure::DigestMismatch);
-        }
-        let sha256 = computed
-            .into_iter()
-            .find(|d| d.alg == Algorithm::Sha256)
-            .ok_or(FsFailure::Other)?;
-        // The mtime of the upload's end, with the clock's full resolution
-        // (the kernel's own file times are coarser), so two versions
-        // written within one tick still get different ETags.
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let ts = rustix::fs::Timespec {
-            tv_sec: i64::try_from(now.as_secs()).unwrap_or(i64::MAX),
-            tv_nsec: i64::from(now.subsec_nanos()),
-        };
-        rustix::fs::futimens(
-            &file,
-            &rustix::fs::Timestamps {
-                last_access: ts,
-                last_modification: ts,
-            },
-        )
-        .map_err(|e| failure(&e.into()))?;
-        let meta = meta_of(&file).map_err(|e| failure(&e))?;
-        keep_digest(&file, &meta.etag(), &sha256);
-        self.digests.put(meta.version(), Some(sha256.clone()));
-        // One fsync for the data, the size, the time and the digest.
-        file.sync_all().map_err(|e| failure(&e))?;
-        drop(file);
-        let created = self.place(allowed)?;
-        self.tmp.clear();
-        unregister(self.id);
-        rustix::fs::fsync(&*self.dir).map_err(|e| failure(&e.into()))?;
-        Ok(Stored {
-            created,
-            meta,
-            digest: sha256,
-        })
-    }
-
-    /// Moves the temporary to the target name; true when it was created.
-    fn place(&self, allowed: &dyn Fn(Option<&Meta>) -> bool) -> Result<bool, FsFailure> {
-        let (dir, tmp, name) = (&*self.dir, self.tmp.as_str(), self.name.as_str());
-        let replace = || rustix::fs::renameat(dir, tmp, dir, name).map_err(|e| failure(&e.into()));
-        match self.guard {
-            WriteGuard::None => {
-                let created = match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-                    Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => false,
-                    // A directory, a symlink or a special file appeared.
-                    Ok(_) => return Err(FsFailure::Conflict),
-                    Err(rustix::io::Errno::NOENT) => true,
-                    Err(e) => return Err(failure(&e.into())),
-                };
-                replace()?;
-                Ok(created)
-            }
-            WriteGuard::CreateOnly => match rename_noreplace(dir, tmp, name)? {
-                true => Ok(true),
-                false => Err(FsFailure::PreconditionFailed),
-            },
-            WriteGuard::Locked => loop {
-                match lock_current(dir, name)? {
-                    None if !allowed(None) => return Err(FsFailure::PreconditionFailed),
-                    // Created meanwhile by someone else: check against that.
-                    None => match rename_noreplace(dir, tmp, name)? {
-                        true => return Ok(true),
-                        false => continue,
-                    },
-                    Some((_, meta)) if meta.kind == FileKind::Dir => {
-                        return Err(FsFailure::Conflict)
-                    }
-                    Some((_lock, meta)) if allowed(Some(&meta)) => {
-                        replace()?;
-                        return Ok(false);
-                    }
-                    Some(_) => return Err(FsFailure::PreconditionFailed),
-                }
-            },
-        }
-    }
-}
-
-impl Drop for Upload {
-    fn drop(&mut self) {
-        if !self.tmp.is_empty() {
-            self.file = None;
-            let _ = rustix::fs::unlinkat(&*self.dir, self.tmp.as_str(), AtFlags::empty());
-            unregister(self.id);
-        }
     }
 }

@@ -1,0 +1,437 @@
+//! Uploads: a temporary beside the target, hashed as it is written,
+//! synced, and renamed over the target only when whole (with the write's
+//! preconditions checked atomically under a lock); dropped unfinished, it
+//! leaves nothing behind.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::digest_store::keep_digest;
+use super::writeback::WriteBack;
+use super::{failure, meta_of, Root};
+use crate::digest_cache::DigestCache;
+use crate::fs::sweep::UPLOAD_PREFIX;
+use pared_core::digest::{self, Algorithm, Digest, Hasher};
+use pared_core::path::RelPath;
+use pared_core::service::{FileKind, FsFailure, Meta, Stored, WriteGuard};
+use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, RenameFlags};
+
+/// The current file at `name` in `dir`, opened and locked with an
+/// exclusive `flock` (shared by every process on this root), and checked
+/// to still be the file at that name after the lock was taken; `None`
+/// when nothing is there. The lock holds until the descriptor is dropped.
+pub(super) fn lock_current(
+    dir: &OwnedFd,
+    name: &str,
+) -> Result<Option<(OwnedFd, Meta)>, FsFailure> {
+    use rustix::io::Errno;
+    // Each retry means another writer replaced the file meanwhile; this
+    // many in a row means something is wrong.
+    for _ in 0..1000 {
+        let fd = match rustix::fs::openat(
+            dir,
+            name,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => return Ok(None),
+            Err(e) => return Err(failure(&e.into())),
+        };
+        loop {
+            match rustix::fs::flock(&fd, FlockOperation::LockExclusive) {
+                Ok(()) => break,
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(failure(&e.into())),
+            }
+        }
+        let meta = meta_of(&fd).map_err(|e| failure(&e))?;
+        let held = rustix::fs::fstat(&fd).map_err(|e| failure(&e.into()))?;
+        match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) if st.st_dev == held.st_dev && st.st_ino == held.st_ino => {
+                return Ok(Some((fd, meta)))
+            }
+            Ok(_) | Err(Errno::NOENT) => continue,
+            Err(e) => return Err(failure(&e.into())),
+        }
+    }
+    Err(FsFailure::Other)
+}
+
+/// Renames `tmp` to `name` in `dir` only if `name` does not exist, with no
+/// window between check and rename (`RENAME_NOREPLACE`, or a hard link
+/// where the file system lacks it). `Ok(false)` when it exists.
+pub(super) fn rename_noreplace(dir: &OwnedFd, tmp: &str, name: &str) -> Result<bool, FsFailure> {
+    use rustix::io::Errno;
+    match rustix::fs::renameat_with(dir, tmp, dir, name, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(true),
+        Err(Errno::EXIST) => Ok(false),
+        Err(Errno::INVAL | Errno::NOSYS) => {
+            match rustix::fs::linkat(dir, tmp, dir, name, AtFlags::empty()) {
+                Ok(()) => {
+                    let _ = rustix::fs::unlinkat(dir, tmp, AtFlags::empty());
+                    Ok(true)
+                }
+                Err(Errno::EXIST) => Ok(false),
+                Err(e) => Err(failure(&e.into())),
+            }
+        }
+        Err(e) => Err(failure(&e.into())),
+    }
+}
+
+impl Root {
+    /// Starts an upload to `path`: parents are created, and the body goes
+    /// to a temporary file beside the target. The body is hashed as it is
+    /// written and must match `expected` (if any) to be stored; `guard`
+    /// says how the commit keeps its preconditions atomic.
+    pub fn begin_upload(
+        &self,
+        path: &RelPath,
+        length: Option<u64>,
+        guard: WriteGuard,
+        expected: Vec<Digest>,
+    ) -> Result<Upload, FsFailure> {
+        let name = path.file_name().ok_or(FsFailure::Conflict)?.to_owned();
+        // A file where the path needs a directory is a conflict, not a 404.
+        let dir = self
+            .parent_dir(path, true)
+            .map_err(|e| match e.raw_os_error() {
+                Some(code) if code == rustix::io::Errno::NOTDIR.raw_os_error() => {
+                    FsFailure::Conflict
+                }
+                _ => failure(&e),
+            })?;
+        self.check_final(&dir, &name, path)?;
+        let dir = Arc::new(dir);
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let tmp = format!("{UPLOAD_PREFIX}{}-{n}-{nanos:08x}", std::process::id());
+        let fd = rustix::fs::openat(
+            &*dir,
+            tmp.as_str(),
+            OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::from_raw_mode(0o644),
+        )
+        .map_err(|e| failure(&e.into()))?;
+        let id = register(&dir, &tmp);
+        // Reserve the space the body will take, without changing the
+        // file's size: a full disk is refused (507) before a byte of the
+        // body is read, and the file's blocks are allocated in one go.
+        // File systems without fallocate simply skip this.
+        // A chunked body (no declared length) reserves nothing.
+        if let Some(length) = length.filter(|&n| n > 0) {
+            use rustix::io::Errno;
+            if let Err(e @ (Errno::NOSPC | Errno::DQUOT | Errno::FBIG)) =
+                rustix::fs::fallocate(&fd, rustix::fs::FallocateFlags::KEEP_SIZE, 0, length)
+            {
+                let _ = rustix::fs::unlinkat(&*dir, tmp.as_str(), AtFlags::empty());
+                unregister(id);
+                return Err(failure(&e.into()));
+            }
+        }
+        let file = File::from(fd);
+        let sha512 = expected.iter().any(|d| d.alg == Algorithm::Sha512);
+        let hashing = Hashing::Inline(Box::new(Hasher::new(sha512)));
+        Ok(Upload {
+            digests: self.digests.clone(),
+            dir,
+            tmp,
+            name,
+            file: Some(file),
+            id,
+            hashing: Some(hashing),
+            written: 0,
+            length,
+            expected,
+            guard,
+            writeback: WriteBack::new(),
+        })
+    }
+
+    /// What a write may do to the object already at `name` in `dir`: a
+    /// symlink whose target GET refuses (it leaves the root) is 403; any
+    /// other symlink, a socket, fifo or device is 409 (pared neither writes
+    /// through a link nor replaces one with a file); a regular file,
+    /// a directory (reported at commit) or nothing may go on.
+    fn check_final(&self, dir: &OwnedFd, name: &str, path: &RelPath) -> Result<(), FsFailure> {
+        match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => match FileType::from_raw_mode(st.st_mode) {
+                FileType::RegularFile | FileType::Directory => Ok(()),
+                FileType::Symlink => match self.open_read(path) {
+                    Err(FsFailure::Denied) => Err(FsFailure::Denied),
+                    _ => Err(FsFailure::Conflict),
+                },
+                _ => Err(FsFailure::Conflict),
+            },
+            Err(rustix::io::Errno::NOENT) => Ok(()),
+            Err(e) => Err(failure(&e.into())),
+        }
+    }
+}
+
+type Registry = Mutex<HashMap<u64, (Arc<OwnedFd>, String)>>;
+
+pub(super) fn registry() -> &'static Registry {
+    static REG: OnceLock<Registry> = OnceLock::new();
+    REG.get_or_init(Default::default)
+}
+
+pub(super) fn register(dir: &Arc<OwnedFd>, tmp: &str) -> u64 {
+    static IDS: AtomicU64 = AtomicU64::new(0);
+    let id = IDS.fetch_add(1, Ordering::Relaxed);
+    if let Ok(mut reg) = registry().lock() {
+        reg.insert(id, (dir.clone(), tmp.to_owned()));
+    }
+    id
+}
+
+pub(super) fn unregister(id: u64) {
+    if let Ok(mut reg) = registry().lock() {
+        reg.remove(&id);
+    }
+}
+
+/// Removes the temporary file of every upload still in progress; called
+/// on shutdown, when their connections are abandoned.
+pub fn remove_unfinished_uploads() -> usize {
+    let Ok(mut reg) = registry().lock() else {
+        return 0;
+    };
+    let n = reg.len();
+    for (_, (dir, tmp)) in reg.drain() {
+        let _ = rustix::fs::unlinkat(&*dir, tmp.as_str(), AtFlags::empty());
+    }
+    n
+}
+
+/// An upload in progress: whole after [`Upload::commit`], gone otherwise.
+#[derive(Debug)]
+pub struct Upload {
+    digests: Arc<DigestCache>,
+    dir: Arc<OwnedFd>,
+    tmp: String,
+    name: String,
+    file: Option<File>,
+    id: u64,
+    hashing: Option<Hashing>,
+    /// Bytes written to the temporary so far.
+    written: u64,
+    /// The declared body length; `None` for a chunked body.
+    length: Option<u64>,
+    expected: Vec<Digest>,
+    guard: WriteGuard,
+    writeback: WriteBack,
+}
+
+/// An upload hands its hashing to a helper thread once this much is
+/// written and at least as much is still to come.
+const HASH_THREAD_MIN: u64 = 4 << 20;
+
+/// How an upload's bytes are hashed: inline as they are written, until a
+/// large upload has written [`HASH_THREAD_MIN`] bytes; from then on a
+/// helper thread reads them back from the page cache behind the writer,
+/// so hashing overlaps the socket and disk work instead of adding to it.
+/// The helper holds one 64 KiB buffer; the writer only tells it how far
+/// the file is written. A stalled small upload never starts one.
+#[derive(Debug)]
+enum Hashing {
+    Inline(Box<Hasher>),
+    Thread {
+        tx: std::sync::mpsc::Sender<u64>,
+        handle: std::thread::JoinHandle<io::Result<Hasher>>,
+    },
+}
+
+impl Hashing {
+    fn spawn(file: File, hasher: Hasher, from: u64) -> Option<Hashing> {
+        let (tx, rx) = std::sync::mpsc::channel::<u64>();
+        let spawned = std::thread::Builder::new()
+            .name("pared-hash".into())
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                use std::os::unix::fs::FileExt;
+                let mut hasher = hasher;
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut at = from;
+                for upto in rx {
+                    while at < upto {
+                        let want =
+                            usize::try_from(upto - at).map_or(buf.len(), |n| n.min(buf.len()));
+                        let n = file.read_at(&mut buf[..want], at)?;
+                        if n == 0 {
+                            return Err(io::Error::other("upload shrank while hashing"));
+                        }
+                        hasher.update(&buf[..n]);
+                        at += n as u64;
+                    }
+                }
+                Ok(hasher)
+            });
+        spawned.ok().map(|handle| Hashing::Thread { tx, handle })
+    }
+
+    /// Hashes (or has the helper hash) the bytes written up to `written`,
+    /// of `length` in all; `data` are the newest of them, in `file`.
+    fn advance(&mut self, data: &[u8], written: u64, length: u64, file: &File) {
+        match self {
+            Hashing::Inline(h) => {
+                h.update(data);
+                if written >= HASH_THREAD_MIN && length.saturating_sub(written) >= HASH_THREAD_MIN {
+                    let helper = file
+                        .try_clone()
+                        .ok()
+                        .and_then(|copy| Hashing::spawn(copy, (**h).clone(), written));
+                    // Without a thread, hashing simply stays inline.
+                    if let Some(helper) = helper {
+                        *self = helper;
+                    }
+                }
+            }
+            Hashing::Thread { tx, .. } => {
+                let _ = tx.send(written);
+            }
+        }
+    }
+
+    fn finish(self) -> Result<Vec<Digest>, FsFailure> {
+        match self {
+            Hashing::Inline(h) => Ok(h.finish()),
+            Hashing::Thread { tx, handle } => {
+                drop(tx);
+                match handle.join() {
+                    Ok(Ok(h)) => Ok(h.finish()),
+                    Ok(Err(e)) => Err(failure(&e)),
+                    Err(_) => Err(FsFailure::Other),
+                }
+            }
+        }
+    }
+}
+
+impl Upload {
+    /// Appends body bytes to the temporary file.
+    pub fn write(&mut self, data: &[u8]) -> Result<(), FsFailure> {
+        let Some(f) = &mut self.file else {
+            return Err(FsFailure::Other);
+        };
+        f.write_all(data).map_err(|e| failure(&e))?;
+        self.written += data.len() as u64;
+        if let Some(h) = &mut self.hashing {
+            h.advance(data, self.written, self.length.unwrap_or(u64::MAX), f);
+        }
+        self.writeback.advance(f, self.written);
+        Ok(())
+    }
+
+    /// Checks the digests, stamps the modification time, syncs the file,
+    /// renames it over the target as the guard allows, and syncs the
+    /// directory. `allowed` evaluates the preconditions against the
+    /// current file (for [`WriteGuard::Locked`], while it is locked).
+    pub fn commit(mut self, allowed: &dyn Fn(Option<&Meta>) -> bool) -> Result<Stored, FsFailure> {
+        let file = self.file.take().ok_or(FsFailure::Other)?;
+        // The disk writes the tail while the hashing helper catches up;
+        // most of the body was written back as it arrived.
+        self.writeback.finish(&file, self.written);
+        let computed = self.hashing.take().ok_or(FsFailure::Other)?.finish()?;
+        if !digest::matches(&self.expected, &computed) {
+            return Err(FsFailure::DigestMismatch);
+        }
+        let sha256 = computed
+            .into_iter()
+            .find(|d| d.alg == Algorithm::Sha256)
+            .ok_or(FsFailure::Other)?;
+        // The mtime of the upload's end, with the clock's full resolution
+        // (the kernel's own file times are coarser), so two versions
+        // written within one tick still get different ETags.
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let ts = rustix::fs::Timespec {
+            tv_sec: i64::try_from(now.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(now.subsec_nanos()),
+        };
+        rustix::fs::futimens(
+            &file,
+            &rustix::fs::Timestamps {
+                last_access: ts,
+                last_modification: ts,
+            },
+        )
+        .map_err(|e| failure(&e.into()))?;
+        let meta = meta_of(&file).map_err(|e| failure(&e))?;
+        keep_digest(&file, &meta.etag(), &sha256);
+        self.digests.put(meta.version(), Some(sha256.clone()));
+        // One fsync for the data, the size, the time and the digest.
+        file.sync_all().map_err(|e| failure(&e))?;
+        drop(file);
+        let created = self.place(allowed)?;
+        self.tmp.clear();
+        unregister(self.id);
+        rustix::fs::fsync(&*self.dir).map_err(|e| failure(&e.into()))?;
+        Ok(Stored {
+            created,
+            meta,
+            digest: sha256,
+        })
+    }
+
+    /// Moves the temporary to the target name; true when it was created.
+    fn place(&self, allowed: &dyn Fn(Option<&Meta>) -> bool) -> Result<bool, FsFailure> {
+        let (dir, tmp, name) = (&*self.dir, self.tmp.as_str(), self.name.as_str());
+        let replace = || rustix::fs::renameat(dir, tmp, dir, name).map_err(|e| failure(&e.into()));
+        match self.guard {
+            WriteGuard::None => {
+                let created = match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => false,
+                    // A directory, a symlink or a special file appeared.
+                    Ok(_) => return Err(FsFailure::Conflict),
+                    Err(rustix::io::Errno::NOENT) => true,
+                    Err(e) => return Err(failure(&e.into())),
+                };
+                replace()?;
+                Ok(created)
+            }
+            WriteGuard::CreateOnly => match rename_noreplace(dir, tmp, name)? {
+                true => Ok(true),
+                false => Err(FsFailure::PreconditionFailed),
+            },
+            WriteGuard::Locked => loop {
+                match lock_current(dir, name)? {
+                    None if !allowed(None) => return Err(FsFailure::PreconditionFailed),
+                    // Created meanwhile by someone else: check against that.
+                    None => match rename_noreplace(dir, tmp, name)? {
+                        true => return Ok(true),
+                        false => continue,
+                    },
+                    Some((_, meta)) if meta.kind == FileKind::Dir => {
+                        return Err(FsFailure::Conflict)
+                    }
+                    Some((_lock, meta)) if allowed(Some(&meta)) => {
+                        replace()?;
+                        return Ok(false);
+                    }
+                    Some(_) => return Err(FsFailure::PreconditionFailed),
+                }
+            },
+        }
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if !self.tmp.is_empty() {
+            self.file = None;
+            let _ = rustix::fs::unlinkat(&*self.dir, self.tmp.as_str(), AtFlags::empty());
+            unregister(self.id);
+        }
+    }
+}
