@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use async_net::TcpStream;
 use futures_lite::future;
-use pared_core::client::{Connection, Event};
+use pared_core::client::Connection;
 use pared_core::fetch::Session;
 use pared_core::ClientOptions;
 use pared_host::client::{
-    remove_temporaries_on_signal, response_failed, shorter, time_left, timeout_or, tls_error,
-    wire_error, ClientError, Job, Progress, RECV_CAPACITY, UPLOAD_CHUNK,
+    remove_temporaries_on_signal, shorter, time_left, tls_error, wire_error, ClientError, Job,
+    Next, Progress, ResponseRead, RECV_CAPACITY, UPLOAD_CHUNK,
 };
 use pared_host::recv_buf::RecvBuf;
 use pared_host::tls::Tls;
@@ -88,10 +88,6 @@ async fn run_async(
             url: url.clone(),
             source,
         };
-        let proto = |source| ClientError::Protocol {
-            url: url.clone(),
-            source,
-        };
         let connect_wait = shorter(opts.connect_timeout, time_left(deadline, opts)?);
         let tcp = connect(&hop.target.host, hop.target.port, connect_wait).await?;
         let _ = tcp.set_nodelay(true);
@@ -138,44 +134,19 @@ async fn run_async(
             }
         };
         let mut buf = RecvBuf::new(RECV_CAPACITY);
-        let head = loop {
-            match conn.handle_input(buf.data(), Instant::now()) {
-                Ok((used, Event::Head(head))) => {
-                    buf.consume(used);
-                    break head;
-                }
-                Ok((used, _)) => {
-                    buf.consume(used);
-                    let cap = time_left(deadline, opts)?;
-                    fill(&mut stream, &mut buf, &mut conn, cap)
-                        .await
-                        .map_err(|e| wire_error(&hop.target, e, &net))?;
-                }
-                Err(e) => return Err(response_failed(write_failed, e, &url)),
-            }
-        };
-        let Some((exit, mut sink)) = job.deliver(&mut session, &hop.head.method, &head)? else {
-            continue; // a redirect the session follows
-        };
+        let mut reading = ResponseRead::new(&hop, write_failed);
         loop {
-            match conn.handle_input(buf.data(), Instant::now()) {
-                Ok((used, Event::Body(data))) => {
-                    sink.write(data)?;
-                    buf.consume(used);
-                }
-                Ok((_, Event::End)) => break,
-                Ok((used, _)) => {
-                    buf.consume(used);
+            match reading.advance(&mut conn, &mut buf, job, &mut session, &hop)? {
+                Next::Fill => {
                     let cap = time_left(deadline, opts)?;
                     fill(&mut stream, &mut buf, &mut conn, cap)
                         .await
                         .map_err(|e| wire_error(&hop.target, e, &net))?;
                 }
-                Err(e) => return Err(timeout_or(e, proto)),
+                Next::Redirect => break,
+                Next::Done(exit) => return Ok(exit),
             }
         }
-        sink.finish()?;
-        return Ok(exit);
     }
 }
 

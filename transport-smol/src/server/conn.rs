@@ -9,11 +9,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
 use pared_core::server::{Connection, Reuse};
-use pared_core::service;
 use pared_core::{ProtocolError, RequestHead};
 use pared_host::access_log::Started;
 use pared_host::conn_end::{
-    handshake_failure, handshake_limit, plain_http_on_tls_port, refusal, reset_if_stalled, Stop,
+    error_answer, handshake_failure, handshake_limit, plain_http_on_tls_port, refusal,
+    reset_if_stalled, Stop,
 };
 use pared_host::conn_slots::Slot;
 use pared_host::exchange::{Answer, Plan, Receive};
@@ -21,7 +21,6 @@ use pared_host::listener::recv_capacity;
 use pared_host::next_request::{self, Between};
 use pared_host::recv_buf::RecvBuf;
 use pared_host::shutdown::{Shutdown, POLL};
-use pared_host::steps::Prepared;
 use pared_host::tls::{looks_like_tls, Tls};
 use smol::{Async, Timer};
 
@@ -379,24 +378,13 @@ impl Conn<'_> {
         req: Option<&RequestHead>,
         started: Started,
     ) {
-        let reply = self
-            .conn
-            .can_respond()
-            .then(|| service::protocol_error_reply(e, started.at))
-            .flatten();
-        let (status, sent) = match reply {
-            Some(reply) => {
-                let status = reply.head.status.as_u16();
-                (
-                    Some(status),
-                    self.send(Prepared::reply(reply)).await.unwrap_or(0),
-                )
-            }
-            None => (None, 0),
+        let answer = error_answer(&self.conn, e, started.at);
+        let status = answer.as_ref().map(|p| p.head.status.as_u16());
+        let sent = match answer {
+            Some(p) => self.send(p).await.unwrap_or(0),
+            None => 0,
         };
-        if status.is_some() || req.is_some() {
-            started.log(&self.shared.opts, self.peer_ip, None, req, status, sent);
-        }
+        started.log_error(&self.shared.opts, self.peer_ip, req, status, sent);
     }
 
     /// Serves one request: runs the exchange's plan (a step inline when
@@ -436,16 +424,8 @@ impl Conn<'_> {
         let status = prepared.head.status.as_u16();
         let sent = self.send(prepared).await;
         reset_if_stalled(&sent, &*self.raw);
-        let bytes = *sent.as_ref().unwrap_or(&0);
-        let opts = &shared.opts;
-        started.log(
-            opts,
-            self.peer_ip,
-            user.as_deref(),
-            Some(&req),
-            Some(status),
-            bytes,
-        );
+        let (opts, peer) = (&self.shared.opts, self.peer_ip);
+        started.log_answer(opts, peer, user.as_deref(), &req, status, &sent);
         sent?;
         Ok(self.conn.finish_response(Instant::now())?)
     }

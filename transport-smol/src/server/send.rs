@@ -26,10 +26,7 @@ const POOL_SENDFILE: usize = 1 << 30;
 
 impl Conn<'_> {
     pub(super) async fn send(&mut self, prepared: Prepared) -> Result<u64, Stop> {
-        self.out.clear();
-        self.out.reserve(prepared.write_room());
-        self.conn
-            .send_response(&prepared.head, &mut self.out, Instant::now())?;
+        prepared.write_head(&mut self.conn, &mut self.out)?;
         let mut sent = 0u64;
         match prepared.body {
             Body::None => {

@@ -53,4 +53,36 @@ impl Started {
         line.push('\n');
         let _ = io::stderr().lock().write_all(line.as_bytes());
     }
+
+    /// Logs an answered request: `sent` is what sending its answer came
+    /// to (the body bytes, or why it failed: then what went out is
+    /// unknown and counted as 0).
+    pub fn log_answer<E>(
+        &self,
+        opts: &ServerOptions,
+        peer: IpAddr,
+        user: Option<&str>,
+        req: &RequestHead,
+        status: u16,
+        sent: &Result<u64, E>,
+    ) {
+        let bytes = *sent.as_ref().unwrap_or(&0);
+        self.log(opts, peer, user, Some(req), Some(status), bytes);
+    }
+
+    /// Logs a request ended by a protocol error: `status` is the answer
+    /// sent, if any; nothing is logged when there was neither a request
+    /// head nor an answer (a client that left between requests).
+    pub fn log_error(
+        &self,
+        opts: &ServerOptions,
+        peer: IpAddr,
+        req: Option<&RequestHead>,
+        status: Option<u16>,
+        bytes: u64,
+    ) {
+        if status.is_some() || req.is_some() {
+            self.log(opts, peer, None, req, status, bytes);
+        }
+    }
 }

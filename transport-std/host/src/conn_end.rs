@@ -6,8 +6,11 @@
 use std::io;
 use std::time::{Duration, SystemTime};
 
+use pared_core::server::Connection;
 use pared_core::service::{self, Reply, ReplyBody};
 use pared_core::ProtocolError;
+
+use crate::steps::Prepared;
 
 /// Why a connection loop stops.
 #[derive(Debug, thiserror::Error)]
@@ -91,4 +94,13 @@ pub fn handshake_failure(e: &io::Error) -> String {
         }
         None => e.to_string(),
     }
+}
+
+/// The answer to a protocol error, if it deserves one and the connection
+/// can still send it (nothing was sent for the request yet).
+pub fn error_answer(conn: &Connection, e: ProtocolError, now: SystemTime) -> Option<Prepared> {
+    conn.can_respond()
+        .then(|| service::protocol_error_reply(e, now))
+        .flatten()
+        .map(Prepared::reply)
 }

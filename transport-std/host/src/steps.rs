@@ -58,6 +58,18 @@ impl Prepared {
         512 + body
     }
 
+    /// Writes the head into `out` (emptied first, with room for an
+    /// in-memory body), through `conn`, which adds the framing fields.
+    pub fn write_head(
+        &self,
+        conn: &mut pared_core::server::Connection,
+        out: &mut Vec<u8>,
+    ) -> Result<(), pared_core::UsageError> {
+        out.clear();
+        out.reserve(self.write_room());
+        conn.send_response(&self.head, out, std::time::Instant::now())
+    }
+
     /// A reply with a body that needs no file.
     pub fn reply(reply: Reply) -> Prepared {
         Prepared::with_file(reply, None)

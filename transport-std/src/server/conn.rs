@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use pared_core::server::{Connection, Event, Reuse};
-use pared_core::service;
 use pared_core::service::FsFailure;
 use pared_core::{ProtocolError, RequestHead};
 use pared_host::access_log::Started;
 use pared_host::conn_end::{
-    handshake_failure, handshake_limit, plain_http_on_tls_port, refusal, reset_if_stalled, Stop,
+    error_answer, handshake_failure, handshake_limit, plain_http_on_tls_port, refusal,
+    reset_if_stalled, Stop,
 };
 use pared_host::conn_slots::Slot;
 use pared_host::exchange::{Answer, Plan, Receive};
@@ -22,7 +22,6 @@ use pared_host::listener::{recv_capacity, UPLOAD_BUFFER};
 use pared_host::next_request::{self, Between};
 use pared_host::recv_buf::RecvBuf;
 use pared_host::shutdown::POLL;
-use pared_host::steps::Prepared;
 use pared_host::tls::{handshake, looks_like_tls, Tls, Wire};
 use pared_host::wait::wait_for;
 use rustix::event::PollFlags;
@@ -304,25 +303,13 @@ impl Conn<'_> {
         Ok(())
     }
 
-    /// Answers a protocol error if it deserves an answer and none was sent.
     /// Answers a protocol error if it deserves an answer and none was sent,
     /// and logs it; `req` is the request it ended, if its head was parsed.
     fn answer_error(&mut self, e: ProtocolError, req: Option<&RequestHead>, started: Started) {
-        let reply = self
-            .conn
-            .can_respond()
-            .then(|| service::protocol_error_reply(e, started.at))
-            .flatten();
-        let (status, sent) = match reply {
-            Some(reply) => {
-                let status = reply.head.status.as_u16();
-                (Some(status), self.send(Prepared::reply(reply)).unwrap_or(0))
-            }
-            None => (None, 0),
-        };
-        if status.is_some() || req.is_some() {
-            started.log(&self.shared.opts, self.peer_ip, None, req, status, sent);
-        }
+        let answer = error_answer(&self.conn, e, started.at);
+        let status = answer.as_ref().map(|p| p.head.status.as_u16());
+        let sent = answer.map_or(0, |p| self.send(p).unwrap_or(0));
+        started.log_error(&self.shared.opts, self.peer_ip, req, status, sent);
     }
 
     /// Serves one request: runs the exchange's plan (every step inline:
@@ -355,16 +342,8 @@ impl Conn<'_> {
         let status = prepared.head.status.as_u16();
         let sent = self.send(prepared);
         reset_if_stalled(&sent, self.wire.socket());
-        let bytes = *sent.as_ref().unwrap_or(&0);
-        let opts = &self.shared.opts;
-        started.log(
-            opts,
-            self.peer_ip,
-            user.as_deref(),
-            Some(&req),
-            Some(status),
-            bytes,
-        );
+        let (opts, peer) = (&self.shared.opts, self.peer_ip);
+        started.log_answer(opts, peer, user.as_deref(), &req, status, &sent);
         sent?;
         Ok(self.conn.finish_response(Instant::now())?)
     }

@@ -20,10 +20,7 @@ use super::conn::Conn;
 impl Conn<'_> {
     /// Sends a prepared response; returns the body bytes sent.
     pub(super) fn send(&mut self, prepared: Prepared) -> Result<u64, Stop> {
-        self.out.clear();
-        self.out.reserve(prepared.write_room());
-        self.conn
-            .send_response(&prepared.head, &mut self.out, Instant::now())?;
+        prepared.write_head(&mut self.conn, &mut self.out)?;
         let mut sent = 0u64;
         match prepared.body {
             Body::None => self.wire.write_all(&self.out)?,

@@ -7,6 +7,7 @@ pub mod error;
 pub mod job;
 pub mod output;
 pub mod progress;
+pub mod response;
 
 pub use error::{
     response_failed, shorter, time_left, timeout_or, tls_error, wire_error, ClientError,
@@ -14,3 +15,4 @@ pub use error::{
 pub use job::{Job, RECV_CAPACITY, UPLOAD_CHUNK};
 pub use output::{partial_path, remove_temporaries_on_signal, Check, Download, Sink};
 pub use progress::Progress;
+pub use response::{Next, ResponseRead};
