@@ -129,7 +129,7 @@ enum Send {
 
 /// What the server remembers about the request being answered.
 #[derive(Debug, Clone)]
-struct Current {
+struct Answering {
     method: Method,
     keep_alive: bool,
     expects_continue: bool,
@@ -145,7 +145,7 @@ pub struct Connection {
     parser: RequestParser,
     recv: Recv,
     send: Send,
-    current: Option<Current>,
+    current: Option<Answering>,
     keep_alive: bool,
     eof: bool,
     /// A response ended the connection; nothing more may be sent.
@@ -254,7 +254,7 @@ impl Connection {
             }
             return Ok((0, Event::NeedData));
         };
-        self.current = Some(Current {
+        self.current = Some(Answering {
             method: head.method.clone(),
             keep_alive: head.wants_keep_alive(),
             expects_continue: head.version == Version::Http11

@@ -3,7 +3,7 @@
 //! ([`pared_host`]), on threads.
 //!
 //! - [`server`]: connection threads that accept their own connections
-//!   ([`server::crew`]), each a loop serving one connection
+//!   ([`server::threads`]), each a loop serving one connection
 //!   ([`server::conn`]); [`parking`] holds idle keep-alive connections
 //!   without a thread.
 //! - [`client`]: one command's exchanges on a blocking socket.

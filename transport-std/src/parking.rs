@@ -30,7 +30,7 @@ pub struct ParkingLot<T> {
 }
 
 impl<T: AsFd> ParkingLot<T> {
-    /// An empty keeper.
+    /// An empty parking lot.
     pub fn new() -> io::Result<ParkingLot<T>> {
         Ok(ParkingLot {
             epoll: epoll::create(epoll::CreateFlags::CLOEXEC)?,
@@ -139,20 +139,20 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
         let (mut c1, s1) = pair(&l);
         let (_c2, s2) = pair(&l);
-        let keeper = ParkingLot::new().expect("keeper");
-        keeper.park(s1).expect("park");
-        keeper.park(s2).expect("park");
-        assert!(keeper
+        let lot = ParkingLot::new().expect("lot");
+        lot.park(s1).expect("park");
+        lot.park(s2).expect("park");
+        assert!(lot
             .wait(Duration::from_millis(20))
             .expect("wait")
             .is_empty());
         c1.write_all(b"GET").expect("send");
-        let ready = keeper.wait(Duration::from_secs(5)).expect("wait");
+        let ready = lot.wait(Duration::from_secs(5)).expect("wait");
         assert_eq!(ready.len(), 1);
-        assert_eq!(keeper.len(), 1);
+        assert_eq!(lot.len(), 1);
         // Not reported again: it is out of the set.
         c1.write_all(b" /").expect("send");
-        assert!(keeper
+        assert!(lot
             .wait(Duration::from_millis(20))
             .expect("wait")
             .is_empty());
@@ -162,10 +162,10 @@ mod tests {
     fn retain_gives_back_what_it_drops() {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
         let (_c1, s1) = pair(&l);
-        let keeper = ParkingLot::new().expect("keeper");
-        keeper.park(s1).expect("park");
-        assert!(keeper.retain(|_| true).is_empty());
-        assert_eq!(keeper.retain(|_| false).len(), 1);
-        assert!(keeper.is_empty());
+        let lot = ParkingLot::new().expect("lot");
+        lot.park(s1).expect("park");
+        assert!(lot.retain(|_| true).is_empty());
+        assert_eq!(lot.retain(|_| false).len(), 1);
+        assert!(lot.is_empty());
     }
 }

@@ -179,7 +179,9 @@ async fn accept_loop(
         s.active.fetch_add(1, Ordering::SeqCst);
         let ip = peer.ip();
         ex.spawn(async move {
-            let _ = handle(stream, ip, &s, &slot).await;
+            if let Err(e) = handle(stream, ip, &s, &slot).await {
+                e.report();
+            }
             drop(slot);
             s.active.fetch_sub(1, Ordering::SeqCst);
             drop(permit);

@@ -14,7 +14,7 @@ use pared_core::ProtocolError;
 use pared_host::conn_end::Stop;
 use pared_host::fs::Cached;
 use pared_host::listener::sizes::TLS_CHUNK;
-use pared_host::steps::{self, Body, Prepared};
+use pared_host::steps::{self, Payload, Prepared};
 
 use super::conn::{timed, Conn};
 use crate::wire::tls_write_all;
@@ -29,15 +29,15 @@ impl Conn<'_> {
         prepared.write_head(&mut self.conn, &mut self.out)?;
         let mut sent = 0u64;
         match prepared.body {
-            Body::None => {
+            Payload::None => {
                 self.write_timed(None).await?;
             }
-            Body::Static(bytes) => sent += self.write_timed(Some(bytes)).await?,
-            Body::Bytes(bytes) => sent += self.write_timed(Some(&bytes)).await?,
-            Body::File { file, pieces } if self.tls.is_some() => {
+            Payload::Static(bytes) => sent += self.write_timed(Some(bytes)).await?,
+            Payload::Bytes(bytes) => sent += self.write_timed(Some(&bytes)).await?,
+            Payload::File { file, pieces } if self.tls.is_some() => {
                 sent += self.send_pieces_tls(file, &pieces).await?;
             }
-            Body::File { file, pieces } => {
+            Payload::File { file, pieces } => {
                 let file = Arc::new(file);
                 // MSG_MORE: the head waits for the file's first bytes, so a
                 // small file leaves in one segment with its head.

@@ -15,7 +15,7 @@ use pared_core::RequestHead;
 
 /// What a request needs before it is served.
 #[derive(Debug)]
-pub enum Pass {
+pub enum Decision {
     /// Serve it, as this user if one authenticated.
     Serve(Option<String>),
     /// Answer this (401 or 403) instead.
@@ -54,9 +54,9 @@ impl AccessControl {
 
     /// Decides what `req` from `peer` needs; a credential verified before
     /// is found in the cache, so only a new one needs [`AccessControl::verify`].
-    pub fn check(&self, req: &RequestHead, peer: IpAddr, now: SystemTime) -> Pass {
+    pub fn check(&self, req: &RequestHead, peer: IpAddr, now: SystemTime) -> Decision {
         match auth::access(&self.config, &self.methods, req, peer) {
-            Access::Allowed => Pass::Serve(None),
+            Access::Allowed => Decision::Serve(None),
             Access::Verify {
                 user,
                 password,
@@ -70,8 +70,8 @@ impl AccessControl {
                     .ok()
                     .and_then(|c| c.get(&cache_key).map(str::to_owned));
                 match cached {
-                    Some(u) if u == user => Pass::Serve(Some(u)),
-                    _ => Pass::Verify(Pending {
+                    Some(u) if u == user => Decision::Serve(Some(u)),
+                    _ => Decision::Verify(Pending {
                         user,
                         password,
                         credential,
@@ -81,43 +81,43 @@ impl AccessControl {
                 }
             }
             refused => match service::access_reply(&refused, &req.method, now) {
-                Some(reply) => Pass::Refuse(reply),
-                None => Pass::Serve(None),
+                Some(reply) => Decision::Refuse(reply),
+                None => Decision::Serve(None),
             },
         }
     }
 
     /// Verifies a pending credential (slow for bcrypt: not on an event
-    /// loop); a success is cached. [`Pass::Serve`] with the user, or
-    /// [`Pass::Refuse`] with the 401 to answer.
-    pub fn verify(&self, p: Pending, req: &RequestHead, now: SystemTime) -> Pass {
+    /// loop); a success is cached. [`Decision::Serve`] with the user, or
+    /// [`Decision::Refuse`] with the 401 to answer.
+    pub fn verify(&self, p: Pending, req: &RequestHead, now: SystemTime) -> Decision {
         let matched = auth::verify(&p.credential, &p.password);
         if matched && p.known {
             if let Ok(mut c) = self.cache.lock() {
                 c.insert(p.key, p.user.clone());
             }
-            Pass::Serve(Some(p.user))
+            Decision::Serve(Some(p.user))
         } else {
-            Pass::Refuse(service::unauthorized_reply(&req.method, now))
+            Decision::Refuse(service::unauthorized_reply(&req.method, now))
         }
     }
 
-    /// What a request comes to once its `pass` is settled (after
+    /// What a request comes to once its `decision` is settled (after
     /// [`AccessControl::verify`] where it asked for one): a refusal is answered as
     /// it is; otherwise core routes the request. Both runtimes call this.
     pub fn admit(
         &self,
-        pass: Pass,
+        decision: Decision,
         service: &ServiceConfig,
         req: &RequestHead,
         peer: IpAddr,
         now: SystemTime,
     ) -> Admitted {
-        let (user, route) = match pass {
-            Pass::Serve(user) => (user, service::route(service, req, now)),
-            Pass::Refuse(reply) => (None, Route::Reply(reply)),
+        let (user, route) = match decision {
+            Decision::Serve(user) => (user, service::route(service, req, now)),
+            Decision::Refuse(reply) => (None, Route::Reply(reply)),
             // Verification was not run: never serve unverified.
-            Pass::Verify(_) => (
+            Decision::Verify(_) => (
                 None,
                 Route::Reply(service::unauthorized_reply(&req.method, now)),
             ),

@@ -39,6 +39,17 @@ impl Stop {
     }
 }
 
+impl Stop {
+    /// Writes a line to stderr for a stop that is pared's fault (a driver
+    /// that used core's connection out of order); the client's own
+    /// failures (it left, broke the protocol, timed out) are not news.
+    pub fn report(&self) {
+        if let Stop::Usage(e) = self {
+            eprintln!("pared: internal error, connection closed: {e}");
+        }
+    }
+}
+
 /// Resets the connection of a client that stopped reading (see
 /// [`Stop::stalled`]) by closing it with `SO_LINGER` 0.
 pub fn reset_if_stalled<T>(sent: &Result<T, Stop>, socket: &impl std::os::fd::AsFd) {

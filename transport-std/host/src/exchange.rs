@@ -24,7 +24,7 @@ use pared_core::path::RelPath;
 use pared_core::service::{self, FsFailure, Route, ServiceConfig};
 use pared_core::{RequestHead, ServerOptions};
 
-use crate::access::{AccessControl, Pass, Pending};
+use crate::access::{AccessControl, Decision, Pending};
 use crate::fs::{Cached, Root, Upload};
 use crate::steps::{self, Preload, Prepared, PutStart, INLINE_BODY};
 
@@ -96,7 +96,7 @@ pub struct Receive {
     /// Where the body goes.
     pub upload: Upload,
     /// The most body bytes accepted (`--max-upload`), for a body whose
-    /// length was not declared; pass it to
+    /// length was not declared; decision it to
     /// [`pared_core::server::Connection::limit_body`].
     pub limit: Option<u64>,
     /// What follows once the body is in.
@@ -129,7 +129,7 @@ impl Host {
     /// verify, or the route's first step.
     pub fn start(&self, req: &RequestHead, peer: IpAddr, now: SystemTime) -> Plan {
         match self.access.check(req, peer, now) {
-            Pass::Verify(pending) => Plan::Run(Step {
+            Decision::Verify(pending) => Plan::Run(Step {
                 kind: StepKind::Verify(Box::new(pending)),
                 who: Who {
                     peer,
@@ -137,13 +137,19 @@ impl Host {
                     writable: false,
                 },
             }),
-            pass => self.admitted(pass, req, peer, now),
+            decision => self.admitted(decision, req, peer, now),
         }
     }
 
-    /// The plan once access control has settled `pass`.
-    fn admitted(&self, pass: Pass, req: &RequestHead, peer: IpAddr, now: SystemTime) -> Plan {
-        let admitted = self.access.admit(pass, &self.service, req, peer, now);
+    /// The plan once access control has settled `decision`.
+    fn admitted(
+        &self,
+        decision: Decision,
+        req: &RequestHead,
+        peer: IpAddr,
+        now: SystemTime,
+    ) -> Plan {
+        let admitted = self.access.admit(decision, &self.service, req, peer, now);
         let who = Who {
             peer,
             user: admitted.user,
@@ -172,8 +178,8 @@ impl Step {
         let Step { kind, who } = self;
         match kind {
             StepKind::Verify(pending) => {
-                let pass = host.access.verify(*pending, req, now);
-                host.admitted(pass, req, who.peer, now)
+                let decision = host.access.verify(*pending, req, now);
+                host.admitted(decision, req, who.peer, now)
             }
             StepKind::Fetch(path) => {
                 let read = steps::read(&host.root, req, &path, now, who.writable);

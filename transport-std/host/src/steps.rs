@@ -20,7 +20,7 @@ pub const INLINE_BODY: u64 = 64 * 1024;
 
 /// Where a prepared response's body comes from.
 #[derive(Debug)]
-pub enum Body {
+pub enum Payload {
     /// No body.
     None,
     /// Fixed bytes (error pages).
@@ -43,7 +43,7 @@ pub struct Prepared {
     /// The head (framing fields included).
     pub head: ResponseHead,
     /// The body.
-    pub body: Body,
+    pub body: Payload,
 }
 
 impl Prepared {
@@ -51,9 +51,9 @@ impl Prepared {
     /// response is written into should hold, so it grows at most once.
     pub fn write_room(&self) -> usize {
         let body = match &self.body {
-            Body::Static(b) => b.len(),
-            Body::Bytes(b) => b.len(),
-            Body::None | Body::File { .. } => 0,
+            Payload::Static(b) => b.len(),
+            Payload::Bytes(b) => b.len(),
+            Payload::None | Payload::File { .. } => 0,
         };
         512 + body
     }
@@ -81,10 +81,10 @@ impl Prepared {
 
     fn build(reply: Reply, file: Option<File>, generated: Vec<u8>) -> Prepared {
         let body = match (reply.body, file) {
-            (ReplyBody::None, _) => Body::None,
-            (ReplyBody::Static(s), _) => Body::Static(s),
-            (ReplyBody::Generated, _) => Body::Bytes(generated),
-            (ReplyBody::File(pieces), Some(file)) => Body::File { file, pieces },
+            (ReplyBody::None, _) => Payload::None,
+            (ReplyBody::Static(s), _) => Payload::Static(s),
+            (ReplyBody::Generated, _) => Payload::Bytes(generated),
+            (ReplyBody::File(pieces), Some(file)) => Payload::File { file, pieces },
             // A file body without a file cannot happen; answer 500 rather than lie.
             (ReplyBody::File(_), None) => {
                 return Prepared::reply(service::error_reply(
@@ -180,7 +180,7 @@ pub fn read_cached(
 /// [`preload`] would read into memory.
 fn small_span(prepared: &Prepared, max: u64) -> Option<(u64, u64)> {
     match &prepared.body {
-        Body::File {
+        Payload::File {
             pieces: Pieces::Span { offset, len },
             ..
         } if *len <= max => Some((*offset, *len)),
@@ -198,13 +198,13 @@ pub fn preload(prepared: Prepared, max: u64) -> Prepared {
         return prepared;
     };
     let Prepared { head, body } = prepared;
-    let Body::File { file, pieces } = body else {
+    let Payload::File { file, pieces } = body else {
         return Prepared { head, body };
     };
     let mut buf = vec![0u8; usize::try_from(len).unwrap_or(0)];
     let body = match file.read_exact_at(&mut buf, offset) {
-        Ok(()) => Body::Bytes(buf),
-        Err(_) => Body::File { file, pieces },
+        Ok(()) => Payload::Bytes(buf),
+        Err(_) => Payload::File { file, pieces },
     };
     Prepared { head, body }
 }
@@ -225,18 +225,18 @@ pub fn preload_cached(prepared: Prepared, max: u64) -> Preload {
         return Preload::Ready(prepared);
     };
     let Prepared { head, body } = prepared;
-    let Body::File { file, pieces } = body else {
+    let Payload::File { file, pieces } = body else {
         return Preload::Ready(Prepared { head, body });
     };
     let mut buf = vec![0u8; usize::try_from(len).unwrap_or(0)];
     match read_cached_at(&file, &mut buf, offset) {
         Cached::Done(Ok(n)) if n == buf.len() => Preload::Ready(Prepared {
             head,
-            body: Body::Bytes(buf),
+            body: Payload::Bytes(buf),
         }),
         _ => Preload::Miss(Prepared {
             head,
-            body: Body::File { file, pieces },
+            body: Payload::File { file, pieces },
         }),
     }
 }

@@ -31,37 +31,106 @@ use rustls::{
 /// The server configuration type the runtimes take (rustls's).
 pub use rustls::ServerConfig as TlsServerConfig;
 
-/// Why TLS failed, as one line for the user.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct TlsFailure(pub String);
+/// Why TLS failed: each cause its own variant, with one line for the
+/// user as its message.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsFailure {
+    /// The server's certificate is not signed by a trusted CA.
+    #[error("certificate verify failed: unknown issuer (not signed by a trusted CA; --cacert FILE trusts a CA, -k skips the check)")]
+    UnknownIssuer,
+    /// The server's certificate has expired.
+    #[error("certificate verify failed: the certificate has expired")]
+    Expired,
+    /// The server's certificate is not valid yet.
+    #[error("certificate verify failed: the certificate is not valid yet")]
+    NotValidYet,
+    /// The server's certificate does not name the host asked for.
+    #[error("certificate verify failed: the certificate is not valid for {host} (name mismatch)")]
+    NameMismatch {
+        /// The host the client asked for.
+        host: String,
+    },
+    /// The server's certificate was revoked.
+    #[error("certificate verify failed: revoked")]
+    Revoked,
+    /// Any other certificate problem, as rustls names it.
+    #[error("certificate verify failed: {0}")]
+    BadCertificate(String),
+    /// The peer sent an alert and ended the handshake.
+    #[error("the server refused the handshake ({0})")]
+    Refused(String),
+    /// The peer does not speak TLS (plain http on the port, say).
+    #[error("the server does not speak TLS on this port (is it plain http?)")]
+    NotTls,
+    /// The TLS protocol failed otherwise.
+    #[error("TLS failed: {0}")]
+    Protocol(rustls::Error),
+    /// Ciphertext could not be taken in (rustls's buffer refused it).
+    #[error("TLS failed: {0}")]
+    Buffer(String),
+    /// The host cannot be a TLS server name.
+    #[error("{host} is not a valid TLS server name")]
+    BadServerName {
+        /// The host given.
+        host: String,
+    },
+    /// A certificate or key file could not be used.
+    #[error("{path}: {reason}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// Setting up TLS (configuration, keys, the self-signed certificate)
+    /// failed.
+    #[error("{what}: {reason}")]
+    Setup {
+        /// What was being set up.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
 
 impl TlsFailure {
     fn from_rustls(e: &rustls::Error, host: &str) -> TlsFailure {
         use rustls::Error as E;
-        let reason = match e {
+        match e {
             E::InvalidCertificate(c) => match c {
-                CertificateError::UnknownIssuer => "certificate verify failed: unknown issuer (not signed by a trusted CA; --cacert FILE trusts a CA, -k skips the check)".to_owned(),
+                CertificateError::UnknownIssuer => TlsFailure::UnknownIssuer,
                 CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-                    "certificate verify failed: the certificate has expired".to_owned()
+                    TlsFailure::Expired
                 }
                 CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                    "certificate verify failed: the certificate is not valid yet".to_owned()
+                    TlsFailure::NotValidYet
                 }
                 CertificateError::NotValidForName
-                | CertificateError::NotValidForNameContext { .. } => {
-                    format!("certificate verify failed: the certificate is not valid for {host} (name mismatch)")
-                }
-                CertificateError::Revoked => "certificate verify failed: revoked".to_owned(),
-                other => format!("certificate verify failed: {other:?}"),
+                | CertificateError::NotValidForNameContext { .. } => TlsFailure::NameMismatch {
+                    host: host.to_owned(),
+                },
+                CertificateError::Revoked => TlsFailure::Revoked,
+                other => TlsFailure::BadCertificate(format!("{other:?}")),
             },
-            E::AlertReceived(a) => format!("the server refused the handshake ({a:?})"),
-            E::InvalidMessage(_) => {
-                "the server does not speak TLS on this port (is it plain http?)".to_owned()
-            }
-            other => format!("TLS failed: {other}"),
-        };
-        TlsFailure(reason)
+            E::AlertReceived(a) => TlsFailure::Refused(format!("{a:?}")),
+            E::InvalidMessage(_) => TlsFailure::NotTls,
+            other => TlsFailure::Protocol(other.clone()),
+        }
+    }
+
+    fn file(path: &Path, e: impl std::fmt::Display) -> TlsFailure {
+        TlsFailure::File {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        }
+    }
+
+    fn setup(what: &'static str, e: impl std::fmt::Display) -> TlsFailure {
+        TlsFailure::Setup {
+            what,
+            reason: e.to_string(),
+        }
     }
 }
 
@@ -80,7 +149,7 @@ pub fn client_config(trust: &ClientTrust) -> Result<Arc<ClientConfig>, TlsFailur
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| TlsFailure(format!("TLS set-up failed: {e}")))?;
+        .map_err(|e| TlsFailure::setup("TLS set-up failed", e))?;
     let mut config = if trust.insecure {
         builder
             .dangerous()
@@ -91,9 +160,7 @@ pub fn client_config(trust: &ClientTrust) -> Result<Arc<ClientConfig>, TlsFailur
         match &trust.cacert {
             Some(path) => {
                 for cert in load_certs(path)? {
-                    roots
-                        .add(cert)
-                        .map_err(|e| TlsFailure(format!("{}: {e}", path.display())))?;
+                    roots.add(cert).map_err(|e| TlsFailure::file(path, e))?;
                 }
             }
             None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
@@ -107,14 +174,11 @@ pub fn client_config(trust: &ClientTrust) -> Result<Arc<ClientConfig>, TlsFailur
 /// The certificates of a PEM file.
 pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsFailure> {
     let certs: Result<Vec<_>, _> = CertificateDer::pem_file_iter(path)
-        .map_err(|e| TlsFailure(format!("{}: {e}", path.display())))?
+        .map_err(|e| TlsFailure::file(path, e))?
         .collect();
-    let certs = certs.map_err(|e| TlsFailure(format!("{}: {e}", path.display())))?;
+    let certs = certs.map_err(|e| TlsFailure::file(path, e))?;
     if certs.is_empty() {
-        return Err(TlsFailure(format!(
-            "{}: no PEM certificate in it",
-            path.display()
-        )));
+        return Err(TlsFailure::file(path, "no PEM certificate in it"));
     }
     Ok(certs)
 }
@@ -234,8 +298,7 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 pub fn load_pair(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsFailure> {
     use rustls::pki_types::PrivateKeyDer;
     let chain = load_certs(cert)?;
-    let key_der = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| TlsFailure(format!("{}: {e}", key.display())))?;
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsFailure::file(key, e))?;
     pair_from_der(chain, key_der)
 }
 
@@ -246,10 +309,10 @@ fn pair_from_der(
     let signing = provider()
         .key_provider
         .load_private_key(key)
-        .map_err(|e| TlsFailure(format!("private key: {e}")))?;
+        .map_err(|e| TlsFailure::setup("private key", e))?;
     let pair = CertifiedKey::new(chain, signing);
     pair.keys_match()
-        .map_err(|e| TlsFailure(format!("the key does not belong to the certificate: {e}")))?;
+        .map_err(|e| TlsFailure::setup("the key does not belong to the certificate", e))?;
     Ok(pair)
 }
 
@@ -258,7 +321,7 @@ fn pair_from_der(
 /// a client shows.
 pub fn self_signed(names: &[String]) -> Result<(CertifiedKey, String), TlsFailure> {
     let cert = rcgen::generate_simple_self_signed(names.to_vec())
-        .map_err(|e| TlsFailure(format!("self-signed certificate: {e}")))?;
+        .map_err(|e| TlsFailure::setup("self-signed certificate", e))?;
     let der = cert.cert.der().clone();
     let fingerprint = pared_core::digest::sha256_hex_colons(der.as_ref());
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
@@ -270,7 +333,7 @@ pub fn self_signed(names: &[String]) -> Result<(CertifiedKey, String), TlsFailur
 pub fn server_config(cert: Arc<ServerCert>) -> Result<Arc<ServerConfig>, TlsFailure> {
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| TlsFailure(format!("TLS set-up failed: {e}")))?
+        .map_err(|e| TlsFailure::setup("TLS set-up failed", e))?
         .with_no_client_auth()
         .with_cert_resolver(cert);
     config.alpn_protocols = vec![b"http/1.1".to_vec(), b"http/1.0".to_vec()];
@@ -301,8 +364,10 @@ impl Tls {
     /// A client session to `host` (SNI for a name; an IP address is
     /// checked against the certificate's IP SANs and sends no SNI).
     pub fn client(config: Arc<ClientConfig>, host: &str) -> Result<Tls, TlsFailure> {
-        let name = ServerName::try_from(host.to_owned())
-            .map_err(|_| TlsFailure(format!("{host} is not a valid TLS server name")))?;
+        let name =
+            ServerName::try_from(host.to_owned()).map_err(|_| TlsFailure::BadServerName {
+                host: host.to_owned(),
+            })?;
         let conn =
             ClientConnection::new(config, name).map_err(|e| TlsFailure::from_rustls(&e, host))?;
         Ok(Tls {
@@ -314,8 +379,8 @@ impl Tls {
 
     /// A server session (the certificate comes from `config`'s resolver).
     pub fn server(config: Arc<ServerConfig>) -> Result<Tls, TlsFailure> {
-        let conn = rustls::ServerConnection::new(config)
-            .map_err(|e| TlsFailure(format!("TLS failed: {e}")))?;
+        let conn =
+            rustls::ServerConnection::new(config).map_err(|e| TlsFailure::Buffer(e.to_string()))?;
         Ok(Tls {
             conn: conn.into(),
             host: String::new(),
@@ -382,7 +447,7 @@ impl Tls {
             let n = self
                 .conn
                 .read_tls(&mut data)
-                .map_err(|e| TlsFailure(format!("TLS failed: {e}")))?;
+                .map_err(|e| TlsFailure::Buffer(e.to_string()))?;
             if n == 0 {
                 break;
             }

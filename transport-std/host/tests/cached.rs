@@ -17,7 +17,7 @@ use std::time::SystemTime;
 use pared_core::path::resolve_target;
 use pared_core::{Parsed, RequestHead, RequestParser};
 use pared_host::fs::Cached;
-use pared_host::steps::{self, Body, Preload, Prepared, INLINE_BODY};
+use pared_host::steps::{self, Payload, Preload, Prepared, INLINE_BODY};
 use pared_host::Root;
 
 fn scratch(name: &str) -> PathBuf {
@@ -75,11 +75,11 @@ fn a_body_out_of_the_page_cache_is_a_miss_until_read() {
     let Cached::Done(prepared) = steps::read_cached(&root, &req, &rel, now) else {
         panic!("the second read of a file just opened misses");
     };
-    assert!(matches!(prepared.body, Body::File { .. }));
+    assert!(matches!(prepared.body, Payload::File { .. }));
 
     // A file system that cannot tell what is cached (no RWF_NOWAIT) makes
     // every body a miss: nothing to check here then.
-    let Body::File { file, .. } = &prepared.body else {
+    let Payload::File { file, .. } = &prepared.body else {
         unreachable!("checked above")
     };
     let mut probe = [0u8; 16];
@@ -106,12 +106,12 @@ fn a_body_out_of_the_page_cache_is_a_miss_until_read() {
         Preload::Ready(p) => panic!("pages just evicted read without waiting: {:?}", p.body),
     };
     assert!(
-        matches!(prepared.body, Body::File { .. }),
+        matches!(prepared.body, Payload::File { .. }),
         "a miss gives the response back unchanged"
     );
     let loaded = steps::preload(prepared, INLINE_BODY);
     match &loaded.body {
-        Body::Bytes(b) => assert_eq!(b, &body),
+        Payload::Bytes(b) => assert_eq!(b, &body),
         other => panic!("the blocking preload did not read the body: {other:?}"),
     }
     // Now cached: the inline read succeeds, with the same bytes.
@@ -120,7 +120,7 @@ fn a_body_out_of_the_page_cache_is_a_miss_until_read() {
     };
     match steps::preload_cached(again, INLINE_BODY) {
         Preload::Ready(Prepared {
-            body: Body::Bytes(b),
+            body: Payload::Bytes(b),
             ..
         }) => assert_eq!(b, body),
         other => panic!("cached body not read inline: {other:?}"),

@@ -26,7 +26,7 @@ use pared_host::tls::{handshake, looks_like_tls, Tls, Wire};
 use pared_host::wait::wait_for;
 use rustix::event::PollFlags;
 
-use super::crew::{Parked, Shared};
+use super::threads::{Parked, Shared};
 
 /// One connection's state as the driver loop sees it.
 pub(super) struct Conn<'a> {
@@ -162,7 +162,10 @@ impl Conn<'_> {
                     self.linger();
                     return None;
                 }
-                Err(_) => return None,
+                Err(e) => {
+                    e.report();
+                    return None;
+                }
             };
             match self.serve_request(head) {
                 Ok(Reuse::KeepAlive) => continue,
@@ -172,7 +175,10 @@ impl Conn<'_> {
                     }
                     return None;
                 }
-                Err(_) => return None,
+                Err(e) => {
+                    e.report();
+                    return None;
+                }
             }
         }
     }
@@ -198,7 +204,7 @@ enum Next {
     Head(RequestHead),
     /// The connection ends.
     Close,
-    /// Idle for a while with nothing pending: hand it to the keeper.
+    /// Idle for a while with nothing pending: hand it to the parking lot.
     Park,
 }
 
@@ -240,7 +246,7 @@ impl Conn<'_> {
                 Between::Head(head) => return Ok(Next::Head(head)),
                 Between::Close => return Ok(Next::Close),
                 // A whole wait with nothing (the buffer was given back):
-                // the thread leaves the connection to the keeper. TLS
+                // the thread leaves the connection to the parking lot. TLS
                 // connections stay (their session may hold decrypted
                 // bytes).
                 Between::Read { idle: true } if self.buf.is_released() && !self.wire.is_tls() => {

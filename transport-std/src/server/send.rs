@@ -11,7 +11,7 @@ use pared_core::range::{Piece, Pieces};
 use pared_core::ProtocolError;
 use pared_host::conn_end::Stop;
 use pared_host::listener::sizes::{SENDFILE_CHUNK, TLS_CHUNK};
-use pared_host::steps::{Body, Prepared};
+use pared_host::steps::{Payload, Prepared};
 use pared_host::wait::wait_for;
 use rustix::event::PollFlags;
 
@@ -23,13 +23,13 @@ impl Conn<'_> {
         prepared.write_head(&mut self.conn, &mut self.out)?;
         let mut sent = 0u64;
         match prepared.body {
-            Body::None => self.wire.write_all(&self.out)?,
-            Body::Static(bytes) => sent += self.write_with_head(bytes)?,
-            Body::Bytes(bytes) => sent += self.write_with_head(&bytes)?,
-            Body::File { file, pieces } if self.wire.is_tls() => {
+            Payload::None => self.wire.write_all(&self.out)?,
+            Payload::Static(bytes) => sent += self.write_with_head(bytes)?,
+            Payload::Bytes(bytes) => sent += self.write_with_head(&bytes)?,
+            Payload::File { file, pieces } if self.wire.is_tls() => {
                 sent += self.send_pieces_tls(&file, &pieces)?;
             }
-            Body::File { file, pieces } => {
+            Payload::File { file, pieces } => {
                 // Non-blocking while the file goes out, so every wait for
                 // the client is bounded by core's deadline (no progress, or
                 // slower than the minimum rate, for the body timeout),

@@ -87,12 +87,12 @@ pub enum ClientError {
         secs: f64,
     },
     /// TLS failed: a certificate that does not verify, or the handshake.
-    #[error("{host}: {reason}")]
+    #[error("{host}: {source}")]
     Tls {
         /// The server.
         host: String,
-        /// Why, in one line.
-        reason: String,
+        /// Why.
+        source: TlsFailure,
     },
     /// A bug: pared-core refused how it was called.
     #[error("internal error: {0}")]
@@ -148,7 +148,7 @@ pub fn shorter(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
 pub fn tls_error(target: &fetch::Target, f: TlsFailure) -> ClientError {
     ClientError::Tls {
         host: target.authority(),
-        reason: f.0,
+        source: f,
     }
 }
 

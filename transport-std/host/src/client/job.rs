@@ -72,7 +72,7 @@ impl Job {
         }
         crate::tls::client_config(&self.trust).map_err(|f| ClientError::Tls {
             host: "TLS".into(),
-            reason: f.0,
+            source: f,
         })
     }
 

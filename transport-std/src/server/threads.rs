@@ -1,4 +1,4 @@
-//! The connection threads ("the crew"): each accepts its own
+//! The connection threads (one per connection being served): each accepts its own
 //! connections, serves them ([`super::conn`]) and goes back to accepting;
 //! idle keep-alive connections are parked without a thread and handed to
 //! a new thread when their client sends again.
@@ -32,13 +32,13 @@ use crate::parking::ParkingLot;
 /// [`ParkingLot`] and its thread goes back to accepting (or exits); when its
 /// client sends again, a thread is started for it.
 #[derive(Debug, Default)]
-struct Crew {
-    state: Mutex<CrewState>,
+struct ConnThreads {
+    state: Mutex<ThreadCounts>,
     changed: Condvar,
 }
 
 #[derive(Debug, Default)]
-struct CrewState {
+struct ThreadCounts {
     /// Threads alive.
     threads: usize,
     /// Threads waiting in accept().
@@ -57,7 +57,7 @@ pub(super) struct Shared {
     /// `opts.connection`, shared by every connection's state machine.
     pub(super) connection: Arc<pared_core::server::Config>,
     pub(super) stop: Shutdown,
-    crew: Crew,
+    threads: ConnThreads,
     listener: TcpListener,
     slots: Arc<Slots>,
     /// Idle keep-alive connections, held without a thread.
@@ -85,21 +85,21 @@ pub fn serve(
         connection: Arc::new(opts.connection),
         opts,
         stop,
-        crew: Crew::default(),
+        threads: ConnThreads::default(),
         listener,
         parking: ParkingLot::new()?,
     });
-    if let Ok(mut st) = shared.crew.state.lock() {
-        // The keeper's thread and the first acceptor.
+    if let Ok(mut st) = shared.threads.state.lock() {
+        // The parking thread and the first acceptor.
         st.threads = 2;
         st.idle = 1;
     }
     let s = shared.clone();
     std::thread::Builder::new()
-        .name("pared-keeper".into())
+        .name("pared-parking".into())
         .stack_size(64 * 1024)
         .spawn(move || keep(&s))?;
-    spawn_crew(&shared, None)?;
+    spawn_thread(&shared, None)?;
     while !shared.stop.requested() {
         std::thread::sleep(POLL);
         // Full, with someone waiting: the longest-idle keep-alive
@@ -111,7 +111,7 @@ pub fn serve(
     // Wakes every thread blocked in accept() (it fails with EINVAL).
     let _ = rustix::net::shutdown(&shared.listener, rustix::net::Shutdown::Read);
     let deadline = Instant::now() + shared.opts.grace;
-    let left = drain(&shared.crew, deadline);
+    let left = drain(&shared.threads, deadline);
     let removed = remove_unfinished_uploads();
     if left > 0 || removed > 0 {
         eprintln!(
@@ -123,12 +123,12 @@ pub fn serve(
 
 /// Waits until every connection thread has exited or `deadline` passes;
 /// returns how many are still running.
-fn drain(crew: &Crew, deadline: Instant) -> usize {
-    let Ok(mut st) = crew.state.lock() else {
+fn drain(threads: &ConnThreads, deadline: Instant) -> usize {
+    let Ok(mut st) = threads.state.lock() else {
         return 0;
     };
     while st.threads > 0 && Instant::now() < deadline {
-        st = match crew.changed.wait_timeout(st, POLL) {
+        st = match threads.changed.wait_timeout(st, POLL) {
             Ok((g, _)) => g,
             Err(_) => return 0,
         };
@@ -138,29 +138,29 @@ fn drain(crew: &Crew, deadline: Instant) -> usize {
 
 /// Starts a connection thread, which serves `first` (a parked
 /// connection whose client sent again), if any, then accepts. The caller
-/// has counted it in [`CrewState::threads`].
-fn spawn_crew(shared: &Arc<Shared>, first: Option<Parked>) -> io::Result<()> {
+/// has counted it in [`ThreadCounts::threads`].
+fn spawn_thread(shared: &Arc<Shared>, first: Option<Parked>) -> io::Result<()> {
     let s = shared.clone();
     std::thread::Builder::new()
         .name("pared-conn".into())
         .stack_size(256 * 1024)
-        .spawn(move || crew_thread(&s, first))
+        .spawn(move || conn_thread(&s, first))
         .map(|_| ())
 }
 
 /// One connection thread: serve, accept, repeat; exits on shutdown or
 /// when enough others are idle.
-fn crew_thread(shared: &Arc<Shared>, first: Option<Parked>) {
-    let crew = &shared.crew;
-    let leave = |st: &mut CrewState| {
+fn conn_thread(shared: &Arc<Shared>, first: Option<Parked>) {
+    let threads = &shared.threads;
+    let leave = |st: &mut ThreadCounts| {
         st.threads -= 1;
-        crew.changed.notify_all();
+        threads.changed.notify_all();
     };
     let max = shared.opts.max_connections.unwrap_or(usize::MAX);
     let mut next = first.map(|p| resume(shared, p));
     loop {
         if let Some(parked) = next.take() {
-            let Ok(mut st) = crew.state.lock() else {
+            let Ok(mut st) = threads.state.lock() else {
                 return;
             };
             match parked {
@@ -170,7 +170,7 @@ fn crew_thread(shared: &Arc<Shared>, first: Option<Parked>) {
                         drop(refused);
                         connection_ended(shared);
                     }
-                    st = match crew.state.lock() {
+                    st = match threads.state.lock() {
                         Ok(st) => st,
                         Err(_) => return,
                     };
@@ -183,7 +183,7 @@ fn crew_thread(shared: &Arc<Shared>, first: Option<Parked>) {
             st.idle += 1;
         }
         let accepted = shared.listener.accept();
-        let Ok(mut st) = crew.state.lock() else {
+        let Ok(mut st) = threads.state.lock() else {
             return;
         };
         st.idle -= 1;
@@ -201,7 +201,7 @@ fn crew_thread(shared: &Arc<Shared>, first: Option<Parked>) {
         if st.idle == 0 && st.conns < max {
             st.threads += 1;
             st.idle += 1;
-            if spawn_crew(shared, None).is_err() {
+            if spawn_thread(shared, None).is_err() {
                 st.threads -= 1;
                 st.idle -= 1;
             }
@@ -221,7 +221,7 @@ fn crew_thread(shared: &Arc<Shared>, first: Option<Parked>) {
 /// left it), and starts an acceptor if nobody accepts although the limit
 /// now allows.
 fn connection_ended(shared: &Arc<Shared>) {
-    let Ok(mut st) = shared.crew.state.lock() else {
+    let Ok(mut st) = shared.threads.state.lock() else {
         return;
     };
     st.conns = st.conns.saturating_sub(1);
@@ -229,28 +229,28 @@ fn connection_ended(shared: &Arc<Shared>) {
     if st.idle == 0 && st.conns < max && !shared.stop.requested() {
         st.threads += 1;
         st.idle += 1;
-        if spawn_crew(shared, None).is_err() {
+        if spawn_thread(shared, None).is_err() {
             st.threads -= 1;
             st.idle -= 1;
         }
     }
 }
 
-/// The keeper's thread: hands parked connections whose client sent again
+/// The parking thread: hands parked connections whose client sent again
 /// to new threads, and closes those past core's idle deadline, told to
 /// make room, or still parked at shutdown.
 fn keep(shared: &Arc<Shared>) {
-    let crew = &shared.crew;
+    let threads = &shared.threads;
     while !shared.stop.requested() {
         let ready = shared.parking.wait(POLL).unwrap_or_else(|_| {
             std::thread::sleep(POLL);
             Vec::new()
         });
         for parked in ready {
-            let spawned = match crew.state.lock() {
+            let spawned = match threads.state.lock() {
                 Ok(mut st) => {
                     st.threads += 1;
-                    let r = spawn_crew(shared, Some(parked));
+                    let r = spawn_thread(shared, Some(parked));
                     if r.is_err() {
                         st.threads -= 1;
                     }
@@ -273,9 +273,9 @@ fn keep(shared: &Arc<Shared>) {
     for _ in shared.parking.retain(|_| false) {
         connection_ended(shared);
     }
-    if let Ok(mut st) = crew.state.lock() {
+    if let Ok(mut st) = threads.state.lock() {
         st.threads -= 1;
-        crew.changed.notify_all();
+        threads.changed.notify_all();
     }
 }
 
