@@ -5,6 +5,7 @@
 pub mod admission;
 pub mod auth;
 pub mod body;
+pub mod chunked;
 pub mod client;
 mod date;
 mod deadline;

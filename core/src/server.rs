@@ -118,8 +118,10 @@ enum Send {
     /// No response started for the current request.
     Idle,
     /// The head is out; `sent` of the body counted; the current rate
-    /// window began at `window` with `sent` at `window_sent`.
+    /// window began at `window` with `sent` at `window_sent`; a chunked
+    /// body is `ended` once its last chunk was written.
     Body {
+        ended: bool,
         framing: Framing,
         sent: u64,
         window: Instant,
@@ -131,6 +133,7 @@ enum Send {
 #[derive(Debug, Clone)]
 struct Answering {
     method: Method,
+    version: Version,
     keep_alive: bool,
     expects_continue: bool,
 }
@@ -256,6 +259,7 @@ impl Connection {
         };
         self.current = Some(Answering {
             method: head.method.clone(),
+            version: head.version,
             keep_alive: head.wants_keep_alive(),
             expects_continue: head.version == Version::Http11
                 && head.headers.has_token("expect", "100-continue"),
@@ -375,7 +379,13 @@ impl Connection {
     }
 
     /// Writes the response head to `out`, adding the `Connection` field.
-    /// The caller supplies Content-Length (or none, to close after the body).
+    /// The caller supplies Content-Length; a head without one (and with
+    /// a body) is a body of unknown length: to an HTTP/1.1 request it goes
+    /// out chunked (the connection adds `Transfer-Encoding: chunked` and
+    /// answers with `HTTP/1.1`, since RFC 9112 §6.1 makes a transfer
+    /// coding in an HTTP/1.0 message faulty), sent with
+    /// [`Connection::send_chunk`] and ended by [`Connection::end_body`];
+    /// to an HTTP/1.0 request it is delimited by closing the connection.
     pub fn send_response(
         &mut self,
         head: &ResponseHead,
@@ -385,13 +395,19 @@ impl Connection {
         if !self.can_respond() {
             return Err(self.wrong_state("send_response"));
         }
-        let method = self
+        let (method, version) = self
             .current
             .as_ref()
-            .map_or(Method::Get, |c| c.method.clone());
-        let framing = response_framing(&method, head).map_err(|_| UsageError::InvalidLength)?;
+            .map_or((Method::Get, Version::Http10), |c| {
+                (c.method.clone(), c.version)
+            });
+        let mut framing = response_framing(&method, head).map_err(|_| UsageError::InvalidLength)?;
         if framing == Framing::Chunked {
+            // The connection chooses the coding; a caller's is refused.
             return Err(UsageError::InvalidLength);
+        }
+        if framing == Framing::UntilClose && version == Version::Http11 {
+            framing = Framing::Chunked;
         }
         let last_allowed = self
             .config
@@ -407,14 +423,63 @@ impl Connection {
         } else {
             "close"
         };
-        write_response_with(head, Some(connection), out)?;
+        write_response_with(head, Some(connection), framing == Framing::Chunked, out)?;
         self.send = Send::Body {
+            ended: framing != Framing::Chunked,
             framing,
             sent: 0,
             window: now,
             window_sent: 0,
         };
         Ok(())
+    }
+
+    /// True when the response being sent is chunked: its body goes out
+    /// through [`Connection::send_chunk`] and [`Connection::end_body`].
+    pub fn is_chunked(&self) -> bool {
+        matches!(
+            self.send,
+            Send::Body {
+                framing: Framing::Chunked,
+                ..
+            }
+        )
+    }
+
+    /// Appends `data` to `out` as one chunk of a chunked response and
+    /// counts it; for any other framing, appends `data` as it is (so a
+    /// caller can send a body of unknown length the same way to both
+    /// versions).
+    pub fn send_chunk(
+        &mut self,
+        data: &[u8],
+        out: &mut Vec<u8>,
+        now: Instant,
+    ) -> Result<(), UsageError> {
+        if self.is_chunked() {
+            crate::chunked::write_chunk(data, out);
+        } else {
+            out.extend_from_slice(data);
+        }
+        self.send_body(data.len(), now)
+    }
+
+    /// Ends a body of unknown length: the last chunk of a chunked
+    /// response goes into `out`; nothing for other framings.
+    pub fn end_body(&mut self, out: &mut Vec<u8>) -> Result<(), UsageError> {
+        match &mut self.send {
+            Send::Body {
+                framing: Framing::Chunked,
+                ended,
+                ..
+            } if !*ended => {
+                out.extend_from_slice(crate::chunked::LAST_CHUNK);
+                *ended = true;
+                Ok(())
+            }
+            Send::Body { .. } => Ok(()),
+            Send::Idle => Err(self.wrong_state("end_body")),
+        }
     }
 
     /// The number of body bytes the response head allows, if it states one.
@@ -433,6 +498,7 @@ impl Connection {
             sent,
             window,
             window_sent,
+            ..
         } = &mut self.send
         else {
             return Err(self.wrong_state("send_body"));
@@ -465,9 +531,27 @@ impl Connection {
     /// Ends the response; says whether the connection carries another
     /// request, and if so readies it for one, with the idle timer from `now`.
     pub fn finish_response(&mut self, now: Instant) -> Result<Reuse, UsageError> {
-        let Send::Body { framing, sent, .. } = self.send else {
+        let Send::Body {
+            framing,
+            sent,
+            ended,
+            ..
+        } = self.send
+        else {
             return Err(self.wrong_state("finish_response"));
         };
+        if !ended {
+            // A chunked body without its last chunk: the client cannot
+            // tell it from a cut one, so the connection closes.
+            self.keep_alive = false;
+            self.send = Send::Idle;
+            self.current = None;
+            self.finished = true;
+            return Err(UsageError::BodyIncomplete {
+                declared: u64::MAX,
+                sent,
+            });
+        }
         if let Some(declared) = framing.known_length() {
             if sent != declared {
                 self.keep_alive = false;

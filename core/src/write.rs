@@ -69,14 +69,16 @@ pub fn write_request(head: &RequestHead, out: &mut Vec<u8>) -> Result<(), UsageE
 
 /// Appends a response head to `out`; refuses heads that would not parse back.
 pub fn write_response(head: &ResponseHead, out: &mut Vec<u8>) -> Result<(), UsageError> {
-    write_response_with(head, None, out)
+    write_response_with(head, None, false, out)
 }
 
 /// Appends a response head whose `Connection` field is `connection`
-/// (replacing any the head has), as a server connection sends it.
+/// (replacing any the head has), as a server connection sends it; a
+/// `chunked` head says `HTTP/1.1` and `Transfer-Encoding: chunked`.
 pub(crate) fn write_response_with(
     head: &ResponseHead,
     connection: Option<&str>,
+    chunked: bool,
     out: &mut Vec<u8>,
 ) -> Result<(), UsageError> {
     if head
@@ -90,7 +92,12 @@ pub(crate) fn write_response_with(
     }
     check_fields(&head.headers)?;
     out.reserve(128);
-    out.extend_from_slice(head.version.as_str().as_bytes());
+    let version = if chunked {
+        crate::head::Version::Http11
+    } else {
+        head.version
+    };
+    out.extend_from_slice(version.as_str().as_bytes());
     out.push(b' ');
     let code = head.status.as_u16();
     out.extend_from_slice(&[
@@ -105,6 +112,9 @@ pub(crate) fn write_response_with(
         out.extend_from_slice(b"Connection: ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
+    }
+    if chunked {
+        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
     }
     write_fields_except(&head.headers, connection.map(|_| "connection"), out);
     Ok(())

@@ -5,56 +5,69 @@ use std::time::{Duration, Instant};
 use pared_core::server::{self, Reuse};
 use pared_core::{client, Method, ProtocolError, RequestHead, ResponseHead, StatusCode, Version};
 
-/// Drains every event the server has for `buf`, consuming from its front.
-fn server_events(conn: &mut server::Connection, buf: &mut Vec<u8>, now: Instant) -> Vec<String> {
-    let mut events = Vec::new();
-    for _ in 0..10_000 {
-        let (used, ev) = match conn.handle_input(buf, now) {
-            Ok(x) => x,
-            Err(e) => {
-                events.push(format!("error {e:?}"));
-                return events;
-            }
-        };
+/// One side of a connection, as the paired harness drives it.
+trait Side {
+    /// Feeds `buf`; the bytes used, the event as text, and whether the
+    /// side now waits (for data, for its response, or for good).
+    fn step(&mut self, buf: &[u8], now: Instant) -> Result<(usize, String, bool), ProtocolError>;
+}
+
+impl Side for server::Connection {
+    fn step(&mut self, buf: &[u8], now: Instant) -> Result<(usize, String, bool), ProtocolError> {
+        let (used, ev) = self.handle_input(buf, now)?;
         let stop = matches!(
             ev,
             server::Event::NeedData | server::Event::Paused | server::Event::Closed
         );
-        events.push(match ev {
+        let text = match ev {
             server::Event::Head(h) => format!("head {} {}", h.method, h.target),
             server::Event::Body(b) => format!("body {}", String::from_utf8_lossy(b)),
             other => format!("{other:?}"),
-        });
-        buf.drain(..used);
-        if stop {
-            return events;
-        }
+        };
+        Ok((used, text, stop))
     }
-    panic!("server never asked for data");
 }
 
-fn client_events(conn: &mut client::Connection, buf: &mut Vec<u8>, now: Instant) -> Vec<String> {
+impl Side for client::Connection {
+    fn step(&mut self, buf: &[u8], now: Instant) -> Result<(usize, String, bool), ProtocolError> {
+        let (used, ev) = self.handle_input(buf, now)?;
+        let stop = matches!(ev, client::Event::NeedData | client::Event::End);
+        let text = match ev {
+            client::Event::Head(h) => format!("head {}", h.status),
+            client::Event::Body(b) => format!("body {}", String::from_utf8_lossy(b)),
+            other => format!("{other:?}"),
+        };
+        Ok((used, text, stop))
+    }
+}
+
+/// Drains every event `side` has for `buf`, consuming from its front.
+fn events(side: &mut impl Side, buf: &mut Vec<u8>, now: Instant) -> Vec<String> {
     let mut events = Vec::new();
     for _ in 0..10_000 {
-        let (used, ev) = match conn.handle_input(buf, now) {
-            Ok(x) => x,
+        match side.step(buf, now) {
+            Ok((used, text, stop)) => {
+                events.push(text);
+                buf.drain(..used);
+                if stop {
+                    return events;
+                }
+            }
             Err(e) => {
                 events.push(format!("error {e:?}"));
                 return events;
             }
-        };
-        let stop = matches!(ev, client::Event::NeedData | client::Event::End);
-        events.push(match ev {
-            client::Event::Head(h) => format!("head {}", h.status),
-            client::Event::Body(b) => format!("body {}", String::from_utf8_lossy(b)),
-            other => format!("{other:?}"),
-        });
-        buf.drain(..used);
-        if stop {
-            return events;
         }
     }
-    panic!("client never asked for data");
+    panic!("the connection never asked for data");
+}
+
+fn server_events(conn: &mut server::Connection, buf: &mut Vec<u8>, now: Instant) -> Vec<String> {
+    events(conn, buf, now)
+}
+
+fn client_events(conn: &mut client::Connection, buf: &mut Vec<u8>, now: Instant) -> Vec<String> {
+    events(conn, buf, now)
 }
 
 fn put(body: &str, version: Version, keep_alive: bool) -> RequestHead {
@@ -520,4 +533,75 @@ fn interim_responses_do_not_extend_the_wait() {
     }
     assert_eq!(cl.poll_timeout(), Some(t0 + 5 * s));
     assert_eq!(cl.time_left(t0 + 5 * s), Err(ProtocolError::HeadTimeout));
+}
+
+#[test]
+fn a_body_of_unknown_length_is_chunked_to_http11_and_closes_http10() {
+    let t0 = Instant::now();
+    // HTTP/1.1: chunked, answered as HTTP/1.1, and the connection lives on.
+    let mut sv = server::Connection::new(server::Config::default(), t0);
+    let mut cl = client::Connection::new(client::Config::default());
+    let mut req = RequestHead::new(Method::Get, "/list/", Version::Http11);
+    req.headers.append("Host", "h");
+    let mut wire = Vec::new();
+    cl.send_request(&req, &mut wire, t0).unwrap();
+    cl.finish_request().unwrap();
+    assert_eq!(
+        server_events(&mut sv, &mut wire, t0),
+        ["head GET /list/", "End", "Paused"]
+    );
+    let mut back = Vec::new();
+    sv.send_response(&ResponseHead::new(StatusCode::OK), &mut back, t0)
+        .unwrap();
+    assert!(sv.is_chunked());
+    assert!(back.starts_with(b"HTTP/1.1 200 OK\r\n"), "{back:?}");
+    assert!(back
+        .windows(28)
+        .any(|w| w == b"Transfer-Encoding: chunked\r\n"));
+    for piece in ["one ", "", "two"] {
+        sv.send_chunk(piece.as_bytes(), &mut back, t0).unwrap();
+    }
+    sv.end_body(&mut back).unwrap();
+    assert_eq!(sv.finish_response(t0).unwrap(), Reuse::KeepAlive);
+    let body: String = client_events(&mut cl, &mut back, t0)
+        .iter()
+        .filter_map(|e| e.strip_prefix("body "))
+        .collect();
+    assert_eq!(body, "one two");
+    assert!(back.is_empty(), "nothing left over");
+    assert!(cl.is_reusable());
+
+    // Without the last chunk the body cannot be told from a cut one.
+    let mut sv = server::Connection::new(server::Config::default(), t0);
+    let mut wire = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n".to_vec();
+    server_events(&mut sv, &mut wire, t0);
+    let mut back = Vec::new();
+    sv.send_response(&ResponseHead::new(StatusCode::OK), &mut back, t0)
+        .unwrap();
+    sv.send_chunk(b"x", &mut back, t0).unwrap();
+    assert!(sv.finish_response(t0).is_err());
+
+    // HTTP/1.0: the same calls give a close-delimited body.
+    let mut sv = server::Connection::new(server::Config::default(), t0);
+    let mut wire = b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n".to_vec();
+    server_events(&mut sv, &mut wire, t0);
+    let mut back = Vec::new();
+    sv.send_response(&ResponseHead::new(StatusCode::OK), &mut back, t0)
+        .unwrap();
+    assert!(!sv.is_chunked());
+    assert!(back.starts_with(b"HTTP/1.0 200 OK\r\n"));
+    assert!(back.windows(17).any(|w| w == b"Connection: close"));
+    let head_len = back.len();
+    sv.send_chunk(b"raw", &mut back, t0).unwrap();
+    sv.end_body(&mut back).unwrap();
+    assert_eq!(&back[head_len..], b"raw");
+    assert_eq!(sv.finish_response(t0).unwrap(), Reuse::Close);
+
+    // A caller's own Transfer-Encoding is refused: the connection chooses.
+    let mut sv = server::Connection::new(server::Config::default(), t0);
+    let mut wire = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n".to_vec();
+    server_events(&mut sv, &mut wire, t0);
+    let mut h = ResponseHead::new(StatusCode::OK);
+    h.headers.append("Transfer-Encoding", "chunked");
+    assert!(sv.send_response(&h, &mut Vec::new(), t0).is_err());
 }

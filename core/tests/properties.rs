@@ -211,6 +211,37 @@ proptest! {
     }
 
     #[test]
+    fn chunked_writer_round_trips_however_split(
+        pieces in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..300), 0..8),
+        step in 1usize..64,
+        trailing in prop::collection::vec(any::<u8>(), 0..8),
+    ) {
+        let mut wire = Vec::new();
+        for p in &pieces {
+            pared_core::chunked::write_chunk(p, &mut wire);
+        }
+        wire.extend_from_slice(pared_core::chunked::LAST_CHUNK);
+        let end = wire.len();
+        wire.extend_from_slice(&trailing);
+        // Fed `step` bytes more each time, as a socket would deliver them.
+        let mut reader = BodyReader::new(pared_core::Framing::Chunked);
+        let (mut at, mut avail, mut body) = (0usize, 0usize, Vec::new());
+        loop {
+            match reader.read(&wire[at..avail]).unwrap() {
+                (n, BodyEvent::Data(d)) => { body.extend_from_slice(d); at += n; }
+                (n, BodyEvent::End) => { at += n; break; }
+                (n, BodyEvent::NeedData) => {
+                    at += n;
+                    prop_assert!(avail < wire.len(), "needs data past the end");
+                    avail = (avail + step).min(wire.len());
+                }
+            }
+        }
+        prop_assert_eq!(at, end, "the trailing bytes are left alone");
+        prop_assert_eq!(body, pieces.concat());
+    }
+
+    #[test]
     fn length_body_never_exceeds_length(len in 0u64..64, input in prop::collection::vec(any::<u8>(), 0..128), step in 1usize..16) {
         let mut r = BodyReader::new(Framing::Length(len));
         let mut got = 0u64;
