@@ -143,6 +143,16 @@ impl StatusCode {
     pub const VERSION_NOT_SUPPORTED: StatusCode = StatusCode(505);
     /// 507 Insufficient Storage.
     pub const INSUFFICIENT_STORAGE: StatusCode = StatusCode(507);
+    /// 207 Multi-Status (WebDAV).
+    pub const MULTI_STATUS: StatusCode = StatusCode(207);
+    /// 415 Unsupported Media Type.
+    pub const UNSUPPORTED_MEDIA_TYPE: StatusCode = StatusCode(415);
+    /// 423 Locked (WebDAV).
+    pub const LOCKED: StatusCode = StatusCode(423);
+    /// 424 Failed Dependency (WebDAV).
+    pub const FAILED_DEPENDENCY: StatusCode = StatusCode(424);
+    /// 502 Bad Gateway (a COPY or MOVE to another server).
+    pub const BAD_GATEWAY: StatusCode = StatusCode(502);
 
     /// A status code from its number; `None` outside 100–999.
     pub fn new(code: u16) -> Option<StatusCode> {
@@ -179,6 +189,7 @@ impl StatusCode {
             202 => "Accepted",
             204 => "No Content",
             206 => "Partial Content",
+            207 => "Multi-Status",
             301 => "Moved Permanently",
             302 => "Found",
             303 => "See Other",
@@ -199,6 +210,8 @@ impl StatusCode {
             415 => "Unsupported Media Type",
             416 => "Range Not Satisfiable",
             417 => "Expectation Failed",
+            423 => "Locked",
+            424 => "Failed Dependency",
             429 => "Too Many Requests",
             431 => "Request Header Fields Too Large",
             500 => "Internal Server Error",

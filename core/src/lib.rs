@@ -8,6 +8,7 @@ pub mod body;
 pub mod chunked;
 pub mod client;
 mod date;
+pub mod dav;
 mod deadline;
 pub mod digest;
 mod error;
