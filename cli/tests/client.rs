@@ -228,6 +228,8 @@ fn put_get_roundtrip_against_pared(rt: &str) {
     let data = random_bytes(20 << 20, 7);
     let src = local.path().join("src.bin");
     std::fs::write(&src, &data).unwrap();
+    // PUT makes no parent folders (RFC 4918 §9.7.1).
+    std::fs::create_dir(root.path().join("dir")).unwrap();
     for server_rt in RUNTIMES {
         let s = Server::start(server_rt, root.path(), &[]);
         let port = s.port.to_string();

@@ -112,6 +112,8 @@ fn put_path_is_the_remote_path(rt: &str) {
     let work = tempfile::tempdir().unwrap();
     std::fs::create_dir(work.path().join("docs")).unwrap();
     std::fs::write(work.path().join("docs/a.txt"), b"from docs").unwrap();
+    // PUT makes no parent folders (RFC 4918 §9.7.1).
+    std::fs::create_dir(root.path().join("docs")).unwrap();
     for path in ["/docs/a.txt", "docs/a.txt"] {
         let o = Command::new(pared())
             .args([

@@ -31,7 +31,7 @@ fn options_from_the_table(rt: &str) {
         assert_eq!(r.status, 200, "OPTIONS {target}");
         assert_eq!(
             r.header("allow").as_deref(),
-            Some("GET, HEAD, PUT, DELETE, OPTIONS"),
+            Some("GET, HEAD, PUT, DELETE, OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK"),
             "OPTIONS {target}"
         );
         assert_eq!(r.header("content-length").as_deref(), Some("0"));
@@ -44,7 +44,7 @@ fn options_from_the_table(rt: &str) {
     let r = raw(&ro, b"OPTIONS * HTTP/1.0\r\n\r\n");
     assert_eq!(
         (r.status, r.header("allow").as_deref()),
-        (200, Some("GET, HEAD, OPTIONS"))
+        (200, Some("GET, HEAD, OPTIONS, PROPFIND"))
     );
     // curl agrees on what it got.
     require_tool("curl");

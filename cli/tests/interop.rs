@@ -16,6 +16,20 @@ fn curl_works(rt: &str) {
     require_tool("curl");
     let root = fixture();
     let s = Server::start(rt, root.path(), &[]);
+    // PUT makes no parent folders (RFC 4918 §9.7.1): curl makes /up/.
+    let o = sh(Command::new("curl")
+        .args([
+            "-sS",
+            "--fail",
+            "-X",
+            "MKCOL",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+        ])
+        .arg(s.url("/up/")));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "201");
     let o =
         sh(Command::new("curl").args(["-sS", "--fail", "--max-time", "20", &s.url("/hello.txt")]));
     assert_eq!(
@@ -119,6 +133,9 @@ c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=20)
 c.request("GET", "/hello.txt")
 r = c.getresponse(); body = r.read()
 assert (r.status, body) == (200, b"hello\n"), (r.status, body)
+c.request("MKCOL", "/py/")
+r = c.getresponse(); r.read()
+assert r.status == 201, r.status
 c.request("PUT", "/py/up.txt", body=b"from python", headers={"Content-Length": "11"})
 r = c.getresponse(); r.read()
 assert r.status == 201, r.status

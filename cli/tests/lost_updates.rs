@@ -103,6 +103,7 @@ fn read_modify_write_behind_nginx_loses_nothing() {
 #[test]
 fn create_only_has_one_winner_per_name() {
     let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("new")).unwrap();
     let a = Server::start("std", root.path(), &[]);
     let b = Server::start("smol", root.path(), &[]);
     let lb = balancer(&a, &b);

@@ -91,7 +91,9 @@ fn statuses_and_headers(rt: &str) {
     let r = raw(&s, b"POST / HTTP/1.0\r\n\r\n");
     assert_eq!(
         r.header("allow").as_deref(),
-        Some("GET, HEAD, PUT, DELETE, OPTIONS")
+        Some(
+            "GET, HEAD, PUT, DELETE, OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK"
+        )
     );
 
     let long = format!("GET /{} HTTP/1.0\r\n\r\n", "a".repeat(9000));
@@ -107,6 +109,13 @@ fn statuses_and_headers(rt: &str) {
 fn put_and_delete(rt: &str) {
     let root = fixture();
     let s = Server::start(rt, root.path(), &[]);
+    // No parent folder: 409 (RFC 4918 §9.7.1); folders are made with MKCOL.
+    assert_eq!(put(&s, "/new/deep/file.bin", b"first").status, 409);
+    assert!(!root.path().join("new").exists());
+    for dir in ["/new/", "/new/deep/"] {
+        let r = raw(&s, format!("MKCOL {dir} HTTP/1.0\r\n\r\n").as_bytes());
+        assert_eq!(r.status, 201, "MKCOL {dir}");
+    }
     let r = put(&s, "/new/deep/file.bin", b"first");
     assert_eq!(
         (r.status, r.header("location").as_deref()),
@@ -144,7 +153,7 @@ fn put_and_delete(rt: &str) {
     let r = put(&ro, "/ro.txt", b"x");
     assert_eq!(
         (r.status, r.header("allow").as_deref()),
-        (405, Some("GET, HEAD, OPTIONS"))
+        (405, Some("GET, HEAD, OPTIONS, PROPFIND"))
     );
     assert_eq!(raw(&ro, b"DELETE /hello.txt HTTP/1.0\r\n\r\n").status, 405);
     assert!(root.path().join("hello.txt").exists());

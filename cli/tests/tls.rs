@@ -287,6 +287,7 @@ fn pared_serves_https(rt: &str) {
     require_tool("openssl");
     let pki = pki();
     let root = fixture();
+    std::fs::create_dir(root.path().join("up")).unwrap();
     let s = pared_tls(rt, root.path(), &pki, "good", &[]);
     let ca = pki.path("ca.pem");
     let url = |p: &str| format!("https://127.0.0.1:{}{p}", s.port);

@@ -337,13 +337,13 @@ mod tests {
     #[test]
     fn a_method_added_to_the_table_as_a_write_needs_credentials() {
         let row = Row {
-            token: "MKCOL",
+            token: "BIND",
             effect: Effect::Write,
             body: RequestBody::None,
             action: Action::Store,
         };
         let table = Methods::standard().with(row);
-        let mkcol = req(Method::Other("MKCOL".into()), None);
+        let mkcol = req(Method::Other("BIND".into()), None);
         let remote: IpAddr = REMOTE.parse().unwrap();
         // Without users: a write from another machine is refused.
         assert_eq!(

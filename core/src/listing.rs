@@ -147,7 +147,12 @@ function put(file,rel,overwrite){return digest(file).then(function(d){return new
   label.textContent=rel+": "+x.status+" "+x.statusText;cancel.remove();bar.value=bar.max;resolve(x.status<300);};
  x.onerror=x.onabort=function(){label.textContent=rel+": not sent";cancel.remove();resolve(false);};
  x.send(file);});});}
-function send(items){var p=Promise.resolve();items.forEach(function(it){p=p.then(function(){return put(it[0],it[1],false);});});
+var made={};
+function mkdirs(rel){var parts=rel.split("/"),acc="",p=Promise.resolve();parts.pop();
+ parts.forEach(function(seg){acc+=seg+"/";var d=acc;p=p.then(function(){if(made[d]){return;}made[d]=1;
+  return new Promise(function(res){var x=new XMLHttpRequest();x.open("MKCOL",dir+enc(d));x.onloadend=function(){res();};x.send();});});});
+ return p;}
+function send(items){var p=Promise.resolve();items.forEach(function(it){p=p.then(function(){return mkdirs(it[1]);}).then(function(){return put(it[0],it[1],false);});});
  p.then(function(){location.reload();});}
 var files=document.getElementById("files"),folder=document.getElementById("folder");
 files.onchange=function(){send(Array.from(files.files).map(function(f){return [f,f.name];}));};

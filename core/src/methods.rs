@@ -54,6 +54,20 @@ pub enum Action {
     Remove,
     /// Say what the server allows (OPTIONS).
     Describe,
+    /// Report properties (PROPFIND).
+    PropFind,
+    /// Set and remove dead properties (PROPPATCH).
+    PropPatch,
+    /// Make a collection (MKCOL).
+    MakeCollection,
+    /// Copy a resource or a tree (COPY).
+    Copy,
+    /// Move or rename a resource or a tree (MOVE).
+    Move,
+    /// Take or refresh a write lock (LOCK).
+    Lock,
+    /// Give a lock up (UNLOCK).
+    Unlock,
 }
 
 /// What a client prints for a response (see [`Methods::shown_as`]).
@@ -119,7 +133,53 @@ pub const STANDARD: &[Row] = &[
         body: RequestBody::None,
         action: Action::Describe,
     },
+    Row {
+        token: "PROPFIND",
+        effect: Effect::Read,
+        body: RequestBody::Document { max: DOCUMENT_MAX },
+        action: Action::PropFind,
+    },
+    Row {
+        token: "PROPPATCH",
+        effect: Effect::Write,
+        body: RequestBody::Document { max: DOCUMENT_MAX },
+        action: Action::PropPatch,
+    },
+    Row {
+        token: "MKCOL",
+        effect: Effect::Write,
+        body: RequestBody::Document { max: DOCUMENT_MAX },
+        action: Action::MakeCollection,
+    },
+    Row {
+        token: "COPY",
+        effect: Effect::Write,
+        body: RequestBody::None,
+        action: Action::Copy,
+    },
+    Row {
+        token: "MOVE",
+        effect: Effect::Write,
+        body: RequestBody::None,
+        action: Action::Move,
+    },
+    Row {
+        token: "LOCK",
+        effect: Effect::Write,
+        body: RequestBody::Document { max: DOCUMENT_MAX },
+        action: Action::Lock,
+    },
+    Row {
+        token: "UNLOCK",
+        effect: Effect::Write,
+        body: RequestBody::None,
+        action: Action::Unlock,
+    },
 ];
+
+/// The largest XML body a WebDAV method takes (PROPFIND, PROPPATCH, LOCK,
+/// MKCOL): read into memory, so bounded.
+pub const DOCUMENT_MAX: u64 = 256 * 1024;
 
 /// A method table: [`STANDARD`] unless a caller (a test, an extension)
 /// adds rows.
@@ -222,31 +282,31 @@ mod tests {
         assert_eq!(m.effect(&Method::Delete), Some(Effect::Write));
         assert_eq!(m.effect(&Method::Post), None);
         assert_eq!(m.effect(&Method::Other("get".into())), None);
-        assert_eq!(m.allow(false), "GET, HEAD, PUT, DELETE, OPTIONS");
-        assert_eq!(m.allow(true), "GET, HEAD, OPTIONS");
+        assert_eq!(
+            m.allow(false),
+            "GET, HEAD, PUT, DELETE, OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK"
+        );
+        assert_eq!(m.allow(true), "GET, HEAD, OPTIONS, PROPFIND");
         assert_eq!(m.find_token("put").map(|r| r.token), Some("PUT"));
     }
 
     #[test]
     fn added_rows_are_listed_and_replace() {
         let row = Row {
-            token: "MKCOL",
+            token: "BIND",
             effect: Effect::Write,
             body: RequestBody::None,
             action: Action::Store,
         };
         let m = Methods::standard().with(row);
-        assert_eq!(
-            m.effect(&Method::Other("MKCOL".into())),
-            Some(Effect::Write)
-        );
-        assert_eq!(m.allow(false), "GET, HEAD, PUT, DELETE, OPTIONS, MKCOL");
-        assert_eq!(m.allow(true), "GET, HEAD, OPTIONS");
+        assert_eq!(m.effect(&Method::Other("BIND".into())), Some(Effect::Write));
+        assert!(m.allow(false).ends_with(", UNLOCK, BIND"));
+        assert_eq!(m.allow(true), "GET, HEAD, OPTIONS, PROPFIND");
         let m = m.with(Row {
             effect: Effect::Read,
             ..row
         });
         assert_eq!(m.rows().len(), STANDARD.len() + 1);
-        assert_eq!(m.effect(&Method::Other("MKCOL".into())), Some(Effect::Read));
+        assert_eq!(m.effect(&Method::Other("BIND".into())), Some(Effect::Read));
     }
 }

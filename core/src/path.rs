@@ -196,8 +196,14 @@ fn check_segment(s: &str, first: bool) -> Result<(), PathError> {
 }
 
 /// Validates a request target (origin-form `/a/b?q`, or absolute-form
-/// `http://host/a/b`) into a [`RelPath`]. The query is ignored.
+/// `http://host/a/b`) into a [`RelPath`]. The query is ignored; a
+/// fragment has no place in a request target (RFC 9112 §3.2), so a raw
+/// `#` is refused (400) rather than cut off: a DELETE of `/dir/#x` must
+/// not remove `/dir/`.
 pub fn resolve_target(target: &str) -> Result<RelPath, PathError> {
+    if target.contains('#') {
+        return Err(PathError::NotAPath);
+    }
     let path = match target.as_bytes().first() {
         Some(b'/') => target,
         _ => {
@@ -206,13 +212,13 @@ pub fn resolve_target(target: &str) -> Result<RelPath, PathError> {
                 return Err(PathError::NotAPath);
             }
             let rest = &target[7..];
-            match rest.find(['/', '?', '#']) {
+            match rest.find(['/', '?']) {
                 Some(i) if rest.as_bytes()[i] == b'/' => &rest[i..],
                 _ => "/",
             }
         }
     };
-    let path = path.split(['?', '#']).next().unwrap_or("/");
+    let path = path.split('?').next().unwrap_or("/");
     let mut segments = Vec::new();
     let mut total = 0;
     for raw in path.split('/') {

@@ -173,8 +173,10 @@ pub enum Route {
         /// `None` for a chunked body (checked as it arrives).
         length: Option<u64>,
     },
-    /// Remove the file, then call [`delete_reply`].
+    /// Remove the file or the tree, then call [`delete_reply`].
     Delete(RelPath),
+    /// A WebDAV method on the path; the host runs its step.
+    Dav(crate::methods::Action, RelPath),
     /// Answer at once, reading no body.
     Reply(Reply),
 }

@@ -139,3 +139,26 @@ pub fn plain_http_on_tls_reply(now: SystemTime) -> Reply {
 pub fn protocol_error_reply(e: crate::ProtocolError, now: SystemTime) -> Option<Reply> {
     e.status().map(|s| error_reply(s, None, now))
 }
+
+/// An answer with no body: `Content-Length: 0` (201, 204 and the like).
+pub fn empty_reply(status: StatusCode, now: SystemTime) -> Reply {
+    let mut head = base(status, now);
+    head.headers.append("Content-Length", "0");
+    Reply {
+        head,
+        body: ReplyBody::None,
+    }
+}
+
+/// An answer whose body is `len` bytes of XML the caller generated (a
+/// WebDAV 207 or lock discovery).
+pub fn xml_reply(status: StatusCode, len: usize, now: SystemTime) -> Reply {
+    let mut head = base(status, now);
+    head.headers
+        .append("Content-Type", "application/xml; charset=utf-8");
+    head.headers.append_u64("Content-Length", len as u64);
+    Reply {
+        head,
+        body: ReplyBody::Generated,
+    }
+}

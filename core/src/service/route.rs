@@ -37,8 +37,14 @@ pub fn route(config: &ServiceConfig, req: &RequestHead, now: SystemTime) -> Rout
     match row.action {
         Action::Fetch => Route::Read(path),
         Action::Describe => Route::Reply(options_reply(config, now)),
-        Action::Remove if path.has_trailing_slash() => err(StatusCode::CONFLICT),
         Action::Remove => Route::Delete(path),
+        Action::PropFind
+        | Action::PropPatch
+        | Action::MakeCollection
+        | Action::Copy
+        | Action::Move
+        | Action::Lock
+        | Action::Unlock => Route::Dav(row.action, path),
         Action::Store => {
             if req.headers.contains("content-range") {
                 return err(StatusCode::BAD_REQUEST);
@@ -82,6 +88,10 @@ pub fn options_reply(config: &ServiceConfig, now: SystemTime) -> Reply {
     let mut head = base(StatusCode::OK, now);
     head.headers
         .append("Allow", config.methods.allow(config.read_only));
+    // WebDAV classes 1 and 2 (locks); MS-Author-Via tells Windows' and
+    // Office's clients to speak WebDAV.
+    head.headers.append("DAV", "1, 2");
+    head.headers.append("MS-Author-Via", "DAV");
     head.headers.append("Content-Length", "0");
     Reply {
         head,

@@ -62,14 +62,21 @@ fn routes() {
         panic!()
     };
     assert_eq!(r.head.status.as_u16(), 405);
-    assert_eq!(r.head.headers.get_str("allow"), Some("GET, HEAD, OPTIONS"));
+    assert_eq!(
+        r.head.headers.get_str("allow"),
+        Some("GET, HEAD, OPTIONS, PROPFIND")
+    );
     // OPTIONS is answered from the table, for `*` and for a path.
     for target in ["*", "/a"] {
         let Route::Reply(r) = route(&ro, &req(Method::Options, target), now) else {
             panic!()
         };
         assert_eq!(r.head.status.as_u16(), 200);
-        assert_eq!(r.head.headers.get_str("allow"), Some("GET, HEAD, OPTIONS"));
+        assert_eq!(
+            r.head.headers.get_str("allow"),
+            Some("GET, HEAD, OPTIONS, PROPFIND")
+        );
+        assert_eq!(r.head.headers.get_str("dav"), Some("1, 2"));
         assert_eq!(r.head.headers.get_str("content-length"), Some("0"));
     }
     let Route::Reply(r) = route(&c, &req(Method::Options, "*"), now) else {
@@ -77,7 +84,9 @@ fn routes() {
     };
     assert_eq!(
         r.head.headers.get_str("allow"),
-        Some("GET, HEAD, PUT, DELETE, OPTIONS")
+        Some(
+            "GET, HEAD, PUT, DELETE, OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK"
+        )
     );
     // A chunked HTTP/1.1 upload has no declared length.
     let mut chunked = RequestHead::new(Method::Put, "/a", Version::Http11);

@@ -404,6 +404,17 @@ impl Conn<'_> {
                         smol::unblock(move || step.run(&host, &r, SystemTime::now())).await
                     }
                 },
+                Plan::ReceiveDocument { limit, then } => {
+                    self.conn.limit_body(Some(limit));
+                    match self.receive_document().await {
+                        Ok(body) => then.finish(body),
+                        Err(Stop::Protocol(e)) => {
+                            self.answer_error(e, Some(&req), started).await;
+                            return Err(Stop::Protocol(e));
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
                 Plan::Receive(Receive {
                     upload,
                     limit,

@@ -65,6 +65,38 @@ impl Batches {
 }
 
 impl Conn<'_> {
+    /// Reads a small request body (bounded by core's body limit) into memory.
+    pub(super) async fn receive_document(&mut self) -> Result<Vec<u8>, Stop> {
+        self.out.clear();
+        self.conn.accept_body(&mut self.out);
+        if !self.out.is_empty() {
+            let out = std::mem::take(&mut self.out);
+            let r = self.write_out(&out).await;
+            self.out = out;
+            r?;
+        }
+        let mut body = Vec::new();
+        loop {
+            let (used, event) = self
+                .conn
+                .handle_input(self.buf.data(), Instant::now())
+                .map_err(Stop::Protocol)?;
+            match event {
+                Event::Body(data) => body.extend_from_slice(data),
+                Event::NeedData => {
+                    self.buf.consume(used);
+                    self.fill().await?;
+                    continue;
+                }
+                _ => {
+                    self.buf.consume(used);
+                    return Ok(body);
+                }
+            }
+            self.buf.consume(used);
+        }
+    }
+
     /// Streams the body into the upload in batches written on the blocking
     /// pool while the next batch is read (two buffers, one write in
     /// flight); the upload is removed if the body does not complete.

@@ -20,11 +20,13 @@
 use std::net::IpAddr;
 use std::time::SystemTime;
 
+use pared_core::methods::{Action, RequestBody, Row};
 use pared_core::path::RelPath;
 use pared_core::service::{self, FsFailure, Route, ServiceConfig};
 use pared_core::{RequestHead, ServerOptions};
 
 use crate::access::{AccessControl, Decision, Pending};
+use crate::dav;
 use crate::fs::{Cached, Root, Upload};
 use crate::steps::{self, Preload, Prepared, PutStart, INLINE_BODY};
 
@@ -47,6 +49,34 @@ pub enum Plan {
     /// Read the request body into an upload, then follow
     /// [`AfterBody::finish`].
     Receive(Receive),
+    /// Read the request body (an XML document, at most `limit` bytes:
+    /// pass it to [`pared_core::server::Connection::limit_body`]) into
+    /// memory, then follow [`AfterDocument::finish`].
+    ReceiveDocument {
+        /// The most bytes accepted (413 beyond).
+        limit: u64,
+        /// What follows once the body is in.
+        then: AfterDocument,
+    },
+}
+
+/// The rest of an exchange whose body is a small document.
+#[derive(Debug)]
+pub struct AfterDocument {
+    action: Action,
+    path: RelPath,
+    who: Who,
+}
+
+impl AfterDocument {
+    /// The step that answers, with the document read.
+    pub fn finish(self, body: Vec<u8>) -> Plan {
+        let AfterDocument { action, path, who } = self;
+        Plan::Run(Step {
+            kind: StepKind::Dav(action, path, body),
+            who,
+        })
+    }
 }
 
 /// A response ready to send, and who it was for (the access log).
@@ -84,10 +114,14 @@ enum StepKind {
     Preload(Box<Prepared>),
     /// DELETE of a path.
     Remove(RelPath),
-    /// Check a PUT's preconditions and open its upload.
+    /// Check a PUT's If field and locks, then [`StepKind::Store`].
     BeginStore(RelPath),
+    /// Check a PUT's preconditions and open its upload.
+    Store(RelPath),
     /// Commit a complete upload.
     Commit(Box<Upload>, RelPath),
+    /// A WebDAV method, with its body.
+    Dav(Action, RelPath, Vec<u8>),
 }
 
 /// An upload waiting for its body.
@@ -160,6 +194,18 @@ impl Host {
             Route::Read(path) => StepKind::Fetch(path),
             Route::Delete(path) => StepKind::Remove(path),
             Route::Write { path, .. } => StepKind::BeginStore(path),
+            Route::Dav(action, path) => match self.service.methods.find(&req.method) {
+                Some(Row {
+                    body: RequestBody::Document { max },
+                    ..
+                }) => {
+                    return Plan::ReceiveDocument {
+                        limit: *max,
+                        then: AfterDocument { action, path, who },
+                    }
+                }
+                _ => StepKind::Dav(action, path, Vec::new()),
+            },
         };
         Plan::Run(Step { kind, who })
     }
@@ -186,8 +232,31 @@ impl Step {
                 send(steps::preload(read, INLINE_BODY), who)
             }
             StepKind::Preload(prepared) => send(steps::preload(*prepared, INLINE_BODY), who),
-            StepKind::Remove(path) => send(steps::delete(&host.root, req, &path, now), who),
-            StepKind::BeginStore(path) => match steps::begin_put(&host.root, req, &path, now) {
+            StepKind::Remove(path) => {
+                let user = who.user.as_deref();
+                send(dav::delete(&host.root, req, &path, user, now), who)
+            }
+            StepKind::Dav(action, path, body) => {
+                let user = who.user.as_deref();
+                send(
+                    dav::run(&host.root, req, action, &path, &body, user, now),
+                    who,
+                )
+            }
+            StepKind::BeginStore(path) => {
+                if let Err(status) =
+                    dav::write_check(&host.root, req, &[&path], false, who.user.as_deref(), now)
+                {
+                    let reply = service::error_reply(status, Some(&req.method), now);
+                    return send(Prepared::reply(reply), who);
+                }
+                Step {
+                    kind: StepKind::Store(path),
+                    who,
+                }
+                .run(host, req, now)
+            }
+            StepKind::Store(path) => match steps::begin_put(&host.root, req, &path, now) {
                 PutStart::Upload(upload) => Plan::Receive(Receive {
                     upload,
                     limit: host.service.max_upload,

@@ -8,6 +8,8 @@
 //!   description of what to send ([`steps::Prepared`]).
 //! - [`fs`]: the root-confined file system: opens beneath the root,
 //!   atomic uploads, deletes, directory entries, the upload sweep.
+//! - [`dav`]: the WebDAV steps (properties, collections, copy and move,
+//!   locks in a table shared by every process on the root).
 //! - [`access`]: credential checks and their cache.
 //! - [`tls`]: one byte-driven TLS layer over rustls for both runtimes.
 //! - Connections: [`listener`] (binding and accept errors),
@@ -27,6 +29,7 @@ pub mod access_log;
 pub mod client;
 pub mod conn_end;
 pub mod conn_slots;
+pub mod dav;
 pub mod digest_cache;
 pub mod exchange;
 pub mod fs;

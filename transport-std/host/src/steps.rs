@@ -75,6 +75,11 @@ impl Prepared {
         Prepared::with_file(reply, None)
     }
 
+    /// A reply whose body is `bytes` the caller generated.
+    pub fn generated(reply: Reply, bytes: Vec<u8>) -> Prepared {
+        Prepared::build(reply, None, bytes)
+    }
+
     fn with_file(reply: Reply, file: Option<File>) -> Prepared {
         Prepared::build(reply, file, Vec::new())
     }

@@ -328,6 +328,17 @@ impl Conn<'_> {
             plan = match plan {
                 Plan::Send(answer) => break answer,
                 Plan::Run(step) => step.run(host, &req, SystemTime::now()),
+                Plan::ReceiveDocument { limit, then } => {
+                    self.conn.limit_body(Some(limit));
+                    match self.receive_document() {
+                        Ok(body) => then.finish(body),
+                        Err(Stop::Protocol(e)) => {
+                            self.answer_error(e, Some(&req), started);
+                            return Err(Stop::Protocol(e));
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
                 Plan::Receive(Receive {
                     upload,
                     limit,
@@ -352,6 +363,35 @@ impl Conn<'_> {
         started.log_answer(opts, peer, user.as_deref(), &req, status, &sent);
         sent?;
         Ok(self.conn.finish_response(Instant::now())?)
+    }
+
+    /// Reads a small request body (bounded by core's body limit) into memory.
+    fn receive_document(&mut self) -> Result<Vec<u8>, Stop> {
+        self.out.clear();
+        self.conn.accept_body(&mut self.out);
+        if !self.out.is_empty() {
+            self.wire.write_all(&self.out)?;
+        }
+        let mut body = Vec::new();
+        loop {
+            let (used, event) = self
+                .conn
+                .handle_input(self.buf.data(), Instant::now())
+                .map_err(Stop::Protocol)?;
+            match event {
+                Event::Body(data) => body.extend_from_slice(data),
+                Event::NeedData => {
+                    self.buf.consume(used);
+                    self.fill()?;
+                    continue;
+                }
+                _ => {
+                    self.buf.consume(used);
+                    return Ok(body);
+                }
+            }
+            self.buf.consume(used);
+        }
     }
 
     /// Streams the request body into the upload; the upload is removed if

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 mod digest_store;
 mod sweep;
+pub mod tree;
 mod upload;
 pub mod writeback;
 
@@ -271,6 +272,27 @@ impl Root {
             Some((_lock, meta)) if allowed(Some(&meta)) => unlink(),
             Some(_) => Err(FsFailure::PreconditionFailed),
         }
+    }
+
+    /// Opens (creating it) a state file of pared's own in the root, such
+    /// as the lock table: a dot-file, so never served, listed or written
+    /// by a request.
+    /// Without `create`, a missing file is `NotFound`.
+    pub fn open_state(&self, name: &str, create: bool) -> io::Result<File> {
+        debug_assert!(name.starts_with(".pared-"));
+        let flags = if create {
+            OFlags::RDWR | OFlags::CREATE
+        } else {
+            OFlags::RDONLY
+        };
+        rustix::fs::openat(
+            &*self.fd,
+            name,
+            flags | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .map(File::from)
+        .map_err(io::Error::from)
     }
 
     /// Metadata of `path` without following a final symlink out of the

@@ -86,7 +86,7 @@ pub(super) fn rename_noreplace(dir: &OwnedFd, tmp: &str, name: &str) -> Result<b
 }
 
 impl Root {
-    /// Starts an upload to `path`: parents are created, and the body goes
+    /// Starts an upload to `path` (its parent must exist), and the body goes
     /// to a temporary file beside the target. The body is hashed as it is
     /// written and must match `expected` (if any) to be stored; `guard`
     /// says how the commit keeps its preconditions atomic.
@@ -98,15 +98,9 @@ impl Root {
         expected: Vec<Digest>,
     ) -> Result<Upload, FsFailure> {
         let name = path.file_name().ok_or(FsFailure::Conflict)?.to_owned();
-        // A file where the path needs a directory is a conflict, not a 404.
-        let dir = self
-            .parent_dir(path, true)
-            .map_err(|e| match e.raw_os_error() {
-                Some(code) if code == rustix::io::Errno::NOTDIR.raw_os_error() => {
-                    FsFailure::Conflict
-                }
-                _ => failure(&e),
-            })?;
+        // The parent must exist (RFC 4918 §9.7.1: 409, never made on the
+        // way); a file where the path needs a directory is a conflict too.
+        let dir = self.existing_parent(path)?;
         self.check_final(&dir, &name, path)?;
         let dir = Arc::new(dir);
         static COUNTER: AtomicU64 = AtomicU64::new(0);
