@@ -25,8 +25,10 @@ the handshake)."
 pub struct ClientArgs {
     /// `HOST PORT [METHOD] PATH`, or `[METHOD] URL` with an http:// or
     /// https:// URL. HOST is a name, an IPv4 address or an IPv6 literal;
-    /// port 443 means https; METHOD is GET, HEAD, PUT or DELETE (any
-    /// case; GET when left out); PATH is the path on the server
+    /// port 443 means https; METHOD is GET, HEAD, PUT, DELETE, OPTIONS,
+    /// or a WebDAV method: MKCOL (make a folder), COPY and MOVE (with
+    /// --to), PROPFIND (list a folder as a table), PROPPATCH, LOCK,
+    /// UNLOCK (any case; GET when left out); PATH is the path on the server
     /// (`index.html` and `/index.html` are the same), and for PUT also the
     /// local file to upload unless --upload-from is given.
     #[arg(
@@ -101,6 +103,10 @@ pub struct ClientArgs {
     /// An existing file exits 7 and is left as it was.
     #[arg(long)]
     create_only: bool,
+    /// COPY or MOVE: the path on the same server to copy or move to (sent
+    /// as Destination). An existing destination is replaced.
+    #[arg(long, value_name = "DEST")]
+    to: Option<String>,
 }
 
 /// A method from the command line: any method in core's table (GET,
@@ -217,6 +223,7 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
     };
     let result = (|| -> Result<u8, ClientError> {
         let upload_len = job.open_upload()?.map(|(_, len)| len);
+        let token = method.as_str().to_owned();
         let mut session = Session::new(
             method,
             target,
@@ -230,6 +237,22 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
             if let Some(w) = session.cleartext_credentials_warning() {
                 eprintln!("pared: {w}");
             }
+        }
+        match (token.as_str(), &args.to) {
+            ("COPY" | "MOVE", Some(to)) => session.destination(to)?,
+            ("COPY" | "MOVE", None) => {
+                return Err(ClientError::Fetch(pared_core::fetch::FetchError::Invalid {
+                    what: "arguments",
+                    detail: format!("{token} needs --to DEST"),
+                }))
+            }
+            (_, Some(_)) => {
+                return Err(ClientError::Fetch(pared_core::fetch::FetchError::Invalid {
+                    what: "arguments",
+                    detail: "--to goes with COPY and MOVE".into(),
+                }))
+            }
+            _ => {}
         }
         if let Some(etag) = &args.if_match {
             session.if_match(etag)?;

@@ -244,7 +244,70 @@ fn writes_stay_writes_under_read_only_and_auth(rt: &str) {
     assert_eq!(send(&authed, "MKCOL /d/ HTTP/1.0\r\n\r\n").status, 401);
 }
 
+fn pared_client_manages_folders(rt: &str) {
+    let root = fixture();
+    let s = Server::start(rt, root.path(), &[]);
+    let run = |args: &[&str]| {
+        let o = client(rt, args);
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(&["MKCOL", &s.url("/box/")]);
+    assert_eq!((code, out.trim()), (0, "201 Created"), "{err}");
+    assert!(root.path().join("box").is_dir());
+    let (code, _, err) = run(&[
+        "COPY",
+        &s.url("/hello.txt"),
+        "--to",
+        "/box/copy of hello.txt",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        std::fs::read(root.path().join("box/copy of hello.txt")).unwrap(),
+        b"hello\n"
+    );
+    let (code, _, err) = run(&[
+        "move",
+        &s.url("/box/copy%20of%20hello.txt"),
+        "--to",
+        "/box/moved.txt",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(root.path().join("box/moved.txt").exists());
+    assert!(!root.path().join("box/copy of hello.txt").exists());
+    // PROPFIND lists the folder as a table.
+    let (code, out, err) = run(&["PROPFIND", &s.url("/")]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("dir") && lines[0].ends_with(" ."),
+        "{out}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("file") && l.contains(" 6 ") && l.ends_with(" hello.txt")),
+        "{out}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("dir") && l.ends_with(" box/")),
+        "{out}"
+    );
+    assert!(!out.contains(".secret"), "{out}");
+    // COPY and MOVE need --to; --to needs them.
+    assert_eq!(run(&["COPY", &s.url("/hello.txt")]).0, 2);
+    assert_eq!(run(&["GET", &s.url("/hello.txt"), "--to", "/x"]).0, 2);
+    // A listing of what is not there: the status, exit 4.
+    assert_eq!(run(&["PROPFIND", &s.url("/nope/")]).0, 4);
+}
+
 per_runtime!(
+    pared_client_manages_folders,
     litmus_passes_every_test,
     hostile_inputs_are_refused,
     writes_stay_writes_under_read_only_and_auth,

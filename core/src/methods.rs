@@ -79,6 +79,8 @@ pub enum Shown {
     Head,
     /// The status line alone: what a write came to.
     Outcome,
+    /// A table of a folder's members, read from a 207 (PROPFIND).
+    Listing,
 }
 
 /// One row of the table.
@@ -242,6 +244,7 @@ impl Methods {
     pub fn shown_as(&self, method: &Method) -> Shown {
         match self.find(method) {
             Some(r) if r.effect == Effect::Write => Shown::Outcome,
+            Some(r) if r.action == Action::PropFind => Shown::Listing,
             Some(r) if r.action == Action::Describe => Shown::Head,
             _ if *method == Method::Head => Shown::Head,
             _ => Shown::Body,

@@ -6,6 +6,7 @@
 
 pub mod headers;
 pub mod if_header;
+pub mod listing;
 pub mod locks;
 pub mod multistatus;
 pub mod request;

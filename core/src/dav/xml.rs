@@ -210,8 +210,14 @@ fn utf8(b: &[u8]) -> Result<String, XmlError> {
         .map_err(|_| XmlError::Malformed)
 }
 
-/// Parses a whole body into its root element.
+/// Parses a whole request body into its root element.
 pub fn parse(body: &[u8]) -> Result<Element, XmlError> {
+    parse_bounded(body, MAX_NODES)
+}
+
+/// Parses a whole document of at most `max_nodes` elements (a client
+/// reading a server's 207 allows more than a server reading a request).
+pub fn parse_bounded(body: &[u8], max_nodes: usize) -> Result<Element, XmlError> {
     let text = std::str::from_utf8(body).map_err(|_| XmlError::Malformed)?;
     let mut reader = NsReader::from_str(text);
     let config = reader.config_mut();
@@ -234,7 +240,7 @@ pub fn parse(body: &[u8]) -> Result<Element, XmlError> {
                     return Err(XmlError::Malformed);
                 }
                 nodes += 1;
-                if nodes > MAX_NODES || stack.len() >= MAX_DEPTH {
+                if nodes > max_nodes || stack.len() >= MAX_DEPTH {
                     return Err(XmlError::TooLarge);
                 }
                 let mut attrs = Vec::new();

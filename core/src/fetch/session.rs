@@ -196,6 +196,19 @@ impl Session {
 
     /// `--if-match ETAG`: write or delete only if the file still has this
     /// ETag (quotes added when missing; `*` means "if it exists").
+    /// The destination of a COPY or MOVE (`--to`): a path on the same
+    /// server, sent as an absolute URI in `Destination`.
+    pub fn destination(&mut self, path: &str) -> Result<(), FetchError> {
+        let scheme = if self.target.tls { "https" } else { "http" };
+        let url = format!(
+            "{scheme}://{}{}",
+            self.target.authority(),
+            super::target::encode_path(path)
+        );
+        self.add_field("Destination", url)
+    }
+
+    /// Sends an If-Match precondition.
     pub fn if_match(&mut self, etag: &str) -> Result<(), FetchError> {
         let e = etag.trim();
         let value = if e == "*" || e.starts_with('"') || e.starts_with("W/\"") {
@@ -282,6 +295,10 @@ impl Session {
         }
         if !user_has("accept") {
             head.headers.append("Accept", "*/*");
+        }
+        // A listing is of the folder and its members.
+        if self.method.as_str() == "PROPFIND" && !user_has("depth") {
+            head.headers.append("Depth", "1");
         }
         for (n, v) in &self.headers {
             if !n.eq_ignore_ascii_case("host") && !n.eq_ignore_ascii_case("content-length") {

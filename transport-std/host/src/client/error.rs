@@ -94,6 +94,12 @@ pub enum ClientError {
         /// Why.
         source: TlsFailure,
     },
+    /// A PROPFIND answer that could not be read as a listing.
+    #[error("cannot list the folder: {reason}")]
+    Listing {
+        /// Why.
+        reason: String,
+    },
     /// A bug: pared-core refused how it was called.
     #[error("internal error: {0}")]
     Usage(#[from] UsageError),
@@ -114,6 +120,7 @@ impl ClientError {
             ClientError::Local { .. } | ClientError::BinaryToTerminal => fetch::EXIT_LOCAL,
             ClientError::DigestMismatch { .. } => fetch::EXIT_DIGEST,
             ClientError::Tls { .. } => fetch::EXIT_TLS,
+            ClientError::Listing { .. } => fetch::EXIT_NETWORK,
             ClientError::Usage(_) => fetch::EXIT_NETWORK,
         }
     }

@@ -246,6 +246,11 @@ impl Job {
         let kind = match (output, body) {
             // A PUT or DELETE prints its outcome (the status line), not
             // the body; a HEAD has none.
+            _ if Methods::standard().shown_as(method) == Shown::Listing
+                && body != BodyUse::Error =>
+            {
+                SinkKind::Listing(Vec::new())
+            }
             _ if Methods::standard().shown_as(method) != Shown::Body => SinkKind::Discard,
             (Some(_), BodyUse::Error) => SinkKind::Discard,
             (Some(path), _) if self.resume => {

@@ -149,7 +149,13 @@ pub(crate) enum SinkKind {
     File(Download),
     /// Nowhere: an error body with `-o`, or a 416 that completes a resume.
     Discard,
+    /// Gathered (at most [`LISTING_MAX`] bytes), then printed as a table
+    /// of a folder's members (a PROPFIND's 207).
+    Listing(Vec<u8>),
 }
+
+/// The largest 207 a client lists.
+pub const LISTING_MAX: usize = 64 << 20;
 
 impl Sink {
     /// Writes body bytes.
@@ -175,6 +181,14 @@ impl Sink {
             }
             SinkKind::File(dl) => dl.write(data)?,
             SinkKind::Discard => {}
+            SinkKind::Listing(buf) => {
+                if buf.len() + data.len() > LISTING_MAX {
+                    return Err(ClientError::Listing {
+                        reason: "the answer is too large".into(),
+                    });
+                }
+                buf.extend_from_slice(data);
+            }
         }
         self.progress.add(data.len());
         Ok(())
@@ -194,6 +208,7 @@ impl Sink {
             SinkKind::Stdout { mut out, .. } => out.flush().map_err(stdout_error),
             SinkKind::File(dl) => dl.commit(),
             SinkKind::Discard => Ok(()),
+            SinkKind::Listing(buf) => print_listing(&buf),
         }
     }
 }
@@ -360,4 +375,43 @@ impl Drop for Download {
             unregister_temporary(&self.tmp);
         }
     }
+}
+
+/// Prints a folder's members (from a 207) as a table: kind, size, last
+/// modified, name; server text escaped for the terminal.
+fn print_listing(body: &[u8]) -> Result<(), ClientError> {
+    use pared_core::dav::listing::members;
+    let members = members(body).map_err(|e| ClientError::Listing {
+        reason: e.to_string(),
+    })?;
+    let mut out = String::new();
+    for (i, m) in members.iter().enumerate() {
+        // The first member is the folder itself.
+        let name = if i == 0 {
+            ".".to_owned()
+        } else {
+            let trimmed = m.href.trim_end_matches('/');
+            let base = trimmed.rsplit('/').next().unwrap_or(trimmed);
+            if m.collection {
+                format!("{base}/")
+            } else {
+                base.to_owned()
+            }
+        };
+        let size = match (m.collection, m.length) {
+            (true, _) => "-".to_owned(),
+            (false, Some(n)) => n.to_string(),
+            (false, None) => "?".to_owned(),
+        };
+        out.push_str(&format!(
+            "{:<4} {:>12}  {:<29}  {}\n",
+            if m.collection { "dir" } else { "file" },
+            size,
+            m.modified.as_deref().unwrap_or("-"),
+            fetch::escape_for_terminal(&name)
+        ));
+    }
+    io::stdout()
+        .write_all(out.as_bytes())
+        .map_err(super::job::stdout_error)
 }
