@@ -114,8 +114,24 @@ a{color:#0645ad}tr:hover td{background:#f4f6fa}footer{margin-top:.8rem;color:#55
 @media (prefers-color-scheme:dark){body{color:#e4e4e4;background:#16181c}th,td{border-color:#333}\
 a{color:#8ab4f8}tr:hover td{background:#22262d}footer{color:#aaa}}\
 body.drop{outline:3px dashed #0645ad;outline-offset:-6px}#progress{padding-left:1.2rem}\
-td.d{text-align:right;width:1%}button{font:inherit;cursor:pointer}\
+td.d{text-align:right;width:1%;white-space:nowrap}button{font:inherit;cursor:pointer}\
+nav.crumbs{display:inline}nav.crumbs a{text-decoration:none}nav.crumbs a:hover{text-decoration:underline}\
+.sprite{position:absolute}svg.i{width:1.15em;height:1.15em;vertical-align:-.2em;margin-right:.45em;fill:#90a4ae}\
+.k-dir{fill:#e0a030!important}.k-image{fill:#2a9d8f!important}.k-audio{fill:#8e44ad!important}.k-video{fill:#c0392b!important}\
+.k-archive{fill:#8d6e63!important}.k-pdf{fill:#d32f2f!important}.k-text{fill:#546e7a!important}.k-code{fill:#1565c0!important}\
+.zone{border:2px dashed #8aa0c0;border-radius:12px;padding:1rem;margin:.5rem 0 1rem;text-align:center;background:#f7f9fc}\
+.btn{display:inline-block;border:1px solid #0645ad;border-radius:6px;padding:.25rem .7rem;margin:.2rem;color:#0645ad;background:none;position:relative}\
+.btn input{position:absolute;left:0;top:0;width:100%;height:100%;opacity:0;cursor:pointer}\
+td.d button{border:1px solid #bbb;border-radius:5px;background:none;color:inherit;padding:.1rem .45rem;margin-left:.2rem}\
+#progress li.ok{color:#1a7f37}#progress li.bad{color:#b42318}\
+@media (prefers-color-scheme:dark){.zone{background:#1c2028;border-color:#4a5a78}.btn{color:#8ab4f8;border-color:#8ab4f8}\
+#progress li.ok{color:#4ac26b}#progress li.bad{color:#f47067}}\
 @media (max-width:36rem){td.t,th.t{display:none}}";
+
+/// A script on every page: each `<time>` shown in the visitor's local
+/// time, with the UTC time in its title (without JavaScript the page
+/// shows UTC).
+pub const TIME_SCRIPT: &str = r#"document.querySelectorAll("time").forEach(function(t){var d=new Date(t.dateTime);if(!isNaN(d)){t.title=t.dateTime.replace("T"," ").replace("Z"," UTC");t.textContent=d.toLocaleString();}});"#;
 
 /// The page's only script, present when the visitor may write: uploads
 /// (file picker, folders, drag and drop; one PUT each with a progress bar
@@ -144,7 +160,7 @@ function put(file,rel,overwrite){return digest(file).then(function(d){return new
  x.onload=function(){
   if(x.status===412&&!overwrite){li.remove();
    if(confirm(rel+" exists. Replace it?")){put(file,rel,true).then(resolve);}else{resolve(false);}return;}
-  label.textContent=rel+": "+x.status+" "+x.statusText;cancel.remove();bar.value=bar.max;resolve(x.status<300);};
+  label.textContent=rel+": "+x.status+" "+x.statusText;li.className=x.status<300?"ok":"bad";cancel.remove();bar.value=bar.max;resolve(x.status<300);};
  x.onerror=x.onabort=function(){label.textContent=rel+": not sent";cancel.remove();resolve(false);};
  x.send(file);});});}
 var made={};
@@ -153,7 +169,47 @@ function mkdirs(rel){var parts=rel.split("/"),acc="",p=Promise.resolve();parts.p
   return new Promise(function(res){var x=new XMLHttpRequest();x.open("MKCOL",dir+enc(d));x.onloadend=function(){res();};x.send();});});});
  return p;}
 function send(items){var p=Promise.resolve();items.forEach(function(it){p=p.then(function(){return mkdirs(it[1]);}).then(function(){return put(it[0],it[1],false);});});
- p.then(function(){location.reload();});}
+ p.then(refresh);}
+function req(method,url,headers){return new Promise(function(res){var x=new XMLHttpRequest();x.open(method,url);
+ Object.keys(headers||{}).forEach(function(k){x.setRequestHeader(k,headers[k]);});x.onloadend=function(){res(x);};x.send();});}
+function note(text,ok){var li=document.createElement("li");li.textContent=text;li.className=ok?"ok":"bad";list.append(li);}
+function outcome(what,x){note(what+": "+x.status+" "+x.statusText,x.status>=200&&x.status<300);return x;}
+function refresh(){return fetch(location.href,{cache:"no-store"}).then(function(r){return r.text();}).then(function(t){
+ var doc=new DOMParser().parseFromString(t,"text/html");
+ ["table","footer"].forEach(function(sel){var n=doc.querySelector(sel),o=document.querySelector(sel);if(n&&o){o.replaceWith(n);}});
+ wire();});}
+function count(url,depth){return req("PROPFIND",url,{"Depth":"1"}).then(function(x){
+ if(x.status!==207){return 0;}var doc=new DOMParser().parseFromString(x.responseText,"application/xml");
+ var rs=Array.from(doc.getElementsByTagNameNS("DAV:","response")).slice(1),n=rs.length;
+ if(depth>16||n>10000){return n;}
+ var subs=rs.filter(function(r){return r.getElementsByTagNameNS("DAV:","collection").length>0;})
+  .map(function(r){return r.getElementsByTagNameNS("DAV:","href")[0].textContent;});
+ return subs.reduce(function(p,h){return p.then(function(a){return count(h,depth+1).then(function(c){return a+c;});});},Promise.resolve(n));});}
+function dest(folder,name,isdir){var f=folder.trim();if(!f.startsWith("/")){f="/"+f;}if(!f.endsWith("/")){f+="/";}
+ return location.origin+enc(f.slice(0,-1))+"/"+enc(name)+(isdir?"/":"");}
+function wire(){
+ document.querySelectorAll("time").forEach(function(t){var d=new Date(t.dateTime);if(!isNaN(d)){t.title=t.dateTime.replace("T"," ").replace("Z"," UTC");t.textContent=d.toLocaleString();}});
+ document.querySelectorAll("tbody tr").forEach(function(tr){var a=tr.querySelector("td.n a"),td=tr.querySelector("td.d");
+  if(!a||!td||td.firstChild||a.getAttribute("href")==="../"){return;}
+  var href=a.getAttribute("href"),isdir=href.endsWith("/")?"1":"0";
+  [["ren","Rename"],["mv","Move"],["del","Delete"]].forEach(function(c){var b=document.createElement("button");
+   b.type="button";b.className=c[0];b.textContent=c[1];b.dataset.href=href;b.dataset.label=a.title;b.dataset.dir=isdir;td.append(b);});});
+ document.querySelectorAll("button.del").forEach(function(b){b.onclick=function(){var isdir=b.dataset.dir==="1";
+  (isdir?count(b.dataset.href,0):Promise.resolve(0)).then(function(n){
+   var msg=isdir?"Delete the folder "+b.dataset.label+" and the "+n+" entr"+(n===1?"y":"ies")+" in it?":"Delete "+b.dataset.label+"?";
+   if(!confirm(msg)){return;}
+   req("DELETE",b.dataset.href).then(function(x){outcome("Delete "+b.dataset.label,x);refresh();});});};});
+ document.querySelectorAll("button.ren").forEach(function(b){b.onclick=function(){var isdir=b.dataset.dir==="1";
+  var n=prompt("New name for "+b.dataset.label,b.dataset.label);if(!n||n===b.dataset.label||n.indexOf("/")>=0){return;}
+  req("MOVE",b.dataset.href,{"Destination":dest(dir,n,isdir),"Overwrite":"F"}).then(function(x){outcome("Rename "+b.dataset.label+" to "+n,x);refresh();});};});
+ document.querySelectorAll("button.mv").forEach(function(b){b.onclick=function(){var isdir=b.dataset.dir==="1";
+  var f=prompt("Move "+b.dataset.label+" into the folder (a path from /)",decodeURIComponent(dir));if(!f){return;}
+  req("MOVE",b.dataset.href,{"Destination":dest(f,b.dataset.label,isdir),"Overwrite":"F"}).then(function(x){outcome("Move "+b.dataset.label+" to "+f,x);refresh();});};});
+}
+var mk=document.getElementById("mkdir");
+if(mk){mk.onclick=function(){var n=prompt("Name of the new folder");if(!n||n.indexOf("/")>=0){return;}
+ req("MKCOL",dir+enc(n)+"/").then(function(x){outcome("New folder "+n,x);refresh();});};}
+wire();
 var files=document.getElementById("files"),folder=document.getElementById("folder");
 files.onchange=function(){send(Array.from(files.files).map(function(f){return [f,f.name];}));};
 folder.onchange=function(){send(Array.from(folder.files).map(function(f){return [f,f.webkitRelativePath||f.name];}));};
@@ -171,9 +227,6 @@ document.addEventListener("drop",function(e){e.preventDefault();document.body.cl
   var en=it.webkitGetAsEntry&&it.webkitGetAsEntry();
   if(en){p=p.then(function(){return walk(en,"",out);});}else{var f=it.getAsFile();if(f){out.push([f,f.name]);}}});
  p.then(function(){send(out);});});
-Array.from(document.querySelectorAll("button.del")).forEach(function(b){b.onclick=function(){
- if(!confirm("Delete "+b.dataset.label+"?")){return;}
- var x=new XMLHttpRequest();x.open("DELETE",b.dataset.href);x.onload=function(){location.reload();};x.send();};});
 })();"#;
 
 fn sha256_b64(s: &str) -> String {
@@ -188,10 +241,11 @@ fn sha256_b64(s: &str) -> String {
 /// escaping were to fail.
 pub fn content_security_policy() -> String {
     format!(
-        "default-src 'none'; style-src 'sha256-{}'; script-src 'sha256-{}'; connect-src 'self'; \
-         img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        "default-src 'none'; style-src 'sha256-{}'; script-src 'sha256-{}' 'sha256-{}'; \
+         connect-src 'self'; img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
         sha256_b64(STYLE),
-        sha256_b64(SCRIPT)
+        sha256_b64(SCRIPT),
+        sha256_b64(TIME_SCRIPT)
     )
 }
 
@@ -255,14 +309,18 @@ pub fn render(dir: &RelPath, entries: &[Entry], order: Order, writable: bool) ->
     escape_name(&percent_decoded(dir), &mut out);
     out.push_str("</title><style>");
     out.push_str(STYLE);
-    out.push_str("</style></head>\n<body><h1>Index of ");
-    escape_name(&percent_decoded(dir), &mut out);
-    out.push_str("</h1>\n");
+    out.push_str("</style></head>\n<body>");
+    out.push_str(ICONS);
+    out.push_str("<h1>Index of <nav class=\"crumbs\">");
+    breadcrumb(dir, &mut out);
+    out.push_str("</nav></h1>\n");
     if writable {
         out.push_str(
-            "<p id=\"upload\"><label>Upload files <input type=\"file\" id=\"files\" multiple></label> \
-<label>Upload a folder <input type=\"file\" id=\"folder\" webkitdirectory multiple></label> \
-<span>or drop files and folders on this page</span></p>\n<ul id=\"progress\"></ul>\n",
+            "<section id=\"upload\"><div class=\"zone\"><strong>Drop files or folders here</strong> or \
+<label class=\"btn\">Choose files<input type=\"file\" id=\"files\" multiple></label>\
+<label class=\"btn\">Choose a folder<input type=\"file\" id=\"folder\" webkitdirectory multiple></label>\
+<button type=\"button\" class=\"btn\" id=\"mkdir\">New folder</button></div>\
+<ul id=\"progress\"></ul></section>\n",
         );
     }
     out.push_str("<table>\n<thead><tr>");
@@ -315,7 +373,9 @@ pub fn render(dir: &RelPath, entries: &[Entry], order: Order, writable: bool) ->
             files += 1;
             total = total.saturating_add(e.size);
         }
-        out.push_str("<tr><td class=\"n\"><a href=\"");
+        out.push_str("<tr><td class=\"n\">");
+        out.push_str(&icon(&e.name, e.is_dir));
+        out.push_str("<a href=\"");
         escape_html(&href, &mut out);
         out.push_str("\" title=\"");
         escape_name(&e.name, &mut out);
@@ -344,18 +404,10 @@ pub fn render(dir: &RelPath, entries: &[Entry], order: Order, writable: bool) ->
             None => out.push_str("<td class=\"t\"></td>"),
         }
         if writable {
-            out.push_str("<td class=\"d\">");
-            if !e.is_dir {
-                // The target as the link has it (percent-encoded), and the
-                // name as shown (deceptive characters escaped): no raw
-                // name in the page, even in an attribute.
-                out.push_str("<button type=\"button\" class=\"del\" data-href=\"");
-                escape_html(&href, &mut out);
-                out.push_str("\" data-label=\"");
-                escape_name(&e.name, &mut out);
-                out.push_str("\">Delete</button>");
-            }
-            out.push_str("</td>");
+            // The script adds Rename, Move and Delete here, from the row's
+            // link (its href, and its title: the name as shown): the page
+            // stays small for huge folders, and no raw name is repeated.
+            out.push_str("<td class=\"d\"></td>");
         }
         out.push_str("</tr>\n");
     }
@@ -365,13 +417,63 @@ pub fn render(dir: &RelPath, entries: &[Entry], order: Order, writable: bool) ->
         if files == 1 { "" } else { "s" },
         human_size(total)
     ));
-    if writable {
-        out.push_str("<script>");
-        out.push_str(SCRIPT);
-        out.push_str("</script>\n");
-    }
+    out.push_str("<script>");
+    out.push_str(if writable { SCRIPT } else { TIME_SCRIPT });
+    out.push_str("</script>\n");
     out.push_str("</body></html>\n");
     out
+}
+
+/// The path as links, one per folder on the way: `/ › a › b`.
+fn breadcrumb(dir: &RelPath, out: &mut String) {
+    out.push_str("<a href=\"/\">/</a>");
+    let mut href = String::from("/");
+    for seg in dir.segments() {
+        encode_into(seg, &mut href);
+        href.push('/');
+        out.push_str(" <a href=\"");
+        escape_html(&href, out);
+        out.push_str("\">");
+        escape_name(seg, out);
+        out.push_str("/</a>");
+    }
+}
+
+/// The icons, drawn once as SVG symbols and used by each row (inline
+/// SVG, so no image request and no font needed).
+const ICONS: &str = "<svg class=\"sprite\" width=\"0\" height=\"0\" aria-hidden=\"true\">\
+<symbol id=\"i-d\" viewBox=\"0 0 24 24\"><path d=\"M2 6a2 2 0 0 1 2-2h5l2 2h9a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H4a2 2 0 0 1-2-2z\"/></symbol>\
+<symbol id=\"i-f\" viewBox=\"0 0 24 24\"><path d=\"M6 2h8l6 6v12a2 2 0 0 1-2 2H6a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2z\"/>\
+<path d=\"M14 2v6h6\" fill=\"none\" stroke=\"#fff\" stroke-width=\"1.2\" opacity=\".7\"/></symbol></svg>";
+
+/// The icon of a row: a folder, or a page coloured by the kind of file
+/// its name suggests.
+fn icon(name: &str, is_dir: bool) -> String {
+    let (symbol, kind) = if is_dir {
+        ("i-d", "dir")
+    } else {
+        ("i-f", kind_of(name))
+    };
+    format!("<svg class=\"i k-{kind}\"><use href=\"#{symbol}\"/></svg>")
+}
+
+/// The kind of file a name suggests, for its icon's colour.
+fn kind_of(name: &str) -> &'static str {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "png" | "jpg" | "jpeg" | "gif" | "webp" | "svg" | "bmp" | "heic" | "avif" => "image",
+        "mp3" | "flac" | "ogg" | "wav" | "m4a" | "opus" => "audio",
+        "mp4" | "mkv" | "webm" | "mov" | "avi" => "video",
+        "zip" | "tar" | "gz" | "tgz" | "xz" | "zst" | "7z" | "rar" | "bz2" => "archive",
+        "pdf" => "pdf",
+        "txt" | "md" | "log" | "csv" | "doc" | "docx" | "odt" | "rtf" => "text",
+        "rs" | "py" | "js" | "ts" | "c" | "h" | "go" | "java" | "sh" | "html" | "css" | "json"
+        | "toml" | "yaml" | "yml" | "xml" => "code",
+        _ => "file",
+    }
 }
 
 fn percent_decoded(dir: &RelPath) -> String {
@@ -447,7 +549,9 @@ mod tests {
         // A bidi override is shown, not obeyed.
         assert!(!html.contains('\u{202e}'));
         assert!(html.contains("evil\\u{202e}txt.exe"));
-        assert!(!html.contains("<script>"));
+        // The only script is pared's own (the local-time one, read-only).
+        assert_eq!(html.matches("<script>").count(), 1);
+        assert!(html.contains(&format!("<script>{TIME_SCRIPT}</script>")));
         assert!(html.contains("&lt;script&gt;alert(1)&lt;script&gt;"));
         assert!(html.contains("href=\"/d%20x/%3Cscript%3Ealert(1)%3Cscript%3E\""));
         assert!(html.contains("href=\"/d%20x/a%22b\" title=\"a&quot;b\">a&quot;b</a>"));
@@ -513,12 +617,21 @@ mod tests {
         // The CSP allows exactly the inline style and script.
         let csp = content_security_policy();
         assert!(csp.starts_with("default-src 'none'; style-src 'sha256-"));
-        assert!(csp.contains(&format!("script-src 'sha256-{}'", sha256_b64(SCRIPT))));
+        assert!(csp.contains(&format!(
+            "script-src 'sha256-{}' 'sha256-{}'",
+            sha256_b64(SCRIPT),
+            sha256_b64(TIME_SCRIPT)
+        )));
         assert!(!csp.contains("unsafe"));
-        assert!(!by_size.contains("<script>"), "no script without writes");
+        assert!(
+            !by_size.contains(SCRIPT) && !by_size.contains("<button"),
+            "no controls without writes"
+        );
         let w = render(&dir, &entries, Order::from_target("/"), true);
         assert!(w.contains(&format!("<script>{SCRIPT}</script>")));
-        assert!(w.contains("data-href=\"/big\" data-label=\"big\">Delete</button>"));
+        assert!(!w.contains(&format!("<script>{TIME_SCRIPT}</script>")));
+        assert!(w.contains("<td class=\"d\"></td>"));
+        assert!(w.contains("id=\"mkdir\""));
         assert!(w.contains("id=\"files\"") && w.contains("webkitdirectory"));
     }
 }

@@ -1,9 +1,12 @@
 """Drives headless Chromium (Debian's chromium and chromium-driver) against
 a running pared: the directory page renders without console errors, links
 go into folders and back, sorting works with JavaScript on and off, an
-upload through the file input stores the file byte-exact, the delete
-button removes a file, a hostile file name stays inert text, and with
---read-only none of the controls appear.
+upload through the file input stores the file byte-exact and its outcome
+stays visible, the delete button removes a file, New folder (MKCOL),
+Rename and Move (MOVE) work, the breadcrumb links lead back, deleting a
+folder says how many entries go with it, times are local with UTC in a
+title, a hostile file name stays inert text, and with --read-only none of
+the controls appear.
 
 Usage: listing.py WRITABLE_URL READONLY_URL ROOT_DIR [SCREENSHOT.png]
 Prints "ok" on success; any failure raises.
@@ -39,7 +42,9 @@ def browser(js=True):
 
 
 def names(d):
-    return [a.text for a in d.find_elements(By.CSS_SELECTOR, "td.n a")]
+    # Read in one script: the table may be replaced between two calls.
+    return d.execute_script(
+        "return Array.from(document.querySelectorAll('td.n a')).map(function(a){return a.textContent;});")
 
 
 def severe(d):
@@ -53,6 +58,14 @@ def wait_for(cond, what, secs=10):
             return
         time.sleep(0.1)
     raise AssertionError("timed out waiting for " + what)
+
+
+def alert_open(d):
+    try:
+        d.switch_to.alert
+        return True
+    except NoAlertPresentException:
+        return False
 
 
 def no_alert(d):
@@ -110,6 +123,69 @@ try:
     d.find_element(By.CSS_SELECTOR, 'button.del[data-label="delete-me.txt"]').click()
     d.switch_to.alert.accept()
     wait_for(lambda: not os.path.exists(victim), "the delete")
+
+    # The outcome of an upload stays on the page after the table refreshes.
+    d.get(WRITABLE)
+    src2 = os.path.join(tempfile.mkdtemp(), "kept.txt")
+    with open(src2, "w") as f:
+        f.write("kept")
+    d.find_element(By.ID, "files").send_keys(src2)
+    wait_for(lambda: "kept.txt" in names(d), "the refreshed table")
+    outcomes = [li.text for li in d.find_elements(By.CSS_SELECTOR, "#progress li.ok")]
+    assert any("kept.txt: 201" in o for o in outcomes), outcomes
+
+    # Times are local, with UTC in the title.
+    t = d.find_element(By.CSS_SELECTOR, "td.t time")
+    assert t.get_attribute("title").endswith(" UTC"), t.get_attribute("title")
+    assert "T" not in t.text, t.text
+
+    def answer(text=None):
+        wait_for(lambda: alert_open(d), "a dialog")
+        a = d.switch_to.alert
+        if text is not None:
+            a.send_keys(text)
+        msg = a.text
+        a.accept()
+        return msg
+
+    # New folder, through MKCOL.
+    d.find_element(By.ID, "mkdir").click()
+    answer("made by page")
+    wait_for(lambda: os.path.isdir(os.path.join(ROOT, "made by page")), "the new folder")
+    wait_for(lambda: "made by page/" in names(d), "the folder in the table")
+    # Rename a file, through MOVE.
+    with open(os.path.join(ROOT, "old name.txt"), "w") as f:
+        f.write("renamed")
+    d.get(WRITABLE)
+    d.find_element(By.CSS_SELECTOR, 'button.ren[data-label="old name.txt"]').click()
+    answer("new name.txt")
+    wait_for(lambda: os.path.exists(os.path.join(ROOT, "new name.txt")), "the rename")
+    assert not os.path.exists(os.path.join(ROOT, "old name.txt"))
+    # Move it into the new folder.
+    d.get(WRITABLE)
+    d.find_element(By.CSS_SELECTOR, 'button.mv[data-label="new name.txt"]').click()
+    answer("/made by page/")
+    moved = os.path.join(ROOT, "made by page", "new name.txt")
+    wait_for(lambda: os.path.exists(moved), "the move")
+    with open(moved) as f:
+        assert f.read() == "renamed"
+    # Into the folder, and back by the breadcrumb.
+    d.get(WRITABLE)
+    d.find_element(By.LINK_TEXT, "made by page/").click()
+    wait_for(lambda: d.current_url.endswith("/made%20by%20page/"), "the folder")
+    assert "new name.txt" in names(d), names(d)
+    crumbs = d.find_elements(By.CSS_SELECTOR, "nav.crumbs a")
+    assert [c.text for c in crumbs] == ["/", "made by page/"], [c.text for c in crumbs]
+    crumbs[0].click()
+    wait_for(lambda: d.current_url == WRITABLE, "the root by the breadcrumb")
+    # Delete the folder: the confirmation says what goes with it.
+    os.makedirs(os.path.join(ROOT, "made by page", "inner"))
+    d.get(WRITABLE)
+    d.find_element(By.CSS_SELECTOR, 'button.del[data-label="made by page"]').click()
+    msg = answer()
+    assert "made by page" in msg and "2 entries" in msg, msg
+    wait_for(lambda: not os.path.exists(os.path.join(ROOT, "made by page")), "the folder delete")
+    assert not severe(d), severe(d)
 finally:
     d.quit()
 
@@ -124,13 +200,16 @@ try:
 finally:
     d.quit()
 
-# --read-only: no upload input, no delete button, no script.
+# --read-only: no upload input, no buttons; only the local-time script.
 d = browser()
 try:
     d.get(READONLY)
     assert not d.find_elements(By.ID, "files")
-    assert not d.find_elements(By.CSS_SELECTOR, "button.del")
-    assert not d.find_elements(By.TAG_NAME, "script")
+    assert not d.find_elements(By.TAG_NAME, "button")
+    scripts = d.find_elements(By.TAG_NAME, "script")
+    assert len(scripts) == 1, len(scripts)
+    t = d.find_element(By.CSS_SELECTOR, "td.t time")
+    assert t.get_attribute("title").endswith(" UTC"), t.get_attribute("title")
     assert not severe(d), severe(d)
 finally:
     d.quit()
