@@ -107,6 +107,12 @@ pub struct ClientArgs {
     /// as Destination). An existing destination is replaced.
     #[arg(long, value_name = "DEST")]
     to: Option<String>,
+    /// PUT a local folder and everything in it (--upload-from DIR, or
+    /// PATH) into the remote folder PATH: folders are made with MKCOL
+    /// (one that exists is kept), files uploaded one by one; symlinks and
+    /// dot-files are left out. A summary line goes to stderr.
+    #[arg(short = 'r', long)]
+    recursive: bool,
 }
 
 /// A method from the command line: any method in core's table (GET,
@@ -220,7 +226,53 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
             cacert: args.cacert.clone(),
             insecure: args.insecure,
         },
+        quiet: false,
+        status: Default::default(),
     };
+    if args.recursive {
+        if method != Method::Put {
+            return usage("-r goes with PUT".into());
+        }
+        let local = args
+            .upload_from
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(path.trim_start_matches('/')));
+        let base = target.path.split('?').next().unwrap_or("/").to_owned();
+        let make = |m: Method, remote: &str, len: Option<u64>| -> Result<Session, ClientError> {
+            let mut t = target.clone();
+            t.path = pared_core::fetch::tree::remote_target(remote);
+            let mut s = Session::new(
+                m,
+                t,
+                headers.clone(),
+                len,
+                opts.follow_redirects,
+                opts.max_redirects,
+            )?;
+            if let Some(creds) = &args.user {
+                s.basic_auth(creds)?;
+            }
+            Ok(s)
+        };
+        let run_one = |s: Session, j: &Job| {
+            if smol {
+                pared_smol::client::run(s, j, &opts)
+            } else {
+                pared_std::client::run(s, j, &opts)
+            }
+        };
+        let decoded = pared_core::path::resolve_target(&base)
+            .map(|p| format!("/{p}"))
+            .unwrap_or(base);
+        return match pared_host::client::tree::upload_tree(&local, &decoded, &job, &make, &run_one)
+        {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("pared: {e}");
+                ExitCode::from(e.exit_code())
+            }
+        };
+    }
     let result = (|| -> Result<u8, ClientError> {
         let upload_len = job.open_upload()?.map(|(_, len)| len);
         let token = method.as_str().to_owned();

@@ -306,7 +306,42 @@ fn pared_client_manages_folders(rt: &str) {
     assert_eq!(run(&["PROPFIND", &s.url("/nope/")]).0, 4);
 }
 
+fn pared_client_puts_a_tree(rt: &str) {
+    let root = tempfile::tempdir().unwrap();
+    let local = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(local.path().join("a/b")).unwrap();
+    std::fs::write(local.path().join("one.txt"), b"1").unwrap();
+    std::fs::write(local.path().join("a/two 50%.txt"), b"2").unwrap();
+    std::fs::write(local.path().join("a/b/three.bin"), random_bytes(200_000, 9)).unwrap();
+    std::fs::write(local.path().join(".hidden"), b"h").unwrap();
+    let s = Server::start(rt, root.path(), &[]);
+    let src = local.path().to_str().unwrap();
+    for round in 0..2 {
+        // The second round finds every folder there (405): still a success.
+        let o = client(rt, &["PUT", "-r", &s.url("/up/"), "--upload-from", src]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "round {round}: {err}");
+        assert!(err.contains("uploaded 3 file(s) into 3 folder(s)"), "{err}");
+        assert!(o.stdout.is_empty(), "one summary, on stderr");
+    }
+    assert_eq!(
+        std::fs::read(root.path().join("up/a/two 50%.txt")).unwrap(),
+        b"2"
+    );
+    assert_eq!(
+        std::fs::read(root.path().join("up/a/b/three.bin")).unwrap(),
+        random_bytes(200_000, 9)
+    );
+    assert!(!root.path().join("up/.hidden").exists());
+    // Against a read-only server every file fails, and the exit says so.
+    let ro = Server::start(rt, root.path(), &["--read-only"]);
+    let o = client(rt, &["PUT", "-r", &ro.url("/up/"), "--upload-from", src]);
+    assert_eq!(o.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("3 failed"));
+}
+
 per_runtime!(
+    pared_client_puts_a_tree,
     pared_client_manages_folders,
     litmus_passes_every_test,
     hostile_inputs_are_refused,

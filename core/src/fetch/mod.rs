@@ -15,6 +15,7 @@ pub mod target;
 pub mod terminal;
 #[cfg(test)]
 mod tests;
+pub mod tree;
 
 pub use exit::*;
 pub use session::*;

@@ -33,6 +33,12 @@ pub struct Job {
     pub max_filesize: Option<u64>,
     /// How https servers are verified (`--cacert`, `-k`).
     pub trust: ClientTrust,
+    /// Print neither the outcome nor a failure line (one request of many,
+    /// as in `PUT -r`, whose runner reports); the status is kept in
+    /// [`Job::status`].
+    pub quiet: bool,
+    /// The status of the delivered response, once there is one.
+    pub status: std::cell::Cell<Option<u16>>,
 }
 
 impl Job {
@@ -143,7 +149,7 @@ impl Job {
                 }
                 None => io::stdout().write_all(&wire).map_err(stdout_error)?,
             }
-        } else if shown == Shown::Outcome {
+        } else if shown == Shown::Outcome && !self.quiet {
             // The outcome, once: -i and -v add heads on stderr only.
             let line = format!(
                 "{} {}\n",
@@ -196,6 +202,7 @@ impl Job {
                 Ok(None)
             }
             Verdict::Deliver { exit, body } => {
+                self.status.set(Some(head.status.as_u16()));
                 self.show_response(method, head)?;
                 Ok(Some((exit, self.sink(method, head, body)?)))
             }
@@ -222,7 +229,7 @@ impl Job {
         let (repr, content) = fetch::body_digests(method, head, body);
         // body_digests checks only Fresh and Append bodies.
         let mut check = Check::new(repr, content);
-        if body == BodyUse::Error {
+        if body == BodyUse::Error && !self.quiet {
             // Every failure says so on stderr, in one line.
             let mut line = format!(
                 "pared: server answered {} {}",

@@ -8,6 +8,7 @@ pub mod job;
 pub mod output;
 pub mod progress;
 pub mod response;
+pub mod tree;
 
 pub use error::{
     response_failed, shorter, time_left, timeout_or, tls_error, wire_error, ClientError,
