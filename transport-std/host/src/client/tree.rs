@@ -45,6 +45,12 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, bool)>) -> Result<(), C
     Ok(())
 }
 
+/// Makes the request of one step: its method, remote path and upload length.
+pub type MakeSession<'a> = &'a dyn Fn(Method, &str, Option<u64>) -> Result<Session, ClientError>;
+
+/// Runs one request on the runtime's client; returns its exit code.
+pub type RunSession<'a> = &'a dyn Fn(Session, &Job) -> Result<u8, ClientError>;
+
 /// Uploads the tree at `root` into the remote folder `base`: `session`
 /// makes the request for a method, remote path and upload length; `run`
 /// is the runtime's client. Returns the exit code: 0 when every step
@@ -53,8 +59,8 @@ pub fn upload_tree(
     root: &Path,
     base: &str,
     job: &Job,
-    session: &dyn Fn(Method, &str, Option<u64>) -> Result<Session, ClientError>,
-    run: &dyn Fn(Session, &Job) -> Result<u8, ClientError>,
+    session: MakeSession<'_>,
+    run: RunSession<'_>,
 ) -> Result<u8, ClientError> {
     let entries = local_entries(root)?;
     let plan = upload_plan(base, &entries);
