@@ -62,7 +62,7 @@ fn statuses_and_headers(rt: &str) {
         html.contains("&lt;a&gt;&amp;.txt") && html.contains("b.txt"),
         "{html}"
     );
-    assert!(!html.contains("hidden") && !html.contains("<a>"), "{html}");
+    assert!(!html.contains(".hidden") && !html.contains("<a>"), "{html}");
 
     let cases: &[(&[u8], u16)] = &[
         (b"GET /missing HTTP/1.0\r\n\r\n", 404),
