@@ -131,9 +131,12 @@ impl AuthConfig {
     pub fn summary(&self) -> String {
         match (self.users.is_empty(), self.public_writes) {
             (true, false) => {
-                "writes (PUT, DELETE, WebDAV) from this machine only; use --auth to allow others".into()
+                "writes (PUT, DELETE, WebDAV) from this machine only; use --auth to allow others"
+                    .into()
             }
-            (true, true) => "writes (PUT, DELETE, WebDAV) open to everyone (--public-writes)".into(),
+            (true, true) => {
+                "writes (PUT, DELETE, WebDAV) open to everyone (--public-writes)".into()
+            }
             (false, _) => format!(
                 "writes need a login ({} user{}){}",
                 self.users.len(),
