@@ -25,6 +25,7 @@ fuzz_target!(|data: &[u8]| {
     let mut conn = Connection::new(config, now);
     let mut buf: Vec<u8> = Vec::new();
     let mut body_left: Option<u64> = None;
+    let mut framing: Option<pared_core::Framing> = None;
     let mut out = Vec::new();
     let mut ops = data;
     while let [op, rest @ ..] = ops {
@@ -67,14 +68,24 @@ fuzz_target!(|data: &[u8]| {
                     let stop = matches!(ev, Event::NeedData | Event::Paused | Event::Closed);
                     match ev {
                         Event::Head(h) => {
-                            body_left = pared_core::body::request_framing(&h)
-                                .ok()
-                                .and_then(|f| f.known_length());
+                            framing = pared_core::body::request_framing(&h).ok();
+                            body_left = framing.and_then(|f| f.known_length());
                         }
                         Event::Body(d) => {
                             assert!(!d.is_empty());
-                            let left = body_left.as_mut().expect("body without a length");
-                            *left = left.checked_sub(d.len() as u64).expect("more body than framed");
+                            match body_left.as_mut() {
+                                Some(left) => {
+                                    *left = left
+                                        .checked_sub(d.len() as u64)
+                                        .expect("more body than framed");
+                                }
+                                // A chunked body ends where its chunks say.
+                                None => assert_eq!(
+                                    framing,
+                                    Some(pared_core::Framing::Chunked),
+                                    "body without a length"
+                                ),
+                            }
                         }
                         Event::End => assert_eq!(body_left.take().unwrap_or(0), 0),
                         _ => {}
