@@ -246,7 +246,74 @@ fn startup_line_says_who_can_write(rt: &str) {
     }
 }
 
+/// Issue "Hardening, second pass" item 3: every htpasswd format pared
+/// does not verify is refused at start-up, naming its line; locked
+/// entries never log in.
+fn auth_file_formats_pared_cannot_verify_are_refused(rt: &str) {
+    require_tool("htpasswd");
+    let etc = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let line = |args: &[&str]| {
+        let o = Command::new("htpasswd").args(args).output().unwrap();
+        assert!(o.status.success());
+        String::from_utf8(o.stdout).unwrap().trim().to_owned()
+    };
+    let good = line(&["-nbB", "-C", "5", "ann", "ann-pw"]);
+    for (bad, what) in [
+        (line(&["-nbd", "des", "des-pw"]), "DES crypt"),
+        (line(&["-nbm", "md5", "md5-pw"]), "MD5"),
+        (line(&["-nbs", "sha", "sha-pw"]), "SHA-1"),
+        ("plain:just-a-password".to_owned(), "a plain password"),
+        ("broken:$2y$05$tooshort".to_owned(), "malformed bcrypt"),
+        ("empty:".to_owned(), "an empty password"),
+    ] {
+        let file = etc.path().join("users");
+        std::fs::write(&file, format!("# users\n{good}\n{bad}\n")).unwrap();
+        let o = Command::new(pared())
+            .args(["--runtime", rt, "server", "0", "--quiet", "--root"])
+            .arg(root.path())
+            .arg("--auth-file")
+            .arg(&file)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{what}: the server started");
+        assert!(err.contains("line 3"), "{what}: {err}");
+        assert!(
+            !err.contains("pw"),
+            "{what}: a secret in the message: {err}"
+        );
+    }
+    // A locked entry (htpasswd -L writes `!`) never logs in, not even
+    // with the text of its hash.
+    let locked_hash = line(&["-nbB", "-C", "5", "lock", "lock-pw"]);
+    let (name, hash) = locked_hash.split_once(':').unwrap();
+    let file = etc.path().join("users");
+    std::fs::write(&file, format!("{good}\n{name}:!{hash}\nstar:*\n")).unwrap();
+    let s = Server::start(rt, root.path(), &["--auth-file", file.to_str().unwrap()]);
+    for (user, pw) in [
+        ("lock", "lock-pw"),
+        ("lock", &format!("!{hash}")[..]),
+        ("star", "*"),
+    ] {
+        let auth = format!("Authorization: Basic {}\r\n", b64(&format!("{user}:{pw}")));
+        let r = raw(
+            &s,
+            format!("PUT /x.txt HTTP/1.0\r\n{auth}Content-Length: 1\r\n\r\nx").as_bytes(),
+        );
+        assert_eq!(r.status, 401, "{user}:{pw}");
+    }
+    let auth = format!("Authorization: Basic {}\r\n", b64("ann:ann-pw"));
+    let r = raw(
+        &s,
+        format!("PUT /x.txt HTTP/1.0\r\n{auth}Content-Length: 1\r\n\r\nx").as_bytes(),
+    );
+    assert_eq!(r.status, 201);
+}
+
 per_runtime!(
+    auth_file_formats_pared_cannot_verify_are_refused,
     auth_matrix,
     reads_need_auth,
     client_sends_credentials,

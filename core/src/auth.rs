@@ -34,6 +34,8 @@ pub enum Credential {
     Bcrypt(String),
     /// A SHA-512 crypt hash (`$6$`), as `mkpasswd -m sha-512` writes.
     Sha512Crypt(String),
+    /// A locked entry (`!…` or `*` in an htpasswd file): never logs in.
+    Locked,
 }
 
 impl std::fmt::Debug for Credential {
@@ -43,6 +45,7 @@ impl std::fmt::Debug for Credential {
             Credential::Plain(_) => "Plain(..)",
             Credential::Bcrypt(_) => "Bcrypt(..)",
             Credential::Sha512Crypt(_) => "Sha512Crypt(..)",
+            Credential::Locked => "Locked",
         })
     }
 }
@@ -63,6 +66,64 @@ pub enum UserError {
         /// The user.
         user: String,
     },
+    /// A bcrypt or SHA-512 crypt value that is not well formed.
+    #[error("user {user}: malformed password hash")]
+    BadHash {
+        /// The user.
+        user: String,
+    },
+    /// An empty password.
+    #[error("user {user}: empty password")]
+    Empty {
+        /// The user.
+        user: String,
+    },
+    /// A line of an htpasswd file that was refused.
+    #[error("line {line}: {error}")]
+    Line {
+        /// The line number, from 1.
+        line: usize,
+        /// Why.
+        error: Box<UserError>,
+    },
+}
+
+/// A well-formed bcrypt hash: `$2a$`, `$2b$` or `$2y$`, a two-digit cost
+/// from 4 to 31, `$`, then 53 characters of bcrypt's base64.
+fn bcrypt_well_formed(h: &str) -> bool {
+    let b = h.as_bytes();
+    b.len() == 60
+        && ["$2a$", "$2b$", "$2y$"].iter().any(|p| h.starts_with(p))
+        && b[4].is_ascii_digit()
+        && b[5].is_ascii_digit()
+        && (4..=31).contains(&((b[4] - b'0') * 10 + (b[5] - b'0')))
+        && b[6] == b'$'
+        && b[7..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'.' || *c == b'/')
+}
+
+/// A well-formed SHA-512 crypt value: `$6$[rounds=N$]SALT$HASH`.
+fn sha512_well_formed(h: &str) -> bool {
+    let Some(rest) = h.strip_prefix("$6$") else {
+        return false;
+    };
+    let rest = match rest.strip_prefix("rounds=") {
+        Some(r) => match r.split_once('$') {
+            Some((n, r)) if n.parse::<u32>().is_ok() => r,
+            _ => return false,
+        },
+        None => rest,
+    };
+    let Some((salt, hash)) = rest.split_once('$') else {
+        return false;
+    };
+    !salt.is_empty()
+        && salt.len() <= 16
+        && hash.len() == 86
+        && hash
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'/')
 }
 
 /// One configured user.
@@ -83,17 +144,24 @@ impl User {
         if name.is_empty() || name.chars().any(|c| c.is_control()) {
             return Err(UserError::BadName(name.to_owned()));
         }
+        let user = || name.to_owned();
         let credential = if ["$2a$", "$2b$", "$2y$"]
             .iter()
             .any(|p| secret.starts_with(p))
         {
+            if !bcrypt_well_formed(secret) {
+                return Err(UserError::BadHash { user: user() });
+            }
             Credential::Bcrypt(secret.to_owned())
         } else if secret.starts_with("$6$") {
+            if !sha512_well_formed(secret) {
+                return Err(UserError::BadHash { user: user() });
+            }
             Credential::Sha512Crypt(secret.to_owned())
         } else if secret.starts_with('$') || secret.starts_with("{SHA}") {
-            return Err(UserError::Unsupported {
-                user: name.to_owned(),
-            });
+            return Err(UserError::Unsupported { user: user() });
+        } else if secret.is_empty() {
+            return Err(UserError::Empty { user: user() });
         } else {
             Credential::Plain(secret.to_owned())
         };
@@ -104,13 +172,40 @@ impl User {
     }
 
     /// Parses an htpasswd file: one `USER:HASH` a line; blank lines and
-    /// `#` comments are skipped.
+    /// `#` comments are skipped. Only hashes pared verifies (bcrypt,
+    /// SHA-512 crypt) are accepted: a line with anything else (DES crypt,
+    /// MD5, SHA-1, a plain password) is refused with its number, never
+    /// taken as a plain password. A locked entry (`!…`, `*`) stays and
+    /// never logs in.
     pub fn parse_file(text: &str) -> Result<Vec<User>, UserError> {
-        text.lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(User::parse)
-            .collect()
+        let mut users = Vec::new();
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let at = |error| UserError::Line {
+                line: i + 1,
+                error: Box::new(error),
+            };
+            let (name, secret) = line.split_once(':').ok_or(at(UserError::Malformed))?;
+            if secret.starts_with('!') || secret == "*" {
+                let checked = User::parse(&format!("{name}:x")).map_err(at)?;
+                users.push(User {
+                    name: checked.name,
+                    credential: Credential::Locked,
+                });
+                continue;
+            }
+            let user = User::parse(line).map_err(at)?;
+            if matches!(user.credential, Credential::Plain(_)) {
+                return Err(at(UserError::Unsupported {
+                    user: name.to_owned(),
+                }));
+            }
+            users.push(user);
+        }
+        Ok(users)
     }
 }
 
@@ -197,6 +292,23 @@ pub const CHALLENGE: &str = "Basic realm=\"pared\", charset=\"UTF-8\"";
 /// that they cost what a known user costs.
 const DUMMY_BCRYPT: &str = "$2y$10$9kWqC3vz6Mo5d8yw7mtF7O20mxct74Z9oHJe4Oe.lXmxdzryoaNx2";
 
+/// The credential an unknown user (or a locked one) is checked against,
+/// so that a refusal costs what a known user's costs: the credential of a
+/// configured user picked by the name (the same one every time), or a
+/// cost-10 bcrypt hash when none can be verified.
+fn stand_in(users: &[User], name: &str) -> Credential {
+    let usable: Vec<&User> = users
+        .iter()
+        .filter(|u| u.credential != Credential::Locked)
+        .collect();
+    if usable.is_empty() {
+        return Credential::Bcrypt(DUMMY_BCRYPT.to_owned());
+    }
+    let h = Sha256::digest(name.as_bytes());
+    let i = usize::from(h[0]) << 8 | usize::from(h[1]);
+    usable[i % usable.len()].credential.clone()
+}
+
 /// Decides what `req` from `peer` needs under `config`. Whether the
 /// request writes comes from the method table alone; a method the table
 /// does not list is answered 501 without touching anything, so it needs
@@ -217,17 +329,18 @@ pub fn access(config: &AuthConfig, methods: &Methods, req: &RequestHead, peer: I
         return Access::Challenge;
     };
     match config.users.iter().find(|u| u.name == user) {
-        Some(u) => Access::Verify {
+        Some(u) if u.credential != Credential::Locked => Access::Verify {
             user,
             password,
             credential: u.credential.clone(),
             known: true,
             cache_key,
         },
-        None => Access::Verify {
+        // Unknown, or locked: refused at the cost of a known user.
+        _ => Access::Verify {
+            credential: stand_in(&config.users, &user),
             user,
             password,
-            credential: Credential::Bcrypt(DUMMY_BCRYPT.to_owned()),
             known: false,
             cache_key,
         },
@@ -265,6 +378,7 @@ pub fn verify(credential: &Credential, password: &str) -> bool {
         }
         Credential::Bcrypt(hash) => bcrypt::verify(password, hash).unwrap_or(false),
         Credential::Sha512Crypt(hash) => sha512_crypt_matches(password, hash),
+        Credential::Locked => false,
     }
 }
 
@@ -336,6 +450,65 @@ mod tests {
     use crate::methods::{Action, RequestBody, Row};
 
     const M: Methods = Methods::standard();
+
+    #[test]
+    fn htpasswd_lines_pared_cannot_verify_are_refused_with_their_line() {
+        let bcrypt = "$2y$05$abcdefghijklmnopqrstuu5ZFjQ5ZpZfR3o0pWy8pY5vX7oT4c1Ka";
+        assert_eq!(bcrypt.len(), 60);
+        for (text, line) in [
+            ("ann:rOd9Go7QhlN2c\n", 1),                      // DES crypt (htpasswd -d)
+            (&format!("# c\nann:{bcrypt}\nbob:plain\n"), 3), // a plain password
+            ("ann:$apr1$x$y\n", 1),                          // MD5
+            ("ann:{SHA}abc=\n", 1),                          // SHA-1
+            ("ann:$2y$05$short\n", 1),                       // malformed bcrypt
+            ("ann:$6$salt$tooshort\n", 1),                   // malformed SHA-512 crypt
+            ("ann:\n", 1),                                   // empty
+        ] {
+            match User::parse_file(text) {
+                Err(UserError::Line { line: l, .. }) => assert_eq!(l, line, "{text:?}"),
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+        // Locked entries stay, and never log in.
+        let users = User::parse_file(&format!("ann:{bcrypt}\nlocked:!{bcrypt}\nstar:*\n")).unwrap();
+        assert_eq!(users.len(), 3);
+        assert_eq!(users[1].credential, Credential::Locked);
+        assert_eq!(users[2].credential, Credential::Locked);
+        assert!(!verify(&Credential::Locked, ""));
+        assert!(!verify(&Credential::Locked, "*"));
+        // Flags: an empty password is refused; a plain one is fine.
+        assert!(matches!(User::parse("ann:"), Err(UserError::Empty { .. })));
+        assert!(User::parse("ann:secret").is_ok());
+    }
+
+    #[test]
+    fn unknown_and_locked_users_cost_what_a_known_one_costs() {
+        let c = AuthConfig {
+            users: vec![
+                User::parse("ann:$2y$05$abcdefghijklmnopqrstuu5ZFjQ5ZpZfR3o0pWy8pY5vX7oT4c1Ka")
+                    .unwrap(),
+                User {
+                    name: "locked".into(),
+                    credential: Credential::Locked,
+                },
+            ],
+            ..AuthConfig::default()
+        };
+        let ip: IpAddr = REMOTE.parse().unwrap();
+        for name in ["nobody", "locked", "someone-else"] {
+            match access(&c, &M, &req(Method::Put, Some(&basic(name, "pw"))), ip) {
+                Access::Verify {
+                    credential, known, ..
+                } => {
+                    // Verified against the configured user's own hash: the
+                    // same algorithm and cost as a known user's refusal.
+                    assert_eq!(credential, c.users[0].credential, "{name}");
+                    assert!(!known, "{name}");
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn a_method_added_to_the_table_as_a_write_needs_credentials() {
@@ -451,8 +624,10 @@ mod tests {
         else {
             panic!()
         };
+        // Checked against ann's own hash (the same cost), and refused
+        // because bob is unknown, whatever the password.
         assert!(!known);
-        assert!(!verify(&credential, "secret"));
+        assert_eq!(credential, c.users[0].credential);
         let reads = AuthConfig {
             reads_need_auth: true,
             ..c
@@ -486,10 +661,10 @@ mod tests {
             Err(UserError::Unsupported { .. })
         ));
         assert!(User::parse("nocolon").is_err());
-        let users = User::parse_file("# users\nann:pw\n\nbob:$6$a$b\n").unwrap();
+        let users = User::parse_file(&format!("# users\nann:{sha}\n\nbob:!{sha}\n")).unwrap();
         assert_eq!(users.len(), 2);
         // A Debug print never shows a secret.
-        assert!(!format!("{users:?}").contains("pw"));
+        assert!(!format!("{users:?}").contains("saltsalt"));
     }
 
     #[test]
