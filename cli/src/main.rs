@@ -73,6 +73,11 @@ struct ServerArgs {
     /// Refuse PUT and DELETE (405).
     #[arg(long)]
     read_only: bool,
+    /// Serve HTML as a website of your own: served files get no sandbox
+    /// (by default their scripts run in an opaque origin and cannot act
+    /// as this site: no writes, no reading other files).
+    #[arg(long)]
+    website: bool,
     /// Largest upload accepted, e.g. 512K, 100M, 2G; larger gets 413 [default: no limit].
     #[arg(long, value_parser = parse_size)]
     max_upload: Option<u64>,
@@ -208,6 +213,7 @@ impl ServerArgs {
         o.service = ServiceConfig {
             read_only: self.read_only,
             max_upload: self.max_upload,
+            website: self.website,
             ..ServiceConfig::default()
         };
         o.max_connections = (self.max_connections > 0).then_some(self.max_connections);
@@ -272,6 +278,9 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
         }
         _ => None,
     };
+    if !matches!((&args.tls_cert, &args.tls_key), (Some(_), Some(_))) {
+        pared_host::Shutdown::ignore_sighup().map_err(|e| format!("cannot handle SIGHUP: {e}"))?;
+    }
     let https = tls.is_some();
     let scheme = if https { "https" } else { "http" };
     let uploads = match (args.read_only, args.max_upload) {

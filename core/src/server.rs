@@ -413,7 +413,12 @@ impl Connection {
             .config
             .max_requests
             .is_some_and(|max| self.served.saturating_add(1) >= max);
+        // Answered before its body was read (a 401, 413, 412 ...): the
+        // connection closes, and says so, since the rest of the body is
+        // still on its way.
+        let body_unread = matches!(&self.recv, Recv::Body { reader, .. } if !reader.is_done());
         self.keep_alive = self.error.is_none()
+            && !body_unread
             && self.current.as_ref().is_some_and(|c| c.keep_alive)
             && framing != Framing::UntilClose
             && !last_allowed

@@ -186,6 +186,23 @@ try:
     assert "made by page" in msg and "2 entries" in msg, msg
     wait_for(lambda: not os.path.exists(os.path.join(ROOT, "made by page")), "the folder delete")
     assert not severe(d), severe(d)
+
+    # A served HTML file runs sandboxed: its script cannot act as the site.
+    victim = os.path.join(ROOT, "victim.txt")
+    with open(victim, "w") as f:
+        f.write("still here")
+    with open(os.path.join(ROOT, "attack.html"), "w") as f:
+        f.write("<!DOCTYPE html><title>attack</title><script>"
+                "fetch('/victim.txt',{method:'DELETE'}).then(function(r){document.title='deleted '+r.status;})"
+                ".catch(function(){document.title='blocked';});"
+                "var x=new XMLHttpRequest();x.open('PUT','/planted.txt');x.send('x');"
+                "</script>")
+    d.get(WRITABLE + "attack.html")
+    wait_for(lambda: d.title in ("blocked",) or d.title.startswith("deleted"), "the attack to finish")
+    time.sleep(0.5)
+    assert d.title == "blocked", d.title
+    assert os.path.exists(victim)
+    assert not os.path.exists(os.path.join(ROOT, "planted.txt"))
 finally:
     d.quit()
 

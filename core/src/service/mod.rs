@@ -45,6 +45,9 @@ pub struct ServiceConfig {
     pub max_upload: Option<u64>,
     /// The methods served: what each one is and which decision answers it.
     pub methods: Methods,
+    /// Serve HTML as a website of the operator's own (`--website`): no
+    /// sandbox around served files.
+    pub website: bool,
 }
 
 /// What kind of object the file system found.

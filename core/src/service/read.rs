@@ -162,6 +162,22 @@ pub fn listing_reply(req: &RequestHead, len: usize, now: SystemTime) -> Reply {
     Reply { head, body }
 }
 
+/// The sandbox a served file runs in (unless `--website`): scripts and
+/// forms work, but in an opaque origin, so a served HTML or SVG file can
+/// never act as this site (its requests to pared are cross-origin and
+/// refused: no CORS). pared's own directory page is not a served file.
+pub const SANDBOX: &str =
+    "sandbox allow-scripts allow-forms allow-popups allow-downloads allow-modals";
+
+/// Adds the sandbox to the answer for a served file (a GET or HEAD of a
+/// file, index files included), unless the operator serves a website.
+/// pared's own page carries its own policy and is left alone.
+pub fn sandbox_served_file(config: &super::ServiceConfig, head: &mut ResponseHead) {
+    if !config.website && !head.headers.contains("content-security-policy") {
+        head.headers.append("Content-Security-Policy", SANDBOX);
+    }
+}
+
 /// Which `Repr-Digest` a file response carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DigestPlan {

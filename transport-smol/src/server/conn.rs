@@ -11,6 +11,7 @@ use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
 use pared_core::server::{Connection, Reuse};
 use pared_core::{ProtocolError, RequestHead};
 use pared_host::access_log::Started;
+use pared_host::conn_end::log_handshake_failure;
 use pared_host::conn_end::{
     error_answer, handshake_failure, handshake_limit, plain_http_on_tls_port, refusal,
     reset_if_stalled, Stop,
@@ -56,7 +57,6 @@ async fn tls_accept(
     peer: std::net::IpAddr,
 ) -> Option<Tls> {
     let limit = handshake_limit(shared.opts.connection.head_timeout);
-    let who = peer.to_canonical();
     let started = async {
         let mut first = [0u8; 1];
         let mut stream = &**raw;
@@ -85,14 +85,12 @@ async fn tls_accept(
     match outcome {
         Some(Ok(tls)) => tls,
         Some(Err(e)) => {
-            let why = handshake_failure(&e);
-            eprintln!("pared: TLS handshake with {who} failed: {why}");
+            log_handshake_failure(&shared.opts, peer, &handshake_failure(&e));
             None
         }
         None => {
-            eprintln!(
-                "pared: TLS handshake with {who} failed: not finished within the header timeout"
-            );
+            let why = "not finished within the header timeout";
+            log_handshake_failure(&shared.opts, peer, why);
             None
         }
     }

@@ -43,6 +43,11 @@ pub struct AccessControl {
 }
 
 impl AccessControl {
+    /// True when reads need credentials (`--auth-reads` with users).
+    pub fn reads_need_auth(&self) -> bool {
+        self.config.reads_need_auth && !self.config.users.is_empty()
+    }
+
     /// A gate for `config`, judging methods by `methods`.
     pub fn new(config: AuthConfig, methods: Methods) -> AccessControl {
         AccessControl {

@@ -92,6 +92,17 @@ fn reply_bytes(reply: Reply) -> Vec<u8> {
     out
 }
 
+/// Logs a failed TLS handshake (one line, only when the access log is on:
+/// with `--quiet` a flood of failed handshakes writes nothing).
+pub fn log_handshake_failure(opts: &pared_core::ServerOptions, peer: std::net::IpAddr, why: &str) {
+    if opts.access_log {
+        eprintln!(
+            "pared: TLS handshake with {} failed: {why}",
+            peer.to_canonical()
+        );
+    }
+}
+
 /// A one-line reason for a failed TLS handshake, for the server's log.
 pub fn handshake_failure(e: &io::Error) -> String {
     match crate::tls::tls_failure(e) {

@@ -95,6 +95,9 @@ struct Who {
     user: Option<String>,
     /// The visitor may write, so a listing shows its controls.
     writable: bool,
+    /// Reads need credentials: every answer is `Cache-Control: private`,
+    /// so no shared cache hands it to someone else.
+    private: bool,
 }
 
 /// A piece of work that may wait on the disk or the CPU.
@@ -169,6 +172,7 @@ impl Host {
                     peer,
                     user: None,
                     writable: false,
+                    private: self.access.reads_need_auth(),
                 },
             }),
             decision => self.admitted(decision, req, peer, now),
@@ -188,6 +192,7 @@ impl Host {
             peer,
             user: admitted.user,
             writable: admitted.writable,
+            private: self.access.reads_need_auth(),
         };
         let kind = match admitted.route {
             Route::Reply(reply) => return send(Prepared::reply(reply), who),
@@ -211,7 +216,18 @@ impl Host {
     }
 }
 
-fn send(prepared: Prepared, who: Who) -> Plan {
+impl Host {
+    /// The answer to a read: a served file goes out in its sandbox.
+    fn served(&self, mut prepared: Prepared, who: Who) -> Plan {
+        service::sandbox_served_file(&self.service, &mut prepared.head);
+        send(prepared, who)
+    }
+}
+
+fn send(mut prepared: Prepared, who: Who) -> Plan {
+    if who.private && !prepared.head.headers.contains("cache-control") {
+        prepared.head.headers.append("Cache-Control", "private");
+    }
     Plan::Send(Answer {
         prepared,
         user: who.user,
@@ -229,9 +245,9 @@ impl Step {
             }
             StepKind::Fetch(path) => {
                 let read = steps::read(&host.root, req, &path, now, who.writable);
-                send(steps::preload(read, INLINE_BODY), who)
+                host.served(steps::preload(read, INLINE_BODY), who)
             }
-            StepKind::Preload(prepared) => send(steps::preload(*prepared, INLINE_BODY), who),
+            StepKind::Preload(prepared) => host.served(steps::preload(*prepared, INLINE_BODY), who),
             StepKind::Remove(path) => {
                 let user = who.user.as_deref();
                 send(dav::delete(&host.root, req, &path, user, now), who)
@@ -286,7 +302,7 @@ impl Step {
             kind => return Err(Step { kind, who }),
         };
         match steps::preload_cached(prepared, INLINE_BODY) {
-            Preload::Ready(prepared) => Ok(send(prepared, who)),
+            Preload::Ready(prepared) => Ok(host.served(prepared, who)),
             Preload::Miss(prepared) => Err(Step {
                 kind: StepKind::Preload(Box::new(prepared)),
                 who,

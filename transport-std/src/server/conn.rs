@@ -11,6 +11,7 @@ use pared_core::server::{Connection, Event, Reuse};
 use pared_core::service::FsFailure;
 use pared_core::{ProtocolError, RequestHead};
 use pared_host::access_log::Started;
+use pared_host::conn_end::log_handshake_failure;
 use pared_host::conn_end::{
     error_answer, handshake_failure, handshake_limit, plain_http_on_tls_port, refusal,
     reset_if_stalled, Stop,
@@ -77,11 +78,7 @@ fn tls_accept(
     match handshake(&stream, &mut tls, deadline) {
         Ok(()) => Some(Wire::Tls(stream, Box::new(tls))),
         Err(e) => {
-            let why = handshake_failure(&e);
-            eprintln!(
-                "pared: TLS handshake with {} failed: {why}",
-                peer.ip().to_canonical()
-            );
+            log_handshake_failure(&shared.opts, peer.ip(), &handshake_failure(&e));
             None
         }
     }

@@ -1,0 +1,122 @@
+//! The second hardening pass (issue "Hardening, second pass"), items 7
+//! and 8, end to end on both runtimes; items 3 and 4 are in `auth.rs`.
+//! Each of these failed before its fix.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::process::Command;
+use std::time::Duration;
+
+use support::*;
+
+/// Item 7: a served HTML or SVG file runs in a sandbox (an opaque
+/// origin), so its scripts cannot act as the site; `--website` lifts it;
+/// pared's own page keeps its own policy.
+fn served_files_run_in_a_sandbox(rt: &str) {
+    let root = fixture();
+    std::fs::write(root.path().join("page.html"), b"<script>1</script>").unwrap();
+    std::fs::write(root.path().join("pic.svg"), b"<svg/>").unwrap();
+    let s = Server::start(rt, root.path(), &[]);
+    for path in ["/page.html", "/pic.svg", "/hello.txt", "/sub/"] {
+        let r = get(&s, path);
+        let csp = r.header("content-security-policy").unwrap_or_default();
+        assert!(
+            csp.starts_with("sandbox ") && !csp.contains("allow-same-origin"),
+            "{path}: {csp:?}"
+        );
+    }
+    let listing = get(&s, "/list/");
+    let csp = listing.header("content-security-policy").unwrap();
+    assert!(csp.starts_with("default-src 'none'"), "{csp}");
+    let site = Server::start(rt, root.path(), &["--website"]);
+    assert_eq!(
+        get(&site, "/page.html").header("content-security-policy"),
+        None
+    );
+}
+
+/// Item 8: with --auth-reads every answer is `Cache-Control: private`.
+fn protected_reads_are_private(rt: &str) {
+    let root = fixture();
+    let s = Server::start(rt, root.path(), &["--auth", "ann:pw", "--auth-reads"]);
+    let anon = get(&s, "/hello.txt");
+    assert_eq!(anon.status, 401);
+    assert_eq!(anon.header("cache-control").as_deref(), Some("private"));
+    // "ann:pw" in base64.
+    let r = raw(
+        &s,
+        b"GET /hello.txt HTTP/1.0\r\nAuthorization: Basic YW5uOnB3\r\n\r\n",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("cache-control").as_deref(), Some("private"));
+    // Without --auth-reads nothing changes.
+    let open = Server::start(rt, root.path(), &["--auth", "ann:pw"]);
+    assert_eq!(get(&open, "/hello.txt").header("cache-control"), None);
+}
+
+/// Item 8: SIGHUP does not kill a plain-http server.
+fn sighup_keeps_a_plain_server(rt: &str) {
+    let root = fixture();
+    let mut s = Server::start(rt, root.path(), &[]);
+    let pid = s.child.id().to_string();
+    for _ in 0..2 {
+        assert!(Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success());
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(get(&s, "/hello.txt").status, 200, "still serving");
+    }
+    assert!(s.child.try_wait().unwrap().is_none());
+    let status = s.terminate(Duration::from_secs(10)).expect("exits");
+    assert!(status.success(), "graceful exit after SIGHUPs: {status:?}");
+    assert!(s.stderr_text().contains("SIGHUP: nothing to reload"));
+}
+
+/// Item 8: with --quiet a failed TLS handshake writes nothing (a flood of
+/// them would otherwise flood the log).
+fn quiet_means_quiet_for_failed_handshakes(rt: &str) {
+    let root = fixture();
+    let mut s = Server::start(rt, root.path(), &["--tls-self-signed"]);
+    for _ in 0..5 {
+        let mut c = s.connect();
+        // A TLS record header, then garbage.
+        let _ = c.write_all(&[0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5]);
+        let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut sink = [0u8; 64];
+        let _ = c.read(&mut sink);
+    }
+    s.terminate(Duration::from_secs(10));
+    let err = s.stderr_text();
+    assert!(!err.contains("handshake"), "{err}");
+}
+
+/// Item 8: a refusal sent before the request body was read says
+/// `Connection: close`, as the connection then closes.
+fn refusal_before_the_body_says_close(rt: &str) {
+    let root = fixture();
+    let s = Server::start(rt, root.path(), &["--auth", "ann:pw"]);
+    let mut c = s.connect();
+    c.write_all(
+        b"PUT /x.txt HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .unwrap();
+    let r = read_response(&mut c, false);
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.header("connection").as_deref(),
+        Some("close"),
+        "{}",
+        r.head
+    );
+}
+
+per_runtime!(
+    served_files_run_in_a_sandbox,
+    protected_reads_are_private,
+    sighup_keeps_a_plain_server,
+    quiet_means_quiet_for_failed_handshakes,
+    refusal_before_the_body_says_close,
+);
