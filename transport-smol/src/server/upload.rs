@@ -65,8 +65,8 @@ impl Batches {
 }
 
 impl Conn<'_> {
-    /// Reads a small request body (bounded by core's body limit) into memory.
-    pub(super) async fn receive_document(&mut self) -> Result<Vec<u8>, Stop> {
+    /// Tells a client waiting with `Expect: 100-continue` to send its body.
+    async fn continue_body(&mut self) -> Result<(), Stop> {
         self.out.clear();
         self.conn.accept_body(&mut self.out);
         if !self.out.is_empty() {
@@ -75,6 +75,12 @@ impl Conn<'_> {
             self.out = out;
             r?;
         }
+        Ok(())
+    }
+
+    /// Reads a small request body (bounded by core's body limit) into memory.
+    pub(super) async fn receive_document(&mut self) -> Result<Vec<u8>, Stop> {
+        self.continue_body().await?;
         let mut body = Vec::new();
         loop {
             let (used, event) = self
@@ -104,14 +110,7 @@ impl Conn<'_> {
         &mut self,
         upload: Upload,
     ) -> Result<Result<Upload, FsFailure>, Stop> {
-        self.out.clear();
-        self.conn.accept_body(&mut self.out);
-        if !self.out.is_empty() {
-            let out = std::mem::take(&mut self.out);
-            let r = self.write_out(&out).await;
-            self.out = out;
-            r?;
-        }
+        self.continue_body().await?;
         let small = self.buf.limit();
         self.buf.resize(UPLOAD_READ);
         let result = self.stream_upload(upload).await;

@@ -362,13 +362,19 @@ impl Conn<'_> {
         Ok(self.conn.finish_response(Instant::now())?)
     }
 
-    /// Reads a small request body (bounded by core's body limit) into memory.
-    fn receive_document(&mut self) -> Result<Vec<u8>, Stop> {
+    /// Tells a client waiting with `Expect: 100-continue` to send its body.
+    fn continue_body(&mut self) -> Result<(), Stop> {
         self.out.clear();
         self.conn.accept_body(&mut self.out);
         if !self.out.is_empty() {
             self.wire.write_all(&self.out)?;
         }
+        Ok(())
+    }
+
+    /// Reads a small request body (bounded by core's body limit) into memory.
+    fn receive_document(&mut self) -> Result<Vec<u8>, Stop> {
+        self.continue_body()?;
         let mut body = Vec::new();
         loop {
             let (used, event) = self
@@ -395,11 +401,7 @@ impl Conn<'_> {
     /// anything goes wrong before the body is complete. Returns the upload,
     /// ready to commit, or why it failed.
     fn receive_upload(&mut self, mut upload: Upload) -> Result<Result<Upload, FsFailure>, Stop> {
-        self.out.clear();
-        self.conn.accept_body(&mut self.out);
-        if !self.out.is_empty() {
-            self.wire.write_all(&self.out)?;
-        }
+        self.continue_body()?;
         let small = self.buf.limit();
         self.buf.resize(UPLOAD_BUFFER);
         let result = self.stream_upload(&mut upload);

@@ -68,6 +68,15 @@ fn xml(status: StatusCode, body: String, now: SystemTime) -> Prepared {
     )
 }
 
+/// A 207 naming each member of a tree that could not be changed.
+fn failures(failed: &[(RelPath, FsFailure)], now: SystemTime) -> Prepared {
+    let mut m = Multistatus::new();
+    for (p, f) in failed {
+        m.status(&p.href(false), f.status());
+    }
+    xml(StatusCode::MULTI_STATUS, m.finish(), now)
+}
+
 /// The lock-table key of a path.
 pub fn key_of(path: &RelPath) -> String {
     format!("/{path}")
@@ -173,13 +182,7 @@ pub fn delete(
                 forget_locks(root, path, now);
                 Prepared::reply(service::empty_reply(StatusCode::NO_CONTENT, now))
             }
-            Ok(failed) => {
-                let mut m = Multistatus::new();
-                for (p, f) in &failed {
-                    m.status(&p.href(false), f.status());
-                }
-                xml(StatusCode::MULTI_STATUS, m.finish(), now)
-            }
+            Ok(failed) => failures(&failed, now),
             Err(f) => error(req, f.status(), now),
         },
         Ok(Some(FileKind::Dir)) => error(req, StatusCode::FORBIDDEN, now),
@@ -431,11 +434,7 @@ fn copy_move(
         Vec::new()
     };
     if !failed.is_empty() {
-        let mut m = Multistatus::new();
-        for (p, f) in &failed {
-            m.status(&p.href(false), f.status());
-        }
-        return Ok(xml(StatusCode::MULTI_STATUS, m.finish(), now));
+        return Ok(failures(&failed, now));
     }
     let status = if existed {
         StatusCode::NO_CONTENT
