@@ -130,6 +130,12 @@ struct ServerArgs {
     /// from this one.
     #[arg(long)]
     public_writes: bool,
+    /// A reverse proxy (its address) whose X-Forwarded-For, Forwarded or
+    /// X-Real-IP header names the client (repeatable). A request with
+    /// proxy headers from any other peer never counts as from this
+    /// machine.
+    #[arg(long, value_name = "ADDR")]
+    trusted_proxy: Vec<IpAddr>,
     /// Serve https with this certificate chain (PEM); needs --tls-key.
     /// SIGHUP reloads both files (a bad new pair keeps the old one).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -232,6 +238,7 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
         users: args.users()?,
         reads_need_auth: args.auth_reads,
         public_writes: args.public_writes,
+        trusted_proxies: args.trusted_proxy.clone(),
     };
     if args.auth_reads && opts.auth.users.is_empty() {
         return Err("--auth-reads needs users (--auth or --auth-file)".into());
@@ -311,6 +318,7 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
         })
         .collect();
     say(format_args!("pared: open {}", urls.join("  ")));
+    say(format_args!("pared: {}", opts.auth.proxy_summary()));
     if !opts.auth.users.is_empty() && !https && !addr.ip().to_canonical().is_loopback() {
         eprintln!(
             "pared: warning: Basic auth over plain http on {addr}: passwords cross the network \

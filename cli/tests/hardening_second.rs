@@ -113,7 +113,93 @@ fn refusal_before_the_body_says_close(rt: &str) {
     );
 }
 
+fn put_via(port: u16, extra: &str) -> u16 {
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    c.write_all(
+        format!("PUT /via.txt HTTP/1.0\r\nHost: h\r\n{extra}Content-Length: 1\r\n\r\nx").as_bytes(),
+    )
+    .unwrap();
+    read_response(&mut c, false).status
+}
+
+/// Item 2: behind a reverse proxy every request arrives from loopback.
+/// A request with proxy headers counts as local only when a trusted proxy
+/// says its client is local; the README's nginx example is safe as is.
+fn proxied_requests_are_not_local_unless_a_trusted_proxy_says_so(rt: &str) {
+    let root = fixture();
+    let s = Server::start(rt, root.path(), &[]);
+    assert_eq!(put_via(s.port, ""), 201, "loopback, no proxy: local");
+    for field in [
+        "X-Forwarded-For: 203.0.113.9\r\n",
+        "X-Forwarded-For: 127.0.0.1\r\n",
+        "X-Real-IP: 127.0.0.1\r\n",
+        "Forwarded: for=127.0.0.1\r\n",
+        "Via: 1.1 proxy\r\n",
+    ] {
+        assert_eq!(put_via(s.port, field), 403, "{field}");
+    }
+    let trusting = Server::start(rt, root.path(), &["--trusted-proxy", "127.0.0.1"]);
+    assert_eq!(
+        put_via(trusting.port, "X-Forwarded-For: 203.0.113.9\r\n"),
+        403
+    );
+    assert_eq!(
+        put_via(trusting.port, "X-Forwarded-For: 127.0.0.1\r\n"),
+        200,
+        "replaces the file the first PUT made"
+    );
+    // The start-up lines say which rule is in force.
+    for (args, says) in [
+        (vec![], "count as remote"),
+        (
+            vec!["--trusted-proxy", "127.0.0.1"],
+            "headers of 127.0.0.1 only",
+        ),
+    ] {
+        let mut child = Command::new(pared())
+            .args(["--runtime", rt, "server", "0", "--quiet", "--root"])
+            .arg(root.path())
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut text = String::new();
+        for _ in 0..3 {
+            std::io::BufRead::read_line(&mut out, &mut text).unwrap();
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(text.contains(says), "{args:?}: {text}");
+    }
+    // The README's nginx configuration, in front of each.
+    let conf = |port: u16| {
+        format!(
+            "server {{ listen 127.0.0.1:{{port}}; client_max_body_size 0;\n\
+               location / {{ proxy_pass http://127.0.0.1:{port};\n\
+                 proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n\
+                 proxy_set_header X-Real-IP $remote_addr; }} }}"
+        )
+    };
+    let plain = Nginx::start(&conf(s.port));
+    assert_eq!(
+        put_via(plain.port, ""),
+        403,
+        "through nginx, no proxy trusted"
+    );
+    let trusted = Nginx::start(&conf(trusting.port));
+    assert_eq!(
+        put_via(trusted.port, ""),
+        200,
+        "through a trusted nginx, a local client"
+    );
+}
+
 per_runtime!(
+    proxied_requests_are_not_local_unless_a_trusted_proxy_says_so,
     served_files_run_in_a_sandbox,
     protected_reads_are_private,
     sighup_keeps_a_plain_server,

@@ -219,6 +219,10 @@ pub struct AuthConfig {
     /// Without users: accept writes from anyone, not only loopback
     /// (`--public-writes`).
     pub public_writes: bool,
+    /// Reverse proxies whose client-address headers are believed
+    /// (`--trusted-proxy`); a request with proxy headers from any other
+    /// peer never counts as local.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl AuthConfig {
@@ -243,6 +247,30 @@ impl AuthConfig {
                 }
             ),
         }
+    }
+
+    /// One line for the start-up message: how requests through a proxy
+    /// are judged.
+    pub fn proxy_summary(&self) -> String {
+        if self.trusted_proxies.is_empty() {
+            "requests with proxy headers (Forwarded, X-Forwarded-For, X-Real-IP, Via) count as \
+             remote; --trusted-proxy ADDR believes a proxy's X-Forwarded-For"
+                .into()
+        } else {
+            let list: Vec<String> = self.trusted_proxies.iter().map(|p| p.to_string()).collect();
+            format!(
+                "behind a proxy: the client address comes from the headers of {} only",
+                list.join(", ")
+            )
+        }
+    }
+
+    /// True when the request comes from this machine: a loopback peer
+    /// without proxy headers, or a loopback client as a trusted proxy
+    /// reports it.
+    pub fn is_local(&self, req: &RequestHead, peer: IpAddr) -> bool {
+        crate::proxy::client_address(req, peer, &self.trusted_proxies)
+            .is_some_and(|ip| ip.to_canonical().is_loopback())
     }
 }
 
@@ -277,9 +305,14 @@ pub enum Access {
 /// True when this visitor may write (PUT, DELETE): without users, a
 /// loopback peer or `public_writes`; with users, an authenticated one.
 /// Used to show or hide a listing's upload and delete controls.
-pub fn writes_allowed(config: &AuthConfig, peer: IpAddr, authenticated: bool) -> bool {
+pub fn writes_allowed(
+    config: &AuthConfig,
+    req: &RequestHead,
+    peer: IpAddr,
+    authenticated: bool,
+) -> bool {
     if config.users.is_empty() {
-        config.public_writes || peer.to_canonical().is_loopback()
+        config.public_writes || config.is_local(req, peer)
     } else {
         authenticated
     }
@@ -316,7 +349,7 @@ fn stand_in(users: &[User], name: &str) -> Credential {
 pub fn access(config: &AuthConfig, methods: &Methods, req: &RequestHead, peer: IpAddr) -> Access {
     let write = methods.effect(&req.method) == Some(Effect::Write);
     if config.users.is_empty() {
-        return if write && !config.public_writes && !peer.to_canonical().is_loopback() {
+        return if write && !config.public_writes && !config.is_local(req, peer) {
             Access::WritesNeedAuth
         } else {
             Access::Allowed

@@ -21,6 +21,7 @@ mod mime;
 pub mod options;
 mod parse;
 pub mod path;
+pub mod proxy;
 pub mod range;
 pub mod server;
 pub mod service;

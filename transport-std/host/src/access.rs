@@ -128,7 +128,7 @@ impl AccessControl {
             ),
         };
         let writable =
-            !service.read_only && auth::writes_allowed(&self.config, peer, user.is_some());
+            !service.read_only && auth::writes_allowed(&self.config, req, peer, user.is_some());
         Admitted {
             user,
             route,
