@@ -198,7 +198,46 @@ fn proxied_requests_are_not_local_unless_a_trusted_proxy_says_so(rt: &str) {
     );
 }
 
+/// Item 8: with --auth (reads open), a visitor can log in from the page
+/// and then gets its controls.
+fn the_page_offers_a_log_in(rt: &str) {
+    let root = fixture();
+    let s = Server::start(rt, root.path(), &["--auth", "ann:pw"]);
+    let anon = get(&s, "/");
+    let page = String::from_utf8_lossy(&anon.body).into_owned();
+    assert!(page.contains("href=\"?login\""), "{page}");
+    assert!(!page.contains("id=\"files\""));
+    let r = get(&s, "/?login");
+    assert_eq!(r.status, 401);
+    assert!(r.header("www-authenticate").is_some());
+    // "ann:pw" in base64; a wrong password is refused.
+    let r = raw(
+        &s,
+        b"GET /sub/?login HTTP/1.0\r\nAuthorization: Basic YW5uOnB3\r\n\r\n",
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location").as_deref(), Some("/sub/"));
+    let r = raw(
+        &s,
+        b"GET /?login HTTP/1.0\r\nAuthorization: Basic YW5uOng=\r\n\r\n",
+    );
+    assert_eq!(r.status, 401);
+    let r = raw(
+        &s,
+        b"GET /list/ HTTP/1.0\r\nAuthorization: Basic YW5uOnB3\r\n\r\n",
+    );
+    let page = String::from_utf8_lossy(&r.body).into_owned();
+    assert!(
+        page.contains("id=\"files\"") && !page.contains("?login"),
+        "{page}"
+    );
+    // Without users there is nothing to log in to.
+    let open = Server::start(rt, root.path(), &["--read-only"]);
+    assert!(!String::from_utf8_lossy(&get(&open, "/").body).contains("?login"));
+}
+
 per_runtime!(
+    the_page_offers_a_log_in,
     proxied_requests_are_not_local_unless_a_trusted_proxy_says_so,
     served_files_run_in_a_sandbox,
     protected_reads_are_private,

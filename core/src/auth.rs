@@ -342,6 +342,16 @@ fn stand_in(users: &[User], name: &str) -> Credential {
     usable[i % usable.len()].credential.clone()
 }
 
+/// True for a read that asks to log in (`?login`): it needs credentials
+/// even where reads do not, so a browser asks for them once and then sends
+/// them with every request (the page then shows its controls).
+pub fn wants_login(req: &RequestHead) -> bool {
+    req.target.split_once('?').is_some_and(|(_, q)| {
+        q.split('&')
+            .any(|p| p == "login" || p.starts_with("login="))
+    })
+}
+
 /// Decides what `req` from `peer` needs under `config`. Whether the
 /// request writes comes from the method table alone; a method the table
 /// does not list is answered 501 without touching anything, so it needs
@@ -355,7 +365,13 @@ pub fn access(config: &AuthConfig, methods: &Methods, req: &RequestHead, peer: I
             Access::Allowed
         };
     }
-    if !write && !config.reads_need_auth {
+    // A read with credentials is served as that user (so the page shows
+    // a logged-in visitor its controls); one without needs none.
+    if !write
+        && !config.reads_need_auth
+        && !wants_login(req)
+        && !req.headers.contains("authorization")
+    {
         return Access::Allowed;
     }
     let Some((user, password, cache_key)) = basic_credentials(req) else {

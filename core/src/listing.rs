@@ -282,7 +282,13 @@ pub fn iso8601(t: std::time::SystemTime) -> String {
 /// Renders the listing of `dir` as a table (name, size, modified), in
 /// `order` with directories first, a parent row below the root, and a
 /// summary line. Every name is escaped wherever it appears.
-pub fn render(dir: &RelPath, entries: &[Entry], order: Order, writable: bool) -> String {
+pub fn render(
+    dir: &RelPath,
+    entries: &[Entry],
+    order: Order,
+    writable: bool,
+    login_link: bool,
+) -> String {
     let mut shown: Vec<&Entry> = entries
         .iter()
         .filter(|e| dir.join(&e.name).is_ok())
@@ -314,6 +320,11 @@ pub fn render(dir: &RelPath, entries: &[Entry], order: Order, writable: bool) ->
     out.push_str("<h1>Index of <nav class=\"crumbs\">");
     breadcrumb(dir, &mut out);
     out.push_str("</nav></h1>\n");
+    if login_link && !writable {
+        out.push_str(
+            "<p class=\"login\"><a href=\"?login\">Log in</a> to upload and manage files.</p>\n",
+        );
+    }
     if writable {
         out.push_str(
             "<section id=\"upload\"><div class=\"zone\"><strong>Drop files or folders here</strong> or \
@@ -542,6 +553,7 @@ mod tests {
             &entries,
             Order::from_target("/d%20x/"),
             false,
+            false,
         );
         // `&` in a name is escaped inside the href too.
         assert!(html
@@ -592,13 +604,20 @@ mod tests {
             &entries,
             Order::from_target("/?sort=size&order=desc"),
             false,
+            false,
         );
         assert!(
             pos(&by_size, "zdir/") < pos(&by_size, "big"),
             "directories first"
         );
         assert!(pos(&by_size, "big") < pos(&by_size, "small"));
-        let by_time = render(&dir, &entries, Order::from_target("/?sort=time"), false);
+        let by_time = render(
+            &dir,
+            &entries,
+            Order::from_target("/?sort=time"),
+            false,
+            false,
+        );
         assert!(pos(&by_time, "big") < pos(&by_time, "small"));
         assert!(by_size.contains("title=\"5000 bytes\">4.9 KiB<"));
         assert!(by_size.contains("1970-01-01T00:01:40Z"));
@@ -627,7 +646,7 @@ mod tests {
             !by_size.contains(SCRIPT) && !by_size.contains("<button"),
             "no controls without writes"
         );
-        let w = render(&dir, &entries, Order::from_target("/"), true);
+        let w = render(&dir, &entries, Order::from_target("/"), true, false);
         assert!(w.contains(&format!("<script>{SCRIPT}</script>")));
         assert!(!w.contains(&format!("<script>{TIME_SCRIPT}</script>")));
         assert!(w.contains("<td class=\"d\"></td>"));

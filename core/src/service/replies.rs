@@ -68,6 +68,14 @@ pub(super) fn with_allow(mut reply: Reply, allow: &str) -> Reply {
     reply
 }
 
+/// A 303 See Other to `location` (a path starting with one `/`): where a
+/// browser goes once it has logged in.
+pub fn see_other_reply(location: &str, now: SystemTime) -> Reply {
+    let mut reply = empty_reply(StatusCode::new(303).unwrap_or(StatusCode::OK), now);
+    reply.head.headers.append("Location", location);
+    reply
+}
+
 /// A 301 to `location`, which must be a path starting with one `/`.
 pub fn redirect_reply(req: &RequestHead, location: &str, now: SystemTime) -> Reply {
     let mut reply = text_reply(

@@ -43,6 +43,11 @@ pub struct AccessControl {
 }
 
 impl AccessControl {
+    /// True when users are configured (a visitor may log in).
+    pub fn has_users(&self) -> bool {
+        !self.config.users.is_empty()
+    }
+
     /// True when reads need credentials (`--auth-reads` with users).
     pub fn reads_need_auth(&self) -> bool {
         self.config.reads_need_auth && !self.config.users.is_empty()

@@ -244,7 +244,13 @@ impl Step {
                 host.admitted(decision, req, who.peer, now)
             }
             StepKind::Fetch(path) => {
-                let read = steps::read(&host.root, req, &path, now, who.writable);
+                if pared_core::auth::wants_login(req) && who.user.is_some() {
+                    let back = path.href(path.has_trailing_slash());
+                    let reply = service::see_other_reply(&back, now);
+                    return send(Prepared::reply(reply), who);
+                }
+                let login = !who.writable && who.user.is_none() && host.access.has_users();
+                let read = steps::read(&host.root, req, &path, now, who.writable, login);
                 host.served(steps::preload(read, INLINE_BODY), who)
             }
             StepKind::Preload(prepared) => host.served(steps::preload(*prepared, INLINE_BODY), who),

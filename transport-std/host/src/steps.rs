@@ -116,6 +116,7 @@ pub fn read(
     path: &RelPath,
     now: SystemTime,
     writable: bool,
+    login_link: bool,
 ) -> Prepared {
     let opened = root.open_read(path);
     let meta = opened.as_ref().map(|o| o.meta).map_err(|f| *f);
@@ -130,7 +131,8 @@ pub fn read(
             match opened.map(|Opened { file, .. }| root.entries(&file)) {
                 Ok(Ok(entries)) => {
                     let order = listing::Order::from_target(&req.target);
-                    let html = listing::render(path, &entries, order, writable).into_bytes();
+                    let html =
+                        listing::render(path, &entries, order, writable, login_link).into_bytes();
                     let reply = service::listing_reply(req, html.len(), now);
                     Prepared::build(reply, None, html)
                 }
