@@ -236,7 +236,106 @@ fn the_page_offers_a_log_in(rt: &str) {
     assert!(!String::from_utf8_lossy(&get(&open, "/").body).contains("?login"));
 }
 
+/// Item 10: `-C` saves only the rest of the same version: a 206 that
+/// does not run from the held length to the end, or with another ETag,
+/// and a 416 from a changed file, restart the download instead.
+fn resume_never_splices(rt: &str) {
+    let full = b"0123456789ABCDEFGHIJ";
+    let fresh = format!(
+        "HTTP/1.1 200 OK\r\nETag: \"v2\"\r\nContent-Length: 20\r\nConnection: close\r\n\r\n{}",
+        std::str::from_utf8(full).unwrap()
+    );
+    for first in [
+        "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 4-9/20\r\nETag: \"v1\"\r\nContent-Length: 6\r\n\r\nxxxxxx",
+        "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 4-19/20\r\nETag: \"v2\"\r\nContent-Length: 16\r\n\r\nxxxxxxxxxxxxxxxx",
+        "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */4\r\nETag: \"v2\"\r\nContent-Length: 0\r\n\r\n",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("f.bin");
+        let part = dir.path().join(".f.bin.pared-part");
+        std::fs::write(&part, b"0123").unwrap();
+        rustix::fs::setxattr(&part, "user.pared.validator", b"\"v1\"", rustix::fs::XattrFlags::empty())
+            .unwrap();
+        let (port, seen) = scripted_server(vec![
+            Some(first.as_bytes().to_vec()),
+            Some(fresh.clone().into_bytes()),
+        ]);
+        let url = format!("http://127.0.0.1:{port}/f.bin");
+        let o = client(rt, &["GET", &url, "-o", out.to_str().unwrap(), "-C"]);
+        let heads = seen.join().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{first}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(std::fs::read(&out).unwrap(), full, "{first}");
+        assert!(heads[0].contains("Range: bytes=4-"), "{}", heads[0]);
+        assert!(!heads[1].contains("Range:"), "restarted whole: {}", heads[1]);
+    }
+}
+
+/// Item 9: `-C` continues only a partial of the user's own: not a link
+/// another user planted, not a file others may write.
+fn resume_trusts_only_its_own_partial(rt: &str) {
+    let body = b"0123456789ABCDEFGHIJ";
+    let fresh = format!(
+        "HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nContent-Length: 20\r\nConnection: close\r\n\r\n{}",
+        std::str::from_utf8(body).unwrap()
+    );
+    for planted in ["link", "world-writable"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("f.bin");
+        let part = dir.path().join(".f.bin.pared-part");
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, b"0123").unwrap();
+        rustix::fs::setxattr(
+            &victim,
+            "user.pared.validator",
+            b"\"v1\"",
+            rustix::fs::XattrFlags::empty(),
+        )
+        .unwrap();
+        match planted {
+            "link" => std::os::unix::fs::symlink(&victim, &part).unwrap(),
+            _ => {
+                std::fs::copy(&victim, &part).unwrap();
+                rustix::fs::setxattr(
+                    &part,
+                    "user.pared.validator",
+                    b"\"v1\"",
+                    rustix::fs::XattrFlags::empty(),
+                )
+                .unwrap();
+                std::fs::set_permissions(
+                    &part,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o666),
+                )
+                .unwrap();
+            }
+        }
+        let (port, seen) = scripted_server(vec![Some(fresh.clone().into_bytes())]);
+        let url = format!("http://127.0.0.1:{port}/f.bin");
+        let o = client(rt, &["GET", &url, "-o", out.to_str().unwrap(), "-C"]);
+        let heads = seen.join().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{planted}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            !heads[0].contains("Range:"),
+            "{planted}: resumed: {}",
+            heads[0]
+        );
+        assert_eq!(std::fs::read(&out).unwrap(), body, "{planted}");
+        assert_eq!(
+            std::fs::read(&victim).unwrap(),
+            b"0123",
+            "{planted}: the victim changed"
+        );
+    }
+}
+
 per_runtime!(
+    resume_trusts_only_its_own_partial,
+    resume_never_splices,
     the_page_offers_a_log_in,
     proxied_requests_are_not_local_unless_a_trusted_proxy_says_so,
     served_files_run_in_a_sandbox,

@@ -113,13 +113,29 @@ pub fn body_digests(
     (repr, field("content-digest"))
 }
 
-/// Parses `Content-Range: bytes first-last/len` (len may be `*`).
-fn content_range(head: &ResponseHead) -> Option<(u64, u64)> {
+/// Parses `Content-Range: bytes first-last/len` (len may be `*`, `None`).
+fn content_range(head: &ResponseHead) -> Option<(u64, u64, Option<u64>)> {
     let v = head.headers.get_str("content-range")?.trim();
     let rest = v.strip_prefix("bytes ")?;
-    let (span, _len) = rest.split_once('/')?;
+    let (span, len) = rest.split_once('/')?;
     let (a, b) = span.split_once('-')?;
-    Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+    Some((
+        a.trim().parse().ok()?,
+        b.trim().parse().ok()?,
+        len.trim().parse().ok(),
+    ))
+}
+
+/// True when `head` describes the version a resume's validator names:
+/// its ETag equals the kept ETag (strongly), or its Last-Modified equals
+/// the kept date. A response that says neither cannot be trusted to
+/// continue the held bytes.
+fn same_version(head: &ResponseHead, validator: &str) -> bool {
+    if validator.starts_with('"') {
+        head.headers.get_str("etag").map(str::trim) == Some(validator)
+    } else {
+        head.headers.get_str("last-modified").map(str::trim) == Some(validator)
+    }
 }
 
 /// The complete length in `Content-Range: bytes */len` (a 416's).
@@ -378,7 +394,14 @@ impl Session {
             return Verdict::Deliver { exit, body };
         };
         match status {
-            206 if content_range(head).is_some_and(|(first, _)| first == resume.offset) => {
+            // The rest of the same version: from the held length to the
+            // end of a stated complete length, with the kept validator.
+            206 if content_range(head).is_some_and(|(first, last, total)| {
+                first == resume.offset
+                    && total.is_some_and(|t| t > first && last.checked_add(1) == Some(t))
+                    && same_version(head, &resume.validator)
+            }) =>
+            {
                 Verdict::Deliver {
                     exit,
                     body: BodyUse::Append,
@@ -388,10 +411,14 @@ impl Session {
                 self.resume = None;
                 Verdict::Follow
             }
-            416 if unsatisfied_length(head) == Some(resume.offset) => Verdict::Deliver {
-                exit: EXIT_OK,
-                body: BodyUse::Complete,
-            },
+            416 if unsatisfied_length(head) == Some(resume.offset)
+                && same_version(head, &resume.validator) =>
+            {
+                Verdict::Deliver {
+                    exit: EXIT_OK,
+                    body: BodyUse::Complete,
+                }
+            }
             416 => {
                 self.resume = None;
                 Verdict::Follow

@@ -145,7 +145,10 @@ fn resumes() {
     let hop = s.hop();
     assert_eq!(hop.head.headers.get_str("range"), Some("bytes=100-"));
     assert_eq!(hop.head.headers.get_str("if-range"), Some("\"v1\""));
-    let append = response(206, &[("Content-Range", "bytes 100-199/200")]);
+    let append = response(
+        206,
+        &[("Content-Range", "bytes 100-199/200"), ("ETag", "\"v1\"")],
+    );
     assert_eq!(
         s.clone().on_response(&append),
         Ok(Verdict::Deliver {
@@ -153,6 +156,28 @@ fn resumes() {
             body: BodyUse::Append
         })
     );
+    // Not the rest of the same version: start over, never splice.
+    for bad in [
+        response(
+            206,
+            &[("Content-Range", "bytes 100-149/200"), ("ETag", "\"v1\"")],
+        ),
+        response(
+            206,
+            &[("Content-Range", "bytes 100-199/*"), ("ETag", "\"v1\"")],
+        ),
+        response(
+            206,
+            &[("Content-Range", "bytes 100-199/200"), ("ETag", "\"v2\"")],
+        ),
+        response(206, &[("Content-Range", "bytes 100-199/200")]),
+        response(416, &[("Content-Range", "bytes */100"), ("ETag", "\"v2\"")]),
+        response(416, &[("Content-Range", "bytes */100")]),
+    ] {
+        let mut again = s.clone();
+        assert_eq!(again.on_response(&bad), Ok(Verdict::Follow), "{bad:?}");
+        assert!(again.resuming().is_none());
+    }
     assert_eq!(
         s.clone().on_response(&response(200, &[])),
         Ok(Verdict::Deliver {
@@ -161,8 +186,10 @@ fn resumes() {
         })
     );
     assert_eq!(
-        s.clone()
-            .on_response(&response(416, &[("Content-Range", "bytes */100")])),
+        s.clone().on_response(&response(
+            416,
+            &[("Content-Range", "bytes */100"), ("ETag", "\"v1\"")]
+        )),
         Ok(Verdict::Deliver {
             exit: EXIT_OK,
             body: BodyUse::Complete

@@ -12,7 +12,9 @@ use pared_core::methods::{Methods, Shown};
 use pared_core::{Method, ResponseHead};
 
 use super::error::ClientError;
-use super::output::{partial_path, read_validator, Check, Download, Sink, SinkKind};
+use super::output::{
+    open_trusted_partial, partial_path, read_validator, Check, Download, Sink, SinkKind,
+};
 use super::progress::Progress;
 use crate::tls::ClientTrust;
 
@@ -88,8 +90,10 @@ impl Job {
     pub fn resume_point(&self) -> Option<Resume> {
         let path = self.output.as_ref().filter(|_| self.resume)?;
         let part = partial_path(path)?;
-        let len = std::fs::metadata(&part).ok()?.len();
-        let file = File::open(&part).ok()?;
+        // Only a partial of our own is continued: never through a link,
+        // never one another user owns or may write.
+        let file = open_trusted_partial(&part).ok()??;
+        let len = file.metadata().ok()?.len();
         let validator = read_validator(&file)?;
         Some(Resume {
             offset: len,

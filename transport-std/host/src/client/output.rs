@@ -4,6 +4,7 @@
 
 use std::fs::File;
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use pared_core::digest::{self, Digest, Hasher};
@@ -54,6 +55,32 @@ pub fn remove_temporaries_on_signal() {
                 }
             });
     });
+}
+
+/// `O_NOFOLLOW`, for opening a partial download.
+fn libc_nofollow() -> i32 {
+    rustix::fs::OFlags::NOFOLLOW.bits() as i32
+}
+
+/// The partial download at `tmp`, if it is one to trust: a regular file
+/// (not a link: opened with `O_NOFOLLOW`), owned by this user and not
+/// writable by group or others. `Ok(None)`: nothing there, or not ours.
+pub(crate) fn open_trusted_partial(tmp: &Path) -> io::Result<Option<File>> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let file = match File::options()
+        .read(true)
+        .custom_flags(libc_nofollow())
+        .open(tmp)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        // ELOOP: a symlink at the partial's name.
+        Err(_) => return Ok(None),
+    };
+    let m = file.metadata()?;
+    let ours =
+        m.is_file() && m.uid() == rustix::process::geteuid().as_raw() && m.mode() & 0o022 == 0;
+    Ok(ours.then_some(file))
 }
 
 /// The stable name of a resumable partial download: `.NAME.pared-part`.
@@ -283,7 +310,35 @@ impl Download {
             BodyUse::Append | BodyUse::Complete => options.append(true).read(true),
             _ => options.write(true).read(true).create(true).truncate(true),
         };
-        let file = options.open(&tmp).map_err(local)?;
+        let file = match body {
+            // Append only to a partial of our own (checked again here: the
+            // one the resume was planned on may have been swapped).
+            BodyUse::Append | BodyUse::Complete => match open_trusted_partial(&tmp) {
+                Ok(Some(_)) => {
+                    options.custom_flags(libc_nofollow());
+                    options.open(&tmp).map_err(local)?
+                }
+                _ => {
+                    return Err(local(io::Error::other(
+                        "the partial download changed under us",
+                    )))
+                }
+            },
+            // Starting over: whatever is at the partial's name (a planted
+            // link, another user's file) is removed, and a new file made
+            // that nobody else can have opened.
+            _ => {
+                let _ = std::fs::remove_file(&tmp);
+                let mut fresh = File::options();
+                fresh
+                    .write(true)
+                    .read(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .custom_flags(libc_nofollow());
+                fresh.open(&tmp).map_err(local)?
+            }
+        };
         Ok(Download {
             file: Some(file),
             tmp,
