@@ -333,7 +333,46 @@ fn resume_trusts_only_its_own_partial(rt: &str) {
     }
 }
 
+/// Item 11: a client killed with SIGKILL leaves `.NAME.pared-part-PID`;
+/// the next download of NAME removes it (a live pared's is kept).
+fn stale_download_temporaries_are_cleaned(rt: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("f.bin");
+    // A PID that just ended.
+    let mut gone = Command::new("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    let stale = dir.path().join(format!(".f.bin.pared-part-{dead}"));
+    std::fs::write(&stale, b"left by a killed client").unwrap();
+    // One of a live pared (a server) stays.
+    let root = fixture();
+    let live_server = Server::start(rt, root.path(), &[]);
+    let live = dir
+        .path()
+        .join(format!(".f.bin.pared-part-{}", live_server.child.id()));
+    std::fs::write(&live, b"in use").unwrap();
+    let o = client(
+        rt,
+        &[
+            "GET",
+            &live_server.url("/hello.txt"),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), b"hello\n");
+    assert!(!stale.exists(), "the stale temporary is gone");
+    assert!(live.exists(), "a live pared's temporary stays");
+}
+
 per_runtime!(
+    stale_download_temporaries_are_cleaned,
     resume_trusts_only_its_own_partial,
     resume_never_splices,
     the_page_offers_a_log_in,

@@ -57,6 +57,39 @@ pub fn remove_temporaries_on_signal() {
     });
 }
 
+/// Removes the download temporaries of `name` beside `path` that a
+/// killed client left (`.NAME.pared-part-PID` whose PID is no running
+/// pared), if they are this user's regular files; links are left alone.
+fn remove_stale_temporaries(path: &Path, name: &std::ffi::OsStr) {
+    use std::os::unix::fs::MetadataExt;
+    let Some(name) = name.to_str() else {
+        return;
+    };
+    let prefix = format!(".{name}.pared-part-");
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    let me = rustix::process::geteuid().as_raw();
+    for e in entries.flatten() {
+        let file_name = e.file_name();
+        let Some(pid) = file_name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let ours = std::fs::symlink_metadata(e.path()).is_ok_and(|m| m.is_file() && m.uid() == me);
+        if ours && pid != std::process::id() && !crate::fs::pared_alive(pid) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// `O_NOFOLLOW`, for opening a partial download.
 fn libc_nofollow() -> i32 {
     rustix::fs::OFlags::NOFOLLOW.bits() as i32
@@ -275,6 +308,7 @@ impl Download {
         let name = path
             .file_name()
             .ok_or_else(|| local(io::Error::other("not a file name")))?;
+        remove_stale_temporaries(path, name);
         let mut tmp_name = std::ffi::OsString::from(".");
         tmp_name.push(name);
         tmp_name.push(format!(".pared-part-{}", std::process::id()));

@@ -31,7 +31,7 @@ mod upload;
 pub mod writeback;
 
 pub use digest_store::DIGEST_XATTR;
-pub use sweep::{remove_stale_uploads, sweep_stale_uploads, UPLOAD_PREFIX};
+pub use sweep::{pared_alive, remove_stale_uploads, sweep_stale_uploads, UPLOAD_PREFIX};
 pub use upload::{remove_unfinished_uploads, Upload};
 
 use self::digest_store::{compute_digest, stored_digest};

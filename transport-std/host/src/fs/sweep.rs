@@ -11,7 +11,7 @@ pub const UPLOAD_PREFIX: &str = ".pared-upload-";
 
 /// True when the process `pid` is alive and is a pared (so its upload
 /// temporaries may still be in use).
-fn pared_alive(pid: u32) -> bool {
+pub fn pared_alive(pid: u32) -> bool {
     std::fs::read(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.starts_with(b"pared"))
 }
 
