@@ -70,7 +70,7 @@ struct ServerArgs {
     /// [default: every interface, IPv6 and IPv4].
     #[arg(long, value_name = "ADDR")]
     bind: Option<String>,
-    /// Refuse PUT and DELETE (405).
+    /// Refuse every write: PUT, DELETE and the WebDAV writes (405).
     #[arg(long)]
     read_only: bool,
     /// Serve HTML as a website of your own: served files get no sandbox
@@ -126,7 +126,7 @@ struct ServerArgs {
     /// With --auth: GET, HEAD and listings need a login too.
     #[arg(long)]
     auth_reads: bool,
-    /// Without --auth: accept PUT and DELETE from every machine, not only
+    /// Without --auth: accept writes (PUT, DELETE, WebDAV) from every machine, not only
     /// from this one.
     #[arg(long)]
     public_writes: bool,

@@ -7,7 +7,7 @@
 //! reports (the last one in `X-Forwarded-For` that is not itself a
 //! trusted proxy). Without proxy headers the client is the peer.
 
-use std::net::IpAddr;
+use core::net::IpAddr;
 
 use crate::head::RequestHead;
 

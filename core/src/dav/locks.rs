@@ -8,7 +8,7 @@
 //! dropped before any decision; a write needs the token of every lock that
 //! covers what it changes, submitted by the user who took it.
 
-use super::xml::{escape_attr, escape_text};
+use super::xml::escape_text;
 
 /// One lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,7 +221,6 @@ pub fn lock_answer(locks: &[&Lock], href: &str, now: u64) -> String {
         s.push_str(&l.activelock(href, now));
     }
     s.push_str("</D:lockdiscovery></D:prop>\n");
-    let _ = escape_attr;
     s
 }
 

@@ -9,6 +9,7 @@ use std::time::Instant;
 use pared_core::server::Event;
 use pared_core::service::FsFailure;
 use pared_host::conn_end::Stop;
+use pared_host::document::take_document;
 use pared_host::fs::Upload;
 
 use super::conn::Conn;
@@ -82,25 +83,10 @@ impl Conn<'_> {
     pub(super) async fn receive_document(&mut self) -> Result<Vec<u8>, Stop> {
         self.continue_body().await?;
         let mut body = Vec::new();
-        loop {
-            let (used, event) = self
-                .conn
-                .handle_input(self.buf.data(), Instant::now())
-                .map_err(Stop::Protocol)?;
-            match event {
-                Event::Body(data) => body.extend_from_slice(data),
-                Event::NeedData => {
-                    self.buf.consume(used);
-                    self.fill().await?;
-                    continue;
-                }
-                _ => {
-                    self.buf.consume(used);
-                    return Ok(body);
-                }
-            }
-            self.buf.consume(used);
+        while !take_document(&mut self.conn, &mut self.buf, &mut body).map_err(Stop::Protocol)? {
+            self.fill().await?;
         }
+        Ok(body)
     }
 
     /// Streams the body into the upload in batches written on the blocking

@@ -16,6 +16,7 @@
 //!   [`conn_slots`] (per-client and global connection limits),
 //!   [`next_request`] (what the bytes between requests give),
 //!   [`recv_buf`] (receive buffers given back while idle),
+//!   [`document`] (a small request body read into memory),
 //!   [`conn_end`] (why a connection stops, answers outside a request),
 //!   [`access_log`], [`shutdown`], [`wait`].
 //! - [`client`]: the client's job, errors, output and progress, shared by
@@ -31,6 +32,7 @@ pub mod conn_end;
 pub mod conn_slots;
 pub mod dav;
 pub mod digest_cache;
+pub mod document;
 pub mod exchange;
 pub mod fs;
 pub mod listener;

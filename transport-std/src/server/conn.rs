@@ -17,6 +17,7 @@ use pared_host::conn_end::{
     reset_if_stalled, Stop,
 };
 use pared_host::conn_slots::Slot;
+use pared_host::document::take_document;
 use pared_host::exchange::{Answer, Plan, Receive};
 use pared_host::fs::Upload;
 use pared_host::listener::{recv_capacity, UPLOAD_BUFFER};
@@ -376,25 +377,10 @@ impl Conn<'_> {
     fn receive_document(&mut self) -> Result<Vec<u8>, Stop> {
         self.continue_body()?;
         let mut body = Vec::new();
-        loop {
-            let (used, event) = self
-                .conn
-                .handle_input(self.buf.data(), Instant::now())
-                .map_err(Stop::Protocol)?;
-            match event {
-                Event::Body(data) => body.extend_from_slice(data),
-                Event::NeedData => {
-                    self.buf.consume(used);
-                    self.fill()?;
-                    continue;
-                }
-                _ => {
-                    self.buf.consume(used);
-                    return Ok(body);
-                }
-            }
-            self.buf.consume(used);
+        while !take_document(&mut self.conn, &mut self.buf, &mut body).map_err(Stop::Protocol)? {
+            self.fill()?;
         }
+        Ok(body)
     }
 
     /// Streams the request body into the upload; the upload is removed if

@@ -41,8 +41,8 @@ impl Root {
             })
     }
 
-    /// MKCOL: a new directory at `path`. 405 (`Denied` is not it: see
-    /// [`MkcolFailure`]) when something is there, 409 without a parent.
+    /// MKCOL: a new directory at `path`; [`MkcolFailure::Exists`] (405)
+    /// when something is there, a 409 failure without a parent.
     pub fn make_dir(&self, path: &RelPath) -> Result<(), MkcolFailure> {
         let name = path.file_name().ok_or(MkcolFailure::Exists)?;
         let dir = self.existing_parent(path).map_err(MkcolFailure::Fs)?;
