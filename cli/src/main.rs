@@ -86,10 +86,16 @@ struct ServerArgs {
     /// with none idle, accepting pauses.
     #[arg(long, default_value_t = 512)]
     max_connections: usize,
-    /// Connections one client (IPv4 address, IPv6 /64) may hold at once;
-    /// more get 503 (0: no limit).
+    /// Connections one client (IPv4 address, IPv6 prefix) may hold at
+    /// once; more get 503 (0: no limit).
     #[arg(long, default_value_t = 64)]
     max_per_client: usize,
+    /// Leading bits of an IPv6 address that name one client, for
+    /// --max-per-client (a /56 by default: a home's delegation, so one
+    /// host cannot multiply itself over its own addresses).
+    #[arg(long, default_value_t = pared_core::admission::DEFAULT_IPV6_PREFIX,
+          value_parser = clap::value_parser!(u8).range(1..=128))]
+    ipv6_client_prefix: u8,
     /// Requests one connection may carry before it is closed (0: no limit).
     #[arg(long, default_value_t = 1000)]
     max_requests: u32,
@@ -136,6 +142,12 @@ struct ServerArgs {
     /// machine.
     #[arg(long, value_name = "ADDR")]
     trusted_proxy: Vec<IpAddr>,
+    /// A host name that names this machine (repeatable): writes from this
+    /// machine must use it, `localhost` or an IP address in their Host
+    /// (a guard against DNS rebinding). The machine's own host name, and
+    /// that name under `.local`, count already.
+    #[arg(long, value_name = "NAME")]
+    local_name: Vec<String>,
     /// Serve https with this certificate chain (PEM); needs --tls-key.
     /// SIGHUP reloads both files (a bad new pair keeps the old one).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -224,6 +236,7 @@ impl ServerArgs {
         };
         o.max_connections = (self.max_connections > 0).then_some(self.max_connections);
         o.max_per_client = (self.max_per_client > 0).then_some(self.max_per_client);
+        o.ipv6_client_prefix = self.ipv6_client_prefix;
         o.connection.max_requests = (self.max_requests > 0).then_some(self.max_requests);
         o.connection.min_send_rate = self.min_send_rate;
         o.grace = Duration::from_secs_f64(self.grace);
@@ -239,6 +252,10 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
         reads_need_auth: args.auth_reads,
         public_writes: args.public_writes,
         trusted_proxies: args.trusted_proxy.clone(),
+        local_names: pared_host::access::machine_names()
+            .into_iter()
+            .chain(args.local_name.iter().cloned())
+            .collect(),
     };
     if args.auth_reads && opts.auth.users.is_empty() {
         return Err("--auth-reads needs users (--auth or --auth-file)".into());

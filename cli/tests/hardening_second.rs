@@ -100,7 +100,7 @@ fn refusal_before_the_body_says_close(rt: &str) {
     let s = Server::start(rt, root.path(), &["--auth", "ann:pw"]);
     let mut c = s.connect();
     c.write_all(
-        b"PUT /x.txt HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+        b"PUT /x.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
     )
     .unwrap();
     let r = read_response(&mut c, false);
@@ -117,7 +117,8 @@ fn put_via(port: u16, extra: &str) -> u16 {
     let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     c.write_all(
-        format!("PUT /via.txt HTTP/1.0\r\nHost: h\r\n{extra}Content-Length: 1\r\n\r\nx").as_bytes(),
+        format!("PUT /via.txt HTTP/1.0\r\nHost: localhost\r\n{extra}Content-Length: 1\r\n\r\nx")
+            .as_bytes(),
     )
     .unwrap();
     read_response(&mut c, false).status
@@ -371,7 +372,90 @@ fn stale_download_temporaries_are_cleaned(rt: &str) {
     assert!(live.exists(), "a live pared's temporary stays");
 }
 
+/// Item 8: a write allowed because it comes from this machine must name
+/// the server as only this machine can (DNS rebinding), and carry no
+/// other site's Origin.
+fn local_writes_check_host_and_origin(rt: &str) {
+    let root = fixture();
+    let s = Server::start(rt, root.path(), &["--local-name", "build-box"]);
+    let port = s.port;
+    let put = |name: &str, host: &str, origin: Option<&str>| {
+        let origin = origin
+            .map(|o| format!("Origin: {o}\r\n"))
+            .unwrap_or_default();
+        raw(
+            &s,
+            format!(
+                "PUT /{name} HTTP/1.1\r\nHost: {host}\r\n{origin}Connection: close\r\nContent-Length: 2\r\n\r\nok"
+            )
+            .as_bytes(),
+        )
+    };
+    let rebound = put("a.txt", &format!("evil.example:{port}"), None);
+    assert_eq!(rebound.status, 403);
+    assert!(String::from_utf8_lossy(&rebound.body).contains("DNS rebinding"));
+    assert!(!root.path().join("a.txt").exists());
+    let cross = put(
+        "b.txt",
+        &format!("127.0.0.1:{port}"),
+        Some("http://evil.example"),
+    );
+    assert_eq!(cross.status, 403);
+    assert_eq!(
+        put("c.txt", &format!("127.0.0.1:{port}"), Some("null")).status,
+        403,
+        "a sandboxed page"
+    );
+    assert!(!root.path().join("b.txt").exists() && !root.path().join("c.txt").exists());
+    for (name, host) in [
+        ("d.txt", format!("localhost:{port}")),
+        ("e.txt", format!("[::1]:{port}")),
+        ("f.txt", format!("build-box:{port}")),
+        ("g.txt", format!("sub.localhost:{port}")),
+    ] {
+        let origin = format!("http://{host}");
+        assert_eq!(put(name, &host, Some(&origin)).status, 201, "{host}");
+    }
+    // DELETE and WebDAV writes are checked the same way.
+    let del = raw(
+        &s,
+        format!("DELETE /d.txt HTTP/1.1\r\nHost: evil.example:{port}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    assert_eq!(del.status, 403);
+    let mkcol = raw(
+        &s,
+        format!("MKCOL /new/ HTTP/1.1\r\nHost: evil.example:{port}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    assert_eq!(mkcol.status, 403);
+    assert!(root.path().join("d.txt").exists() && !root.path().join("new").exists());
+    // Reads are not writes: a GET under any name is served.
+    let read = raw(
+        &s,
+        format!(
+            "GET /hello.txt HTTP/1.1\r\nHost: evil.example:{port}\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(read.status, 200);
+    // With --public-writes, or with users, the name does not matter.
+    let open = Server::start(rt, root.path(), &["--public-writes"]);
+    let r = raw(
+        &open,
+        b"PUT /h.txt HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx",
+    );
+    assert_eq!(r.status, 201);
+    let users = Server::start(rt, root.path(), &["--auth", "ann:pw"]);
+    let r = raw(
+        &users,
+        b"PUT /i.txt HTTP/1.1\r\nHost: evil.example\r\nAuthorization: Basic YW5uOnB3\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx",
+    );
+    assert_eq!(r.status, 201);
+}
+
 per_runtime!(
+    local_writes_check_host_and_origin,
     stale_download_temporaries_are_cleaned,
     resume_trusts_only_its_own_partial,
     resume_never_splices,

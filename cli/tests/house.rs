@@ -26,7 +26,8 @@ fn options_from_the_table(rt: &str) {
     for target in ["*", "/hello.txt", "/"] {
         let r = raw(
             &s,
-            format!("OPTIONS {target} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").as_bytes(),
+            format!("OPTIONS {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
         );
         assert_eq!(r.status, 200, "OPTIONS {target}");
         assert_eq!(
@@ -70,7 +71,7 @@ fn chunked_put_is_stored_whole(rt: &str) {
     // Several chunks, an extension, and a trailer that is read and ignored.
     let r = raw(
         &s,
-        b"PUT /chunked.txt HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+        b"PUT /chunked.txt HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
           5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: t\r\n\r\n",
     );
     assert_eq!(r.status, 201, "{}", r.head);
@@ -120,7 +121,7 @@ fn chunked_put_is_whole_or_absent(rt: &str) {
     let s = Server::start(rt, root.path(), &["--max-upload", "1K"]);
     // Over the limit as it arrives: 413, nothing stored.
     let mut big =
-        b"PUT /big.bin HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        b"PUT /big.bin HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     for _ in 0..3 {
         big.extend_from_slice(b"200\r\n");
         big.extend_from_slice(&[b'x'; 512]);
@@ -133,7 +134,7 @@ fn chunked_put_is_whole_or_absent(rt: &str) {
     // A malformed chunk size: 400, nothing stored, the old file kept.
     let r = raw(
         &s,
-        b"PUT /hello.txt HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n",
+        b"PUT /hello.txt HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n",
     );
     assert_eq!(r.status, 400, "{}", r.head);
     assert_eq!(
@@ -144,7 +145,7 @@ fn chunked_put_is_whole_or_absent(rt: &str) {
     {
         let mut c = s.connect();
         c.write_all(
-            b"PUT /cut.bin HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc",
+            b"PUT /cut.bin HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc",
         )
         .expect("send");
     }

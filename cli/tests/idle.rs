@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use support::*;
 
-const GET: &[u8] = b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+const GET: &[u8] = b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
 /// `n` connections, each answered once and left open.
 fn open_idle(server: &Server, n: usize) -> Vec<TcpStream> {

@@ -19,7 +19,7 @@ fn balancer(a: &Server, b: &Server) -> Nginx {
         "upstream pared {{ server 127.0.0.1:{}; server 127.0.0.1:{}; }}\n\
          server {{ listen 127.0.0.1:{{port}};\n\
            client_max_body_size 0;\n\
-           location / {{ proxy_pass http://pared; proxy_next_upstream off; }} }}",
+           location / {{ proxy_pass http://pared; proxy_next_upstream off;\n             proxy_set_header Host $host; }} }}",
         a.port, b.port
     ))
 }
@@ -50,7 +50,11 @@ fn read_modify_write_behind_nginx_loses_nothing() {
                 let mut rounds = 0;
                 while Instant::now() < end && rounds < 2_000 {
                     rounds += 1;
-                    let r = request(port, "GET /counter.txt HTTP/1.0\r\nHost: x\r\n\r\n", b"");
+                    let r = request(
+                        port,
+                        "GET /counter.txt HTTP/1.0\r\nHost: localhost\r\n\r\n",
+                        b"",
+                    );
                     assert_eq!(r.status, 200);
                     let etag = r.header("etag").expect("etag");
                     let n: u64 = String::from_utf8_lossy(&r.body).parse().expect("number");
@@ -58,7 +62,7 @@ fn read_modify_write_behind_nginx_loses_nothing() {
                     let w = request(
                         port,
                         &format!(
-                            "PUT /counter.txt HTTP/1.0\r\nHost: x\r\nIf-Match: {etag}\r\n\
+                            "PUT /counter.txt HTTP/1.0\r\nHost: localhost\r\nIf-Match: {etag}\r\n\
                              Content-Length: {}\r\n\r\n",
                             body.len()
                         ),
@@ -119,7 +123,7 @@ fn create_only_has_one_winner_per_name() {
                     let r = request(
                         port,
                         &format!(
-                            "PUT /new/{k}.txt HTTP/1.0\r\nHost: x\r\nIf-None-Match: *\r\n\
+                            "PUT /new/{k}.txt HTTP/1.0\r\nHost: localhost\r\nIf-None-Match: *\r\n\
                              Content-Length: {}\r\n\r\n",
                             body.len()
                         ),

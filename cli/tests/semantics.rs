@@ -14,7 +14,7 @@ fn req(s: &Server, text: &str) -> Response {
 }
 
 fn get_with(s: &Server, path: &str, fields: &[(&str, &str)]) -> Response {
-    let mut r = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
+    let mut r = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
     for (n, v) in fields {
         r.push_str(&format!("{n}: {v}\r\n"));
     }
@@ -25,7 +25,7 @@ fn get_with(s: &Server, path: &str, fields: &[(&str, &str)]) -> Response {
 fn put_with(s: &Server, path: &str, body: &[u8], fields: &[(&str, &str)]) -> Response {
     let mut c = s.connect();
     let mut r = format!(
-        "PUT {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
+        "PUT {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
     for (n, v) in fields {
@@ -39,7 +39,7 @@ fn put_with(s: &Server, path: &str, body: &[u8], fields: &[(&str, &str)]) -> Res
 }
 
 fn delete_with(s: &Server, path: &str, fields: &[(&str, &str)]) -> Response {
-    let mut r = format!("DELETE {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
+    let mut r = format!("DELETE {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
     for (n, v) in fields {
         r.push_str(&format!("{n}: {v}\r\n"));
     }

@@ -63,7 +63,7 @@ fn lock_body(scope: &str) -> String {
 fn lock_request(path: &str, scope: &str) -> String {
     let body = lock_body(scope);
     format!(
-        "LOCK {path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\nTimeout: Second-60\r\n\
+        "LOCK {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nTimeout: Second-60\r\n\
          Content-Type: application/xml\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
@@ -71,7 +71,7 @@ fn lock_request(path: &str, scope: &str) -> String {
 
 fn put_request(path: &str, body: &str, extra: &str) -> String {
     format!(
-        "PUT {path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n{extra}Content-Length: {}\r\n\r\n{body}",
+        "PUT {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{extra}Content-Length: {}\r\n\r\n{body}",
         body.len()
     )
 }
@@ -107,7 +107,7 @@ fn locks_hold_across_two_processes_on_one_root() {
     let r = send(
         &b,
         &format!(
-            "PROPFIND /hello.txt HTTP/1.1\r\nHost: h\r\nDepth: 0\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            "PROPFIND /hello.txt HTTP/1.1\r\nHost: localhost\r\nDepth: 0\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         ),
     );
@@ -124,7 +124,7 @@ fn locks_hold_across_two_processes_on_one_root() {
     // Unlocked through the other process, anyone may write again.
     let r = send(
         &c,
-        &format!("UNLOCK /hello.txt HTTP/1.1\r\nHost: h\r\nConnection: close\r\nLock-Token: <{token}>\r\n\r\n"),
+        &format!("UNLOCK /hello.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nLock-Token: <{token}>\r\n\r\n"),
     );
     assert_eq!(r.status, 204, "{}", r.head);
     assert_eq!(send(&b, &put_request("/hello.txt", "free", "")).status, 200);
@@ -137,16 +137,16 @@ fn hostile_inputs_are_refused(rt: &str) {
     let copy = |dest: &str, src: &str| {
         send(
             &s,
-            &format!("COPY {src} HTTP/1.1\r\nHost: h\r\nConnection: close\r\nDestination: {dest}\r\n\r\n"),
+            &format!("COPY {src} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nDestination: {dest}\r\n\r\n"),
         )
         .status
     };
     // Destinations outside the root, plainly and encoded.
     for dest in [
-        "http://h/../escaped.txt",
-        "http://h/%2e%2e/escaped.txt",
+        "http://localhost/../escaped.txt",
+        "http://localhost/%2e%2e/escaped.txt",
         "/..%2fescaped.txt",
-        "http://h/sub/%2E%2E/%2E%2E/escaped.txt",
+        "http://localhost/sub/%2E%2E/%2E%2E/escaped.txt",
     ] {
         let status = copy(dest, "/hello.txt");
         assert!(status == 403 || status == 400, "{dest}: {status}");
@@ -159,15 +159,15 @@ fn hostile_inputs_are_refused(rt: &str) {
     assert_eq!(
         send(
             &s,
-            "MKCOL /box/ HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+            "MKCOL /box/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
         )
         .status,
         201
     );
-    assert_eq!(copy("http://h/box/inner/", "/box/"), 403);
+    assert_eq!(copy("http://localhost/box/inner/", "/box/"), 403);
     let r = send(
         &s,
-        "MOVE /box/ HTTP/1.1\r\nHost: h\r\nConnection: close\r\nDestination: /box/deeper/\r\n\r\n",
+        "MOVE /box/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nDestination: /box/deeper/\r\n\r\n",
     );
     assert_eq!(r.status, 403);
     // XML with entities, external entities or a DTD: 400, nothing expanded.
@@ -182,7 +182,7 @@ fn hostile_inputs_are_refused(rt: &str) {
             let r = send(
                 &s,
                 &format!(
-                    "{method} /hello.txt HTTP/1.1\r\nHost: h\r\nDepth: 0\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+                    "{method} /hello.txt HTTP/1.1\r\nHost: localhost\r\nDepth: 0\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
                     body.len()
                 ),
             );
@@ -194,7 +194,7 @@ fn hostile_inputs_are_refused(rt: &str) {
     for depth in ["Depth: infinity\r\n", ""] {
         let r = send(
             &s,
-            &format!("PROPFIND / HTTP/1.1\r\nHost: h\r\n{depth}Connection: close\r\nContent-Length: 0\r\n\r\n"),
+            &format!("PROPFIND / HTTP/1.1\r\nHost: localhost\r\n{depth}Connection: close\r\nContent-Length: 0\r\n\r\n"),
         );
         assert_eq!(r.status, 403);
         assert!(String::from_utf8_lossy(&r.body).contains("propfind-finite-depth"));
@@ -204,7 +204,7 @@ fn hostile_inputs_are_refused(rt: &str) {
     let r = send(
         &s,
         &format!(
-            "PROPPATCH /hello.txt HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{big}",
+            "PROPPATCH /hello.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{big}",
             big.len()
         ),
     );
@@ -213,7 +213,7 @@ fn hostile_inputs_are_refused(rt: &str) {
     assert_eq!(copy("/.pared-locks", "/hello.txt"), 403);
     let r = send(
         &s,
-        "PROPFIND / HTTP/1.1\r\nHost: h\r\nDepth: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        "PROPFIND / HTTP/1.1\r\nHost: localhost\r\nDepth: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
     );
     assert_eq!(r.status, 207);
     let listing = String::from_utf8_lossy(&r.body);

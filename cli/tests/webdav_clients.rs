@@ -120,4 +120,19 @@ fn cadaver_script(rt: &str) {
     assert!(!root.path().join("d/x.txt").exists());
 }
 
-per_runtime!(rclone_session, cadaver_script);
+/// rclone lists a folder whose 207 is streamed (chunked, in pieces).
+fn rclone_lists_a_big_folder(rt: &str) {
+    let root = fixture();
+    let dir = root.path().join("big");
+    std::fs::create_dir(&dir).unwrap();
+    for i in 0..3000 {
+        std::fs::write(dir.join(format!("f{i:04}")), b"z").unwrap();
+    }
+    let s = Server::start(rt, root.path(), &[]);
+    let listing = ok(&rclone(&s, &["lsf", ":webdav:big"]));
+    let names: Vec<&str> = listing.lines().filter(|l| l.starts_with('f')).collect();
+    assert_eq!(names.len(), 3000, "{}", &listing[..listing.len().min(500)]);
+    assert!(names.contains(&"f2999"));
+}
+
+per_runtime!(rclone_session, cadaver_script, rclone_lists_a_big_folder);

@@ -223,6 +223,10 @@ pub struct AuthConfig {
     /// (`--trusted-proxy`); a request with proxy headers from any other
     /// peer never counts as local.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Host names besides IP literals and `localhost` that name this
+    /// machine, for the DNS-rebinding guard on local writes (the machine's
+    /// own host name, and `--local-name`).
+    pub local_names: Vec<String>,
 }
 
 impl AuthConfig {
@@ -300,6 +304,9 @@ pub enum Access {
     Challenge,
     /// 403: a write from another machine while no users are configured.
     WritesNeedAuth,
+    /// 403: a write from this machine that names the server by a name
+    /// only DNS gives, or comes from another site's page (DNS rebinding).
+    Foreign(crate::local_origin::Foreign),
 }
 
 /// True when this visitor may write (PUT, DELETE): without users, a
@@ -359,10 +366,16 @@ pub fn wants_login(req: &RequestHead) -> bool {
 pub fn access(config: &AuthConfig, methods: &Methods, req: &RequestHead, peer: IpAddr) -> Access {
     let write = methods.effect(&req.method) == Some(Effect::Write);
     if config.users.is_empty() {
-        return if write && !config.public_writes && !config.is_local(req, peer) {
-            Access::WritesNeedAuth
-        } else {
-            Access::Allowed
+        if !write || config.public_writes {
+            return Access::Allowed;
+        }
+        if !config.is_local(req, peer) {
+            return Access::WritesNeedAuth;
+        }
+        // Local, unless a rebound name or another site's page sent it.
+        return match crate::local_origin::check(req, &config.local_names) {
+            Ok(()) => Access::Allowed,
+            Err(why) => Access::Foreign(why),
         };
     }
     // A read with credentials is served as that user (so the page shows

@@ -15,6 +15,7 @@ mod error;
 pub mod fetch;
 mod head;
 pub mod listing;
+pub mod local_origin;
 pub mod log;
 pub mod methods;
 mod mime;

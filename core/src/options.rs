@@ -18,9 +18,13 @@ pub struct ServerOptions {
     /// takes the slot of the longest-idle keep-alive connection; with none
     /// idle, accepting pauses. Default 512; `None` means no limit.
     pub max_connections: Option<usize>,
-    /// Connections one client (an IPv4 address, an IPv6 /64) may hold at
-    /// once; more get 503 and are closed. Default 64; `None` means no limit.
+    /// Connections one client (an IPv4 address, an IPv6 prefix of
+    /// `ipv6_client_prefix` bits) may hold at once; more get 503 and are
+    /// closed. Default 64; `None` means no limit.
     pub max_per_client: Option<usize>,
+    /// How many leading bits of an IPv6 address name one client. Default
+    /// [`crate::admission::DEFAULT_IPV6_PREFIX`] (a /56).
+    pub ipv6_client_prefix: u8,
     /// How long in-flight requests may run after SIGINT/SIGTERM. Default 10 s.
     pub grace: Duration,
     /// Write one access-log line per request to stderr. Default on.
@@ -36,6 +40,7 @@ impl Default for ServerOptions {
             service: ServiceConfig::default(),
             max_connections: Some(512),
             max_per_client: Some(64),
+            ipv6_client_prefix: crate::admission::DEFAULT_IPV6_PREFIX,
             grace: Duration::from_secs(10),
             access_log: true,
             auth: crate::auth::AuthConfig::default(),

@@ -99,6 +99,12 @@ impl RelPath {
         })
     }
 
+    /// True when `name` is one segment a request could address beneath
+    /// this path (what [`RelPath::join`] accepts), without building it.
+    pub fn can_join(&self, name: &str) -> bool {
+        check_segment(name, self.segments.is_empty()).is_ok()
+    }
+
     /// The path percent-encoded for a URL: exactly one leading `/`, and a
     /// trailing `/` when `dir` is true.
     pub fn href(&self, dir: bool) -> String {

@@ -68,7 +68,8 @@ pub fn run(mut session: Session, job: &Job, opts: &ClientOptions) -> Result<u8, 
                 stream.set_read_timeout(wait).map_err(net)?;
                 let mut tls = Tls::client(job.tls_config()?, &hop.target.host)
                     .map_err(|f| tls_error(&hop.target, f))?;
-                handshake(&stream, &mut tls, None).map_err(|e| wire_error(&hop.target, e, &net))?;
+                handshake(&stream, &mut tls, None, None)
+                    .map_err(|e| wire_error(&hop.target, e, &net))?;
                 Wire::Tls(stream, Box::new(tls))
             }
         };

@@ -449,3 +449,40 @@ pub fn scripted_server(
     });
     (port, h)
 }
+
+/// A connection to `server` from the loopback address `from` (127.0.0.x),
+/// with a receive buffer of `rcvbuf` bytes set before it connects.
+pub fn connect_from(server: &Server, from: &str, rcvbuf: Option<usize>) -> TcpStream {
+    use rustix::net::{AddressFamily, SocketType};
+    let fd: std::os::fd::OwnedFd =
+        rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).expect("socket");
+    if let Some(n) = rcvbuf {
+        rustix::net::sockopt::set_socket_recv_buffer_size(&fd, n).unwrap();
+    }
+    let local: std::net::IpAddr = from.parse().unwrap();
+    rustix::net::bind(&fd, &std::net::SocketAddr::new(local, 0)).expect("bind");
+    let remote: std::net::SocketAddr = server.addr().parse().unwrap();
+    rustix::net::connect(&fd, &remote).expect("connect");
+    let s = TcpStream::from(fd);
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+/// One probe from `from`: a GET that must be answered within 3 s.
+pub fn probe(server: &Server, from: &str) -> bool {
+    let start = Instant::now();
+    let mut s = connect_from(server, from, None);
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    if s.write_all(b"GET /hello.txt HTTP/1.0\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut buf = Vec::new();
+    let ok = s.read_to_end(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.0 200");
+    ok && start.elapsed() < Duration::from_secs(3)
+}
+
+/// How many of `n` probes from `from` pass.
+pub fn probes_pass(server: &Server, from: &str, n: usize) -> usize {
+    (0..n).filter(|_| probe(server, from)).count()
+}

@@ -70,7 +70,18 @@ impl Multistatus {
         self.out.push_str("</D:response>");
     }
 
-    /// The finished body.
+    /// The bytes written so far, taken out: a 207 over a folder of any
+    /// size is sent in pieces as it is written, never held whole.
+    pub fn take(&mut self) -> String {
+        std::mem::take(&mut self.out)
+    }
+
+    /// How many bytes are written and not yet taken.
+    pub fn pending(&self) -> usize {
+        self.out.len()
+    }
+
+    /// The finished body (what is left of it after [`Multistatus::take`]).
     pub fn finish(mut self) -> String {
         self.out.push_str("</D:multistatus>\n");
         self.out

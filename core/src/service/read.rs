@@ -143,12 +143,17 @@ pub fn index_reply(
     }
 }
 
-/// The answer with a directory listing of `len` bytes of HTML.
-pub fn listing_reply(req: &RequestHead, len: usize, now: SystemTime) -> Reply {
+/// The answer with a directory listing of `len` bytes of HTML. A HEAD
+/// passes `None`: its page is never rendered (a folder of any size costs
+/// a HEAD nothing), and RFC 9110 §9.3.2 lets a HEAD answer leave out
+/// what only generating the content would tell.
+pub fn listing_reply(req: &RequestHead, len: Option<usize>, now: SystemTime) -> Reply {
     let mut head = base(StatusCode::OK, now);
     head.headers
         .append("Content-Type", "text/html; charset=utf-8");
-    head.headers.append_u64("Content-Length", len as u64);
+    if let Some(len) = len {
+        head.headers.append_u64("Content-Length", len as u64);
+    }
     head.headers.append(
         "Content-Security-Policy",
         crate::listing::content_security_policy(),

@@ -116,6 +116,14 @@ pub fn access_reply(
             b"403 Forbidden: writes from other machines need --auth (or --public-writes)\n",
             now,
         )),
+        Access::Foreign(why) => {
+            use crate::local_origin::Foreign;
+            let text: &'static [u8] = match why {
+                Foreign::Host(_) => b"403 Forbidden: writes from this machine need a Host that only this machine answers to (localhost, an IP address, or --local-name): a guard against DNS rebinding; use --auth for other names\n",
+                Foreign::Origin(_) => b"403 Forbidden: a write from another site's page (its Origin is not the Host it names): a guard against DNS rebinding\n",
+            };
+            Some(text_reply(StatusCode::FORBIDDEN, Some(method), text, now))
+        }
     }
 }
 
@@ -161,10 +169,18 @@ pub fn empty_reply(status: StatusCode, now: SystemTime) -> Reply {
 /// An answer whose body is `len` bytes of XML the caller generated (a
 /// WebDAV 207 or lock discovery).
 pub fn xml_reply(status: StatusCode, len: usize, now: SystemTime) -> Reply {
+    let mut reply = xml_stream_reply(status, now);
+    reply.head.headers.append_u64("Content-Length", len as u64);
+    reply
+}
+
+/// An answer whose XML body is generated while it is sent (a 207 over a
+/// folder of any size): no Content-Length, so the connection sends it
+/// chunked to HTTP/1.1 clients and close-delimited to HTTP/1.0 ones.
+pub fn xml_stream_reply(status: StatusCode, now: SystemTime) -> Reply {
     let mut head = base(status, now);
     head.headers
         .append("Content-Type", "application/xml; charset=utf-8");
-    head.headers.append_u64("Content-Length", len as u64);
     Reply {
         head,
         body: ReplyBody::Generated,

@@ -55,6 +55,7 @@ async fn tls_accept(
     config: &Arc<pared_host::tls::TlsServerConfig>,
     shared: &Shared,
     peer: std::net::IpAddr,
+    slot: &Slot,
 ) -> Option<Tls> {
     let limit = handshake_limit(shared.opts.connection.head_timeout);
     let started = async {
@@ -77,10 +78,23 @@ async fn tls_accept(
         handshake(&mut stream, &mut tls).await?;
         Ok(Some(tls))
     };
-    let outcome = future::or(async { Some(started.await) }, async {
-        Timer::after(limit).await;
-        None
-    })
+    // At the global limit, the handshake that has run the longest gives
+    // way to a waiting connection (see `conn_slots`), as does a shutdown.
+    let outcome = future::or(
+        async { Some(started.await) },
+        future::or(
+            async {
+                Timer::after(limit).await;
+                None
+            },
+            async {
+                changed(slot, &shared.stop).await;
+                Some(Err(io::Error::other(
+                    "closed to make room for a waiting connection",
+                )))
+            },
+        ),
+    )
     .await;
     match outcome {
         Some(Ok(tls)) => tls,
@@ -151,7 +165,7 @@ pub(super) fn handle<'a>(
         let accepted = Instant::now();
         let tls = match &shared.tls {
             None => None,
-            Some(config) => match Box::pin(tls_accept(&raw, config, shared, peer)).await {
+            Some(config) => match Box::pin(tls_accept(&raw, config, shared, peer, slot)).await {
                 Some(tls) => Some(Box::new(tls)),
                 None => return Ok(()),
             },
@@ -459,21 +473,4 @@ async fn changed(slot: &Slot, stop: &Shutdown) {
         }
     })
     .await
-}
-
-/// Runs a write, failing it once `limit` passes.
-pub(super) async fn timed<T>(
-    limit: Option<Duration>,
-    fut: impl std::future::Future<Output = io::Result<T>>,
-) -> Result<T, Stop> {
-    match limit {
-        None => Ok(fut.await?),
-        Some(t) => future::or(async { Some(fut.await) }, async {
-            Timer::after(t).await;
-            None
-        })
-        .await
-        .ok_or(Stop::Protocol(ProtocolError::BodyStalled))?
-        .map_err(Stop::Io),
-    }
 }

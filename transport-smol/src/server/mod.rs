@@ -59,7 +59,7 @@ pub fn serve(
     tls: Option<Arc<pared_host::tls::TlsServerConfig>>,
 ) -> io::Result<()> {
     pared_host::fs::sweep_stale_uploads(&root);
-    pared_host::listener::raise_open_files_limit();
+    pared_host::listener::prepare_process();
     pared_host::listener::nodelay_for_accepted(&listener);
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let permits = opts

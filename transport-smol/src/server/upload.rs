@@ -71,10 +71,8 @@ impl Conn<'_> {
         self.out.clear();
         self.conn.accept_body(&mut self.out);
         if !self.out.is_empty() {
-            let out = std::mem::take(&mut self.out);
-            let r = self.write_out(&out).await;
-            self.out = out;
-            r?;
+            self.write_out(self.out.len(), rustix::net::SendFlags::empty())
+                .await?;
         }
         Ok(())
     }

@@ -153,3 +153,15 @@ pub struct Admitted {
     /// controls.
     pub writable: bool,
 }
+
+/// The names this machine answers to besides `localhost` and its
+/// addresses: its host name, and that name under `.local` (mDNS), for the
+/// DNS-rebinding guard on local writes. Empty when the kernel has none.
+pub fn machine_names() -> Vec<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let name = name.trim().to_ascii_lowercase();
+    if name.is_empty() || name == "localhost" || name == "(none)" {
+        return Vec::new();
+    }
+    vec![format!("{name}.local"), name]
+}

@@ -1,14 +1,17 @@
 //! Connection slots, shared by every runtime: per-client admission (core's
-//! [`Admission`]), an idle mark per connection, and making room at the
-//! global limit by closing the connection idle the longest (core's
-//! [`idle_victim`]) when a new one is waiting.
+//! [`Admission`]), a phase mark per connection (idle, in a head or TLS
+//! handshake, or serving), and making room at the global limit when a new
+//! connection is waiting: the connection idle the longest gives way, or,
+//! when none is idle, the one that has been sending its head the longest
+//! (core's [`victim`]), so slow heads and slow handshakes cannot hold the
+//! server full.
 //!
-//! Marking a connection idle or busy is one atomic store; the registry's
-//! lock is taken only when a connection starts or ends, and when the
-//! server is full. A connection told to give way notices at its next
-//! idle wake-up and closes itself (an async connection is woken for it at
-//! once, a blocking one within the shutdown poll, 100 ms): no descriptor
-//! is duplicated or closed from outside.
+//! Marking a connection's phase is one atomic store; the registry's lock
+//! is taken only when a connection starts or ends, and when the server is
+//! full. A connection told to give way notices at its next wake-up
+//! between requests or in its head and closes itself (an idle async
+//! connection is woken for it at once; others within the shutdown poll,
+//! at most 500 ms): no descriptor is duplicated or closed from outside.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -19,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use pared_core::admission::{idle_victim, Admission};
+use pared_core::admission::{victim, Admission, Phase};
 use pared_core::ServerOptions;
 
 /// The registry of live connections.
@@ -61,12 +64,16 @@ impl Hasher for IdHasher {
     }
 }
 
+/// The bit of a phase mark that says "in a head" (clear: idle).
+const IN_HEAD: u64 = 1 << 63;
+
 /// What the registry and a connection share about the connection.
 #[derive(Debug, Default)]
 struct State {
-    /// 0 while busy; else 1 + nanoseconds since the registry's epoch at
-    /// which the connection went idle.
-    idle: AtomicU64,
+    /// 0 while serving a request; else [`IN_HEAD`] for a connection in its
+    /// head or handshake (clear: idle between requests), with 1 +
+    /// nanoseconds since the registry's epoch at which that phase began.
+    mark: AtomicU64,
     /// Set when the connection must give its slot to a waiting one.
     evict: AtomicBool,
     /// Wakes an async connection waiting between requests, so it notices
@@ -96,7 +103,7 @@ impl Slots {
     pub fn new(opts: &ServerOptions) -> Arc<Slots> {
         Arc::new(Slots {
             inner: Mutex::new(Inner {
-                admission: Admission::new(opts.max_per_client),
+                admission: Admission::new(opts.max_per_client, opts.ipv6_client_prefix),
                 conns: HashMap::default(),
                 next: 0,
             }),
@@ -116,12 +123,15 @@ impl Slots {
         inner.next += 1;
         let state = Arc::new(State::default());
         inner.conns.insert(id, state.clone());
-        Some(Slot {
+        let slot = Slot {
             slots: self.clone(),
             id,
             ip,
             state,
-        })
+        };
+        // A new connection is in its handshake or first head.
+        slot.mark(SlotPhase::Head);
+        Some(slot)
     }
 
     /// Connections admitted and not yet ended.
@@ -134,27 +144,30 @@ impl Slots {
         self.max.is_some_and(|max| self.active() >= max)
     }
 
-    /// Tells the connection idle the longest to close, so a waiting one
-    /// can take its slot; false when none is idle.
+    /// Tells one connection to close, so a waiting one can take its slot:
+    /// the one idle the longest, else the one in its head the longest;
+    /// false when every connection is serving a request.
     pub fn make_room(&self) -> bool {
         let Ok(inner) = self.inner.lock() else {
             return false;
         };
         // The stored reading (1 + nanoseconds since the epoch) orders as
-        // the instant it stands for; 0 is busy.
-        let idle = inner
-            .conns
-            .iter()
-            .filter_map(|(&id, e)| match e.idle.load(Ordering::Relaxed) {
-                0 => None,
-                n => Some((id, n)),
-            });
-        let Some(victim) = idle_victim(idle) else {
+        // the instant it stands for; 0 is serving.
+        let candidates =
+            inner
+                .conns
+                .iter()
+                .filter_map(|(&id, e)| match e.mark.load(Ordering::Relaxed) {
+                    0 => None,
+                    n if n & IN_HEAD != 0 => Some((id, Phase::Head, n & !IN_HEAD)),
+                    n => Some((id, Phase::Idle, n)),
+                });
+        let Some(chosen) = victim(candidates) else {
             return false;
         };
-        match inner.conns.get(&victim) {
+        match inner.conns.get(&chosen) {
             Some(e) => {
-                e.idle.store(0, Ordering::Relaxed);
+                e.mark.store(0, Ordering::Relaxed);
                 e.evict.store(true, Ordering::Relaxed);
                 e.wake();
                 true
@@ -195,21 +208,38 @@ impl Slot {
         }
     }
 
-    /// Marks the connection idle (waiting between requests, nothing
-    /// pending) or busy.
-    pub fn idle(&self, idle: bool) {
-        let v = if idle {
-            let since =
-                u64::try_from(self.slots.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
-            since + 1
-        } else {
-            0
+    /// Marks what the connection is doing; a phase it is already in keeps
+    /// the instant it began.
+    pub fn mark(&self, phase: SlotPhase) {
+        let tag = match phase {
+            SlotPhase::Serving => {
+                self.state.mark.store(0, Ordering::Relaxed);
+                return;
+            }
+            SlotPhase::Idle => 0,
+            SlotPhase::Head => IN_HEAD,
         };
-        // Keep the first instant of an idle stretch.
-        if !idle || self.state.idle.load(Ordering::Relaxed) == 0 {
-            self.state.idle.store(v, Ordering::Relaxed);
+        let now = self.state.mark.load(Ordering::Relaxed);
+        if now != 0 && now & IN_HEAD == tag {
+            return;
         }
+        let since = u64::try_from(self.slots.epoch.elapsed().as_nanos())
+            .unwrap_or(IN_HEAD - 2)
+            .min(IN_HEAD - 2);
+        self.state.mark.store(tag | (since + 1), Ordering::Relaxed);
     }
+}
+
+/// What a connection is doing, as its slot records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotPhase {
+    /// Serving a request: never told to give way.
+    Serving,
+    /// Between requests with nothing pending: gives way first.
+    Idle,
+    /// In its TLS handshake or receiving a request head: gives way when
+    /// none is idle, the oldest first.
+    Head,
 }
 
 impl Drop for Slot {
@@ -253,8 +283,10 @@ mod tests {
         assert!(slots.admit(p.ip()).is_none(), "per-client limit");
         assert!(slots.full());
         assert!(pending(&l), "a third connection waits");
-        assert!(!slots.make_room(), "nobody idle");
-        b.idle(true);
+        a.mark(SlotPhase::Serving);
+        b.mark(SlotPhase::Serving);
+        assert!(!slots.make_room(), "both serving");
+        b.mark(SlotPhase::Idle);
         assert!(slots.make_room());
         // The idle one is told to go; the busy one is not.
         assert!(b.evicted() && !a.evicted());
@@ -262,5 +294,32 @@ mod tests {
         assert!(!slots.full());
         drop(a);
         assert_eq!(slots.active(), 0);
+    }
+
+    #[test]
+    fn idle_first_then_the_oldest_head() {
+        let opts = ServerOptions {
+            max_connections: Some(3),
+            max_per_client: None,
+            ..ServerOptions::default()
+        };
+        let slots = Slots::new(&opts);
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let old_head = slots.admit(ip).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+        let young_head = slots.admit(ip).unwrap();
+        let idle = slots.admit(ip).unwrap();
+        idle.mark(SlotPhase::Idle);
+        assert!(slots.make_room());
+        assert!(idle.evicted(), "an idle connection goes first");
+        assert!(slots.make_room());
+        assert!(
+            old_head.evicted() && !young_head.evicted(),
+            "then the oldest head"
+        );
+        // A head that keeps arriving keeps its first instant.
+        young_head.mark(SlotPhase::Head);
+        young_head.mark(SlotPhase::Serving);
+        assert!(!slots.make_room(), "serving: never");
     }
 }

@@ -22,6 +22,7 @@
 //! - [`client`]: the client's job, errors, output and progress, shared by
 //!   both client runtimes.
 //! - [`digest_cache`]: the sha-256 of each file version, in memory.
+//! - [`memory`]: freed memory given back to the system.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -36,6 +37,7 @@ pub mod document;
 pub mod exchange;
 pub mod fs;
 pub mod listener;
+pub mod memory;
 pub mod next_request;
 pub mod recv_buf;
 pub mod shutdown;

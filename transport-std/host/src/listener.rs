@@ -24,12 +24,18 @@ pub fn nodelay_for_accepted(listener: &TcpListener) {
     let _ = rustix::net::sockopt::set_tcp_nodelay(listener, true);
 }
 
+/// What a server process sets up once before it listens, on every
+/// runtime: more open files, and freed memory given back to the system.
+pub fn prepare_process() {
+    raise_open_files_limit();
+    crate::memory::give_back_freed_memory();
+}
+
 /// Raises the soft limit on open files to the hard limit, as nginx's
 /// `worker_rlimit_nofile` and Go's runtime do: every connection takes two
 /// descriptors (its socket, and the duplicate the slot registry keeps to
-/// close it when it must give way), plus the files being sent. Both
-/// runtimes call it once at start-up.
-pub fn raise_open_files_limit() {
+/// close it when it must give way), plus the files being sent.
+fn raise_open_files_limit() {
     use rustix::process::{getrlimit, setrlimit, Resource};
     let mut lim = getrlimit(Resource::Nofile);
     if lim.current < lim.maximum {

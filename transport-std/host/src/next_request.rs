@@ -7,7 +7,7 @@ use std::time::Instant;
 use pared_core::server::{Connection, Event};
 use pared_core::{ProtocolError, RequestHead};
 
-use crate::conn_slots::Slot;
+use crate::conn_slots::{Slot, SlotPhase};
 use crate::recv_buf::RecvBuf;
 use crate::shutdown::Shutdown;
 
@@ -37,18 +37,24 @@ pub fn next(
     Ok(match event {
         Event::Head(head) => {
             buf.consume(used);
-            slot.idle(false);
+            slot.mark(SlotPhase::Serving);
             Between::Head(head)
         }
         Event::NeedData => {
             buf.consume(used);
             let idle = conn.is_idle();
-            // Shutting down, or told to make room: close between
-            // requests, as if the client had left.
-            if idle && (stop.requested() || slot.evicted()) {
+            // Shutting down: close between requests, as if the client had
+            // left. Told to make room (idle, or a head that has been
+            // arriving the longest at the global limit): close, and the
+            // head's bytes so far are dropped (no request had begun).
+            if (idle && stop.requested()) || slot.evicted() {
                 return Ok(Between::Close);
             }
-            slot.idle(idle);
+            slot.mark(if idle {
+                SlotPhase::Idle
+            } else {
+                SlotPhase::Head
+            });
             Between::Read { idle }
         }
         // Body events are not reachable between requests; treat as the end.

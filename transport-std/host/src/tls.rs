@@ -570,21 +570,35 @@ impl Write for Wire {
 }
 
 /// Runs a TLS handshake on a blocking socket: its timeouts bound each
-/// wait, and `deadline` (a server's header timeout) the whole of it.
+/// wait, and `deadline` (a server's header timeout) the whole of it. A
+/// server passes `give_up`, asked at least every half second: true ends
+/// the handshake (its slot is wanted by a waiting connection).
 pub fn handshake(
     mut stream: &TcpStream,
     tls: &mut Tls,
     deadline: Option<std::time::Instant>,
+    give_up: Option<&dyn Fn() -> bool>,
 ) -> io::Result<()> {
+    const SLICE: std::time::Duration = std::time::Duration::from_millis(500);
     let mut out = Vec::new();
     let mut cipher = vec![0u8; CIPHER_READ];
     loop {
+        if give_up.is_some_and(|f| f()) {
+            return Err(io::Error::other(
+                "closed to make room for a waiting connection",
+            ));
+        }
         if let Some(d) = deadline {
             let left = d.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
                 return Err(io::ErrorKind::TimedOut.into());
             }
-            stream.set_read_timeout(Some(left))?;
+            let wait = if give_up.is_some() {
+                left.min(SLICE)
+            } else {
+                left
+            };
+            stream.set_read_timeout(Some(wait))?;
         }
         tls.take_output(&mut out);
         if !out.is_empty() {
@@ -594,7 +608,19 @@ pub fn handshake(
         if !tls.is_handshaking() {
             return Ok(());
         }
-        let n = stream.read(&mut cipher)?;
+        let n = match stream.read(&mut cipher) {
+            Ok(n) => n,
+            Err(e)
+                if give_up.is_some()
+                    && matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+            {
+                continue
+            }
+            Err(e) => return Err(e),
+        };
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,

@@ -52,6 +52,7 @@ fn tls_accept(
     config: &Arc<rustls::ServerConfig>,
     shared: &Shared,
     peer: SocketAddr,
+    slot: &Slot,
 ) -> Option<Wire> {
     let limit = handshake_limit(shared.opts.connection.head_timeout);
     let deadline = Some(Instant::now() + limit);
@@ -76,7 +77,10 @@ fn tls_accept(
             return None;
         }
     };
-    match handshake(&stream, &mut tls, deadline) {
+    // At the global limit, the handshake that has run the longest gives
+    // way to a waiting connection (see `conn_slots`).
+    let give_up = || slot.evicted() || shared.stop.requested();
+    match handshake(&stream, &mut tls, deadline, Some(&give_up)) {
         Ok(()) => Some(Wire::Tls(stream, Box::new(tls))),
         Err(e) => {
             log_handshake_failure(&shared.opts, peer.ip(), &handshake_failure(&e));
@@ -114,7 +118,7 @@ pub(super) fn handle(
     let accepted = Instant::now();
     let wire = match &shared.tls {
         None => Wire::Plain(stream),
-        Some(config) => tls_accept(stream, config, shared, peer)?,
+        Some(config) => tls_accept(stream, config, shared, peer, &slot)?,
     };
     Conn {
         wire,

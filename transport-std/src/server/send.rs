@@ -11,7 +11,7 @@ use pared_core::range::{Piece, Pieces};
 use pared_core::ProtocolError;
 use pared_host::conn_end::Stop;
 use pared_host::listener::sizes::{SENDFILE_CHUNK, TLS_CHUNK};
-use pared_host::steps::{Payload, Prepared};
+use pared_host::steps::{Payload, Prepared, Produce, STREAM_PIECE};
 use pared_host::wait::wait_for;
 use rustix::event::PollFlags;
 
@@ -26,6 +26,7 @@ impl Conn<'_> {
             Payload::None => self.wire.write_all(&self.out)?,
             Payload::Static(bytes) => sent += self.write_with_head(bytes)?,
             Payload::Bytes(bytes) => sent += self.write_with_head(&bytes)?,
+            Payload::Stream(mut source) => sent += self.send_stream(&mut *source)?,
             Payload::File { file, pieces } if self.wire.is_tls() => {
                 sent += self.send_pieces_tls(&file, &pieces)?;
             }
@@ -41,6 +42,31 @@ impl Conn<'_> {
             }
         }
         Ok(sent)
+    }
+
+    /// A body generated while it is sent: each piece framed by core (a
+    /// chunk, or as it is for HTTP/1.0) and written before the next is
+    /// made; the head leaves with the first piece.
+    fn send_stream(&mut self, source: &mut dyn Produce) -> Result<u64, Stop> {
+        let mut piece = Vec::with_capacity(STREAM_PIECE + 4096);
+        let mut sent = 0u64;
+        loop {
+            piece.clear();
+            let more = source.produce(&mut piece)?;
+            if !piece.is_empty() {
+                self.conn
+                    .send_chunk(&piece, &mut self.out, Instant::now())?;
+                sent += piece.len() as u64;
+            }
+            if !more {
+                self.conn.end_body(&mut self.out)?;
+            }
+            self.wire.write_all(&self.out)?;
+            self.out.clear();
+            if !more {
+                return Ok(sent);
+            }
+        }
     }
 
     /// Over TLS: the head, then the pieces, the file read into a bounded

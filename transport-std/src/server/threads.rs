@@ -13,7 +13,7 @@ use pared_core::server::Connection;
 use pared_core::ServerOptions;
 use pared_host::conn_slots::{pending, Slot, Slots};
 use pared_host::fs::remove_unfinished_uploads;
-use pared_host::listener::{nodelay_for_accepted, raise_open_files_limit, transient_accept_error};
+use pared_host::listener::{nodelay_for_accepted, prepare_process, transient_accept_error};
 use pared_host::shutdown::{Shutdown, POLL};
 use pared_host::{Host, Root};
 
@@ -76,7 +76,7 @@ pub fn serve(
 ) -> io::Result<()> {
     listener.set_nonblocking(false)?;
     pared_host::fs::sweep_stale_uploads(&root);
-    raise_open_files_limit();
+    prepare_process();
     nodelay_for_accepted(&listener);
     let shared = Arc::new(Shared {
         host: Host::new(root, &opts),

@@ -10,6 +10,7 @@
 //! Destination checks, so a COPY or MOVE never leaves the root.
 
 pub mod lock_table;
+mod propfind;
 
 use std::time::SystemTime;
 
@@ -17,11 +18,11 @@ use pared_core::dav::headers::{self, Depth};
 use pared_core::dav::if_header::{self, ResourceState};
 use pared_core::dav::locks::{self, Lock};
 use pared_core::dav::multistatus::{self, Multistatus, PropValue};
-use pared_core::dav::request::{self, PatchOp, PropFind};
+use pared_core::dav::request::{self, PatchOp};
 use pared_core::dav::QName;
 use pared_core::methods::Action;
 use pared_core::path::{resolve_target, RelPath};
-use pared_core::service::{self, FileKind, FsFailure, Meta};
+use pared_core::service::{self, FileKind, FsFailure};
 use pared_core::{RequestHead, StatusCode};
 
 use crate::fs::tree::{read_props, write_props, MkcolFailure};
@@ -45,7 +46,7 @@ pub fn run(
     now: SystemTime,
 ) -> Prepared {
     let r = match action {
-        Action::PropFind => propfind(root, req, path, body, now),
+        Action::PropFind => propfind::propfind(root, req, path, body, now),
         Action::PropPatch => proppatch(root, req, path, body, user, now),
         Action::MakeCollection => mkcol(root, req, path, body, user, now),
         Action::Copy => copy_move(root, req, path, false, user, now),
@@ -195,102 +196,6 @@ pub fn delete(
             answer
         }
     }
-}
-
-fn propfind(
-    root: &Root,
-    req: &RequestHead,
-    path: &RelPath,
-    body: &[u8],
-    now: SystemTime,
-) -> Result<Prepared, StatusCode> {
-    let depth = headers::depth(req, Depth::Infinity)?;
-    if depth == Depth::Infinity {
-        let body = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:error xmlns:D=\"DAV:\"><D:propfind-finite-depth/></D:error>\n";
-        return Ok(xml(StatusCode::FORBIDDEN, body.into(), now));
-    }
-    let asked = request::propfind(body).map_err(|_| StatusCode::BAD_REQUEST)?;
-    let top = root.open_read(path).map_err(|f| f.status())?;
-    if top.meta.kind == FileKind::Other {
-        return Err(StatusCode::FORBIDDEN);
-    }
-    let table = read_table(root, now).unwrap_or_default();
-    let mut m = Multistatus::new();
-    let dir = top.meta.kind == FileKind::Dir;
-    describe(&mut m, path, &top.meta, &top.file, &asked, &table, now);
-    if dir && depth == Depth::One {
-        let entries = root.entries(&top.file).unwrap_or_default();
-        for e in entries.iter().filter(|e| !e.name.starts_with('.')) {
-            let Ok(child) = path.join(&e.name) else {
-                continue;
-            };
-            if let Ok(o) = root.open_read(&child) {
-                if o.meta.kind != FileKind::Other {
-                    describe(&mut m, &child, &o.meta, &o.file, &asked, &table, now);
-                }
-            }
-        }
-    }
-    Ok(xml(StatusCode::MULTI_STATUS, m.finish(), now))
-}
-
-/// One resource's response in a PROPFIND.
-fn describe(
-    m: &mut Multistatus,
-    path: &RelPath,
-    meta: &Meta,
-    file: &std::fs::File,
-    asked: &PropFind,
-    table: &[Lock],
-    now: SystemTime,
-) {
-    let dir = meta.kind == FileKind::Dir;
-    let href = path.href(dir);
-    let key = key_of(path);
-    let discovery: String = locks::covering(table, &key)
-        .map(|l| l.activelock(&href_of(&l.root), unix_now(now)))
-        .collect();
-    let name = path.file_name().unwrap_or("");
-    let dead = read_props(file);
-    let live = |q: &QName| multistatus::live_value(q, meta, name, &discovery, now);
-    let mut found = Vec::new();
-    let mut missing = Vec::new();
-    match asked {
-        PropFind::AllProp | PropFind::PropName => {
-            let names_only = matches!(asked, PropFind::PropName);
-            for local in multistatus::LIVE {
-                let q = QName::dav(local);
-                if let Some(v) = live(&q) {
-                    let value = (!names_only).then_some(v);
-                    found.push(PropValue { name: q, value });
-                }
-            }
-            for (q, v) in dead {
-                let value = (!names_only).then_some(v);
-                found.push(PropValue { name: q, value });
-            }
-        }
-        PropFind::Props(names) => {
-            for q in names {
-                let value =
-                    live(q).or_else(|| dead.iter().find(|(n, _)| n == q).map(|(_, v)| v.clone()));
-                match value {
-                    Some(v) => found.push(PropValue {
-                        name: q.clone(),
-                        value: Some(v),
-                    }),
-                    None => missing.push(PropValue {
-                        name: q.clone(),
-                        value: None,
-                    }),
-                }
-            }
-        }
-    }
-    m.propstats(
-        &href,
-        &[(StatusCode::OK, found), (StatusCode::NOT_FOUND, missing)],
-    );
 }
 
 fn proppatch(

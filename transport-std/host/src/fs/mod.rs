@@ -16,21 +16,22 @@
 //!
 //! Linux only (openat2 needs Linux 5.6).
 
-use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self};
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 mod digest_store;
+mod dir;
+mod gate;
 mod sweep;
 pub mod tree;
 mod upload;
 pub mod writeback;
 
 pub use digest_store::DIGEST_XATTR;
+pub use dir::Names;
 pub use sweep::{pared_alive, remove_stale_uploads, sweep_stale_uploads, UPLOAD_PREFIX};
 pub use upload::{remove_unfinished_uploads, Upload};
 
@@ -38,7 +39,6 @@ use self::digest_store::{compute_digest, stored_digest};
 use self::upload::lock_current;
 use crate::digest_cache::DigestCache;
 use pared_core::digest::{Algorithm, Digest};
-use pared_core::listing::Entry;
 use pared_core::path::RelPath;
 use pared_core::service::{FileKind, FsFailure, Meta, WriteGuard};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
@@ -299,56 +299,5 @@ impl Root {
     /// root (resolved like [`Root::open_read`]).
     pub fn meta(&self, path: &RelPath) -> Result<Meta, FsFailure> {
         self.open_read(path).map(|o| o.meta)
-    }
-
-    /// The entries of an opened directory, with names that are UTF-8.
-    pub fn entries(&self, dir: &File) -> io::Result<Vec<Entry>> {
-        let mut out = Vec::new();
-        for item in rustix::fs::Dir::read_from(dir)? {
-            let item = item?;
-            let raw = item.file_name().to_bytes();
-            if raw == b"." || raw == b".." {
-                continue;
-            }
-            let Ok(name) = std::str::from_utf8(raw) else {
-                continue;
-            };
-            // A symlink is described by what it leads to, resolved beneath
-            // this directory (a link leaving it shows no size or date); no
-            // stat ever follows a link out of the root.
-            let st = match item.file_type() {
-                FileType::Symlink | FileType::Unknown => self
-                    .open_at(dir, name, OFlags::PATH)
-                    .ok()
-                    .and_then(|fd| rustix::fs::fstat(&fd).ok()),
-                _ => {
-                    rustix::fs::statat(dir, OsStr::from_bytes(raw), AtFlags::SYMLINK_NOFOLLOW).ok()
-                }
-            };
-            let is_dir =
-                st.is_some_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
-            let (size, modified) = match st {
-                Some(st) if !is_dir => (
-                    u64::try_from(st.st_size).unwrap_or(0),
-                    (st.st_mtime >= 0).then(|| {
-                        UNIX_EPOCH + Duration::new(st.st_mtime as u64, st.st_mtime_nsec as u32)
-                    }),
-                ),
-                Some(st) => (
-                    0,
-                    (st.st_mtime >= 0).then(|| {
-                        UNIX_EPOCH + Duration::new(st.st_mtime as u64, st.st_mtime_nsec as u32)
-                    }),
-                ),
-                None => (0, None),
-            };
-            out.push(Entry {
-                name: name.to_owned(),
-                is_dir,
-                size,
-                modified,
-            });
-        }
-        Ok(out)
     }
 }

@@ -4,6 +4,13 @@
 //! links, so a file name can never inject markup; dot-files (and names that
 //! a request could not address) are left out, as they cannot be fetched.
 
+mod assets;
+mod entries;
+
+use assets::ICONS;
+pub use assets::{content_security_policy, SCRIPT, STYLE, TIME_SCRIPT};
+pub use entries::{page_of, Listing, Page, Row, PAGE_SIZE};
+
 use crate::path::{encode_into, RelPath};
 
 /// One directory entry, as the file system reported it.
@@ -28,6 +35,17 @@ pub enum SortKey {
     Size,
     /// By modification time.
     Time,
+}
+
+impl SortKey {
+    /// The key's name in a query (`sort=size`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Name => "name",
+            SortKey::Size => "size",
+            SortKey::Time => "time",
+        }
+    }
 }
 
 /// How a listing is ordered: `?sort=name|size|time&order=asc|desc`.
@@ -104,151 +122,6 @@ pub fn escape_name(s: &str, out: &mut String) {
     }
 }
 
-/// The page's style sheet: inline, so the page is one self-contained
-/// response; light and dark; readable on a phone.
-pub const STYLE: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:1rem;color:#1b1b1b;background:#fff}\
-h1{font-size:1.25rem;word-break:break-all}table{border-collapse:collapse;width:100%}\
-th,td{padding:.35rem .5rem;text-align:left;border-bottom:1px solid #ddd}th a{color:inherit}\
-td.n{word-break:break-all}td.s,th.s{text-align:right;white-space:nowrap}td.t{white-space:nowrap}\
-a{color:#0645ad}tr:hover td{background:#f4f6fa}footer{margin-top:.8rem;color:#555}\
-@media (prefers-color-scheme:dark){body{color:#e4e4e4;background:#16181c}th,td{border-color:#333}\
-a{color:#8ab4f8}tr:hover td{background:#22262d}footer{color:#aaa}}\
-body.drop{outline:3px dashed #0645ad;outline-offset:-6px}#progress{padding-left:1.2rem}\
-td.d{text-align:right;width:1%;white-space:nowrap}button{font:inherit;cursor:pointer}\
-nav.crumbs{display:inline}nav.crumbs a{text-decoration:none}nav.crumbs a:hover{text-decoration:underline}\
-.sprite{position:absolute}svg.i{width:1.15em;height:1.15em;vertical-align:-.2em;margin-right:.45em;fill:#90a4ae}\
-.k-dir{fill:#e0a030!important}.k-image{fill:#2a9d8f!important}.k-audio{fill:#8e44ad!important}.k-video{fill:#c0392b!important}\
-.k-archive{fill:#8d6e63!important}.k-pdf{fill:#d32f2f!important}.k-text{fill:#546e7a!important}.k-code{fill:#1565c0!important}\
-.zone{border:2px dashed #8aa0c0;border-radius:12px;padding:1rem;margin:.5rem 0 1rem;text-align:center;background:#f7f9fc}\
-.btn{display:inline-block;border:1px solid #0645ad;border-radius:6px;padding:.25rem .7rem;margin:.2rem;color:#0645ad;background:none;position:relative}\
-.btn input{position:absolute;left:0;top:0;width:100%;height:100%;opacity:0;cursor:pointer}\
-td.d button{border:1px solid #bbb;border-radius:5px;background:none;color:inherit;padding:.1rem .45rem;margin-left:.2rem}\
-#progress li.ok{color:#1a7f37}#progress li.bad{color:#b42318}\
-@media (prefers-color-scheme:dark){.zone{background:#1c2028;border-color:#4a5a78}.btn{color:#8ab4f8;border-color:#8ab4f8}\
-#progress li.ok{color:#4ac26b}#progress li.bad{color:#f47067}}\
-@media (max-width:36rem){td.t,th.t{display:none}}";
-
-/// A script on every page: each `<time>` shown in the visitor's local
-/// time, with the UTC time in its title (without JavaScript the page
-/// shows UTC).
-pub const TIME_SCRIPT: &str = r#"document.querySelectorAll("time").forEach(function(t){var d=new Date(t.dateTime);if(!isNaN(d)){t.title=t.dateTime.replace("T"," ").replace("Z"," UTC");t.textContent=d.toLocaleString();}});"#;
-
-/// The page's only script, present when the visitor may write: uploads
-/// (file picker, folders, drag and drop; one PUT each with a progress bar
-/// and a cancel button; `If-None-Match: *` first, asking before replacing;
-/// `Content-Digest` when `crypto.subtle` is there) and delete buttons.
-pub const SCRIPT: &str = r#"(function(){
-"use strict";
-var dir=location.pathname.endsWith("/")?location.pathname:location.pathname+"/";
-var list=document.getElementById("progress");
-function enc(p){return p.split("/").map(encodeURIComponent).join("/");}
-function digest(file){
- if(!(window.crypto&&crypto.subtle)||file.size>268435456){return Promise.resolve(null);}
- return file.arrayBuffer().then(function(b){return crypto.subtle.digest("SHA-256",b);}).then(function(h){
-  var s="",a=new Uint8Array(h);for(var i=0;i<a.length;i++){s+=String.fromCharCode(a[i]);}
-  return "sha-256=:"+btoa(s)+":";}).catch(function(){return null;});
-}
-function put(file,rel,overwrite){return digest(file).then(function(d){return new Promise(function(resolve){
- var li=document.createElement("li"),label=document.createElement("span"),bar=document.createElement("progress"),cancel=document.createElement("button");
- label.textContent=rel;bar.max=file.size||1;bar.value=0;cancel.type="button";cancel.textContent="Cancel";
- li.append(label," ",bar," ",cancel);list.append(li);
- var x=new XMLHttpRequest();x.open("PUT",dir+enc(rel));
- if(!overwrite){x.setRequestHeader("If-None-Match","*");}
- if(d){x.setRequestHeader("Content-Digest",d);}
- x.upload.onprogress=function(e){bar.value=e.loaded;};
- cancel.onclick=function(){x.abort();};
- x.onload=function(){
-  if(x.status===412&&!overwrite){li.remove();
-   if(confirm(rel+" exists. Replace it?")){put(file,rel,true).then(resolve);}else{resolve(false);}return;}
-  label.textContent=rel+": "+x.status+" "+x.statusText;li.className=x.status<300?"ok":"bad";cancel.remove();bar.value=bar.max;resolve(x.status<300);};
- x.onerror=x.onabort=function(){label.textContent=rel+": not sent";cancel.remove();resolve(false);};
- x.send(file);});});}
-var made={};
-function mkdirs(rel){var parts=rel.split("/"),acc="",p=Promise.resolve();parts.pop();
- parts.forEach(function(seg){acc+=seg+"/";var d=acc;p=p.then(function(){if(made[d]){return;}made[d]=1;
-  return new Promise(function(res){var x=new XMLHttpRequest();x.open("MKCOL",dir+enc(d));x.onloadend=function(){res();};x.send();});});});
- return p;}
-function send(items){var p=Promise.resolve();items.forEach(function(it){p=p.then(function(){return mkdirs(it[1]);}).then(function(){return put(it[0],it[1],false);});});
- p.then(refresh);}
-function req(method,url,headers){return new Promise(function(res){var x=new XMLHttpRequest();x.open(method,url);
- Object.keys(headers||{}).forEach(function(k){x.setRequestHeader(k,headers[k]);});x.onloadend=function(){res(x);};x.send();});}
-function note(text,ok){var li=document.createElement("li");li.textContent=text;li.className=ok?"ok":"bad";list.append(li);}
-function outcome(what,x){note(what+": "+x.status+" "+x.statusText,x.status>=200&&x.status<300);return x;}
-function refresh(){return fetch(location.href,{cache:"no-store"}).then(function(r){return r.text();}).then(function(t){
- var doc=new DOMParser().parseFromString(t,"text/html");
- ["table","footer"].forEach(function(sel){var n=doc.querySelector(sel),o=document.querySelector(sel);if(n&&o){o.replaceWith(n);}});
- wire();});}
-function count(url,depth){return req("PROPFIND",url,{"Depth":"1"}).then(function(x){
- if(x.status!==207){return 0;}var doc=new DOMParser().parseFromString(x.responseText,"application/xml");
- var rs=Array.from(doc.getElementsByTagNameNS("DAV:","response")).slice(1),n=rs.length;
- if(depth>16||n>10000){return n;}
- var subs=rs.filter(function(r){return r.getElementsByTagNameNS("DAV:","collection").length>0;})
-  .map(function(r){return r.getElementsByTagNameNS("DAV:","href")[0].textContent;});
- return subs.reduce(function(p,h){return p.then(function(a){return count(h,depth+1).then(function(c){return a+c;});});},Promise.resolve(n));});}
-function dest(folder,name,isdir){var f=folder.trim();if(!f.startsWith("/")){f="/"+f;}if(!f.endsWith("/")){f+="/";}
- return location.origin+enc(f.slice(0,-1))+"/"+enc(name)+(isdir?"/":"");}
-function wire(){
- document.querySelectorAll("time").forEach(function(t){var d=new Date(t.dateTime);if(!isNaN(d)){t.title=t.dateTime.replace("T"," ").replace("Z"," UTC");t.textContent=d.toLocaleString();}});
- document.querySelectorAll("tbody tr").forEach(function(tr){var a=tr.querySelector("td.n a"),td=tr.querySelector("td.d");
-  if(!a||!td||td.firstChild||a.getAttribute("href")==="../"){return;}
-  var href=a.getAttribute("href"),isdir=href.endsWith("/")?"1":"0";
-  [["ren","Rename"],["mv","Move"],["del","Delete"]].forEach(function(c){var b=document.createElement("button");
-   b.type="button";b.className=c[0];b.textContent=c[1];b.dataset.href=href;b.dataset.label=a.title;b.dataset.dir=isdir;td.append(b);});});
- document.querySelectorAll("button.del").forEach(function(b){b.onclick=function(){var isdir=b.dataset.dir==="1";
-  (isdir?count(b.dataset.href,0):Promise.resolve(0)).then(function(n){
-   var msg=isdir?"Delete the folder "+b.dataset.label+" and the "+n+" entr"+(n===1?"y":"ies")+" in it?":"Delete "+b.dataset.label+"?";
-   if(!confirm(msg)){return;}
-   req("DELETE",b.dataset.href).then(function(x){outcome("Delete "+b.dataset.label,x);refresh();});});};});
- document.querySelectorAll("button.ren").forEach(function(b){b.onclick=function(){var isdir=b.dataset.dir==="1";
-  var n=prompt("New name for "+b.dataset.label,b.dataset.label);if(!n||n===b.dataset.label||n.indexOf("/")>=0){return;}
-  req("MOVE",b.dataset.href,{"Destination":dest(dir,n,isdir),"Overwrite":"F"}).then(function(x){outcome("Rename "+b.dataset.label+" to "+n,x);refresh();});};});
- document.querySelectorAll("button.mv").forEach(function(b){b.onclick=function(){var isdir=b.dataset.dir==="1";
-  var f=prompt("Move "+b.dataset.label+" into the folder (a path from /)",decodeURIComponent(dir));if(!f){return;}
-  req("MOVE",b.dataset.href,{"Destination":dest(f,b.dataset.label,isdir),"Overwrite":"F"}).then(function(x){outcome("Move "+b.dataset.label+" to "+f,x);refresh();});};});
-}
-var mk=document.getElementById("mkdir");
-if(mk){mk.onclick=function(){var n=prompt("Name of the new folder");if(!n||n.indexOf("/")>=0){return;}
- req("MKCOL",dir+enc(n)+"/").then(function(x){outcome("New folder "+n,x);refresh();});};}
-wire();
-var files=document.getElementById("files"),folder=document.getElementById("folder");
-files.onchange=function(){send(Array.from(files.files).map(function(f){return [f,f.name];}));};
-folder.onchange=function(){send(Array.from(folder.files).map(function(f){return [f,f.webkitRelativePath||f.name];}));};
-function walk(entry,prefix,out){return new Promise(function(done){
- if(entry.isFile){entry.file(function(f){out.push([f,prefix+f.name]);done();},function(){done();});}
- else if(entry.isDirectory){var r=entry.createReader(),all=[];
-  var next=function(){r.readEntries(function(es){if(es.length){all=all.concat(Array.from(es));next();return;}
-   var p=Promise.resolve();all.forEach(function(e){p=p.then(function(){return walk(e,prefix+entry.name+"/",out);});});p.then(done);},function(){done();});};
-  next();}
- else{done();}});}
-document.addEventListener("dragover",function(e){e.preventDefault();document.body.classList.add("drop");});
-document.addEventListener("dragleave",function(){document.body.classList.remove("drop");});
-document.addEventListener("drop",function(e){e.preventDefault();document.body.classList.remove("drop");
- var out=[],p=Promise.resolve();Array.from(e.dataTransfer.items).forEach(function(it){
-  var en=it.webkitGetAsEntry&&it.webkitGetAsEntry();
-  if(en){p=p.then(function(){return walk(en,"",out);});}else{var f=it.getAsFile();if(f){out.push([f,f.name]);}}});
- p.then(function(){send(out);});});
-})();"#;
-
-fn sha256_b64(s: &str) -> String {
-    use base64::Engine as _;
-    use sha2::Digest as _;
-    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(s))
-}
-
-/// The Content-Security-Policy of a listing: nothing but its own inline
-/// style and script (by hash) may run or load, and requests go only to
-/// this server, so a hostile file name can never run script even if
-/// escaping were to fail.
-pub fn content_security_policy() -> String {
-    format!(
-        "default-src 'none'; style-src 'sha256-{}'; script-src 'sha256-{}' 'sha256-{}'; \
-         connect-src 'self'; img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-        sha256_b64(STYLE),
-        sha256_b64(SCRIPT),
-        sha256_b64(TIME_SCRIPT)
-    )
-}
-
 /// A size in human units (`1.5 KiB`), bytes below 1 KiB.
 pub fn human_size(n: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -279,35 +152,23 @@ pub fn iso8601(t: std::time::SystemTime) -> String {
     )
 }
 
-/// Renders the listing of `dir` as a table (name, size, modified), in
-/// `order` with directories first, a parent row below the root, and a
-/// summary line. Every name is escaped wherever it appears.
+/// Renders page `page` of the listing of `dir` as a table (name, size,
+/// modified), in `order` with directories first, a parent row below the
+/// root, a summary line over the whole folder, and links to the other
+/// pages when there are more than [`PAGE_SIZE`] entries. Every name is
+/// escaped wherever it appears.
 pub fn render(
     dir: &RelPath,
-    entries: &[Entry],
+    listing: &mut Listing,
     order: Order,
+    page: usize,
     writable: bool,
     login_link: bool,
 ) -> String {
-    let mut shown: Vec<&Entry> = entries
-        .iter()
-        .filter(|e| dir.join(&e.name).is_ok())
-        .collect();
-    shown.sort_by(|a, b| {
-        let by = match order.key {
-            SortKey::Name => a.name.cmp(&b.name),
-            SortKey::Size => a.size.cmp(&b.size).then_with(|| a.name.cmp(&b.name)),
-            SortKey::Time => a
-                .modified
-                .cmp(&b.modified)
-                .then_with(|| a.name.cmp(&b.name)),
-        };
-        b.is_dir
-            .cmp(&a.is_dir)
-            .then(if order.desc { by.reverse() } else { by })
-    });
+    let (dirs, files, total) = listing.totals();
+    let page = listing.page(order, page);
     let title_path = dir.href(true);
-    let mut out = String::with_capacity(1024 + shown.len() * 200);
+    let mut out = String::with_capacity(8192 + page.rows.len() * 400);
     out.push_str(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Index of ",
@@ -348,11 +209,7 @@ pub fn render(
         } else {
             (false, "")
         };
-        let sort = match key {
-            SortKey::Name => "name",
-            SortKey::Size => "size",
-            SortKey::Time => "time",
-        };
+        let sort = key.as_str();
         let dir_word = if next { "desc" } else { "asc" };
         out.push_str(&format!(
             "<th class=\"{class}\"><a href=\"?sort={sort}&amp;order={dir_word}\">{label}{mark}</a></th>"
@@ -371,27 +228,22 @@ pub fn render(
         }
         out.push_str("</tr>\n");
     }
-    let (mut dirs, mut files, mut total) = (0u64, 0u64, 0u64);
-    for e in shown {
+    for e in &page.rows {
         // The href is percent-encoded, then HTML-escaped as an attribute
         // value: `&` stays a literal `&` for the browser.
         let mut href = title_path.clone();
-        encode_into(&e.name, &mut href);
+        encode_into(e.name, &mut href);
         if e.is_dir {
             href.push('/');
-            dirs += 1;
-        } else {
-            files += 1;
-            total = total.saturating_add(e.size);
         }
         out.push_str("<tr><td class=\"n\">");
-        out.push_str(&icon(&e.name, e.is_dir));
+        out.push_str(&icon(e.name, e.is_dir));
         out.push_str("<a href=\"");
         escape_html(&href, &mut out);
         out.push_str("\" title=\"");
-        escape_name(&e.name, &mut out);
+        escape_name(e.name, &mut out);
         out.push_str("\">");
-        escape_name(&e.name, &mut out);
+        escape_name(e.name, &mut out);
         if e.is_dir {
             out.push('/');
         }
@@ -428,11 +280,43 @@ pub fn render(
         if files == 1 { "" } else { "s" },
         human_size(total)
     ));
+    if page.count > 1 {
+        pager(&page, order, &mut out);
+    }
     out.push_str("<script>");
     out.push_str(if writable { SCRIPT } else { TIME_SCRIPT });
     out.push_str("</script>\n");
     out.push_str("</body></html>\n");
     out
+}
+
+/// Links to the neighbouring pages of a long listing, keeping its order:
+/// `« Previous · Page 2 of 100 (1,001–2,000) · Next »`.
+fn pager(page: &Page<'_>, order: Order, out: &mut String) {
+    let link = |n: usize, label: &str, rel: &str| {
+        format!(
+            "<a rel=\"{rel}\" href=\"?sort={}&amp;order={}&amp;page={n}\">{label}</a>",
+            order.key.as_str(),
+            if order.desc { "desc" } else { "asc" }
+        )
+    };
+    out.push_str("<nav class=\"pages\">");
+    if page.number > 1 {
+        out.push_str(&link(page.number - 1, "\u{ab} Previous", "prev"));
+        out.push_str(" \u{b7} ");
+    }
+    out.push_str(&format!(
+        "Page {} of {} (entries {}\u{2013}{})",
+        page.number,
+        page.count,
+        page.first + 1,
+        page.first + page.rows.len()
+    ));
+    if page.number < page.count {
+        out.push_str(" \u{b7} ");
+        out.push_str(&link(page.number + 1, "Next \u{bb}", "next"));
+    }
+    out.push_str("</nav>\n");
 }
 
 /// The path as links, one per folder on the way: `/ › a › b`.
@@ -449,13 +333,6 @@ fn breadcrumb(dir: &RelPath, out: &mut String) {
         out.push_str("/</a>");
     }
 }
-
-/// The icons, drawn once as SVG symbols and used by each row (inline
-/// SVG, so no image request and no font needed).
-const ICONS: &str = "<svg class=\"sprite\" width=\"0\" height=\"0\" aria-hidden=\"true\">\
-<symbol id=\"i-d\" viewBox=\"0 0 24 24\"><path d=\"M2 6a2 2 0 0 1 2-2h5l2 2h9a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H4a2 2 0 0 1-2-2z\"/></symbol>\
-<symbol id=\"i-f\" viewBox=\"0 0 24 24\"><path d=\"M6 2h8l6 6v12a2 2 0 0 1-2 2H6a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2z\"/>\
-<path d=\"M14 2v6h6\" fill=\"none\" stroke=\"#fff\" stroke-width=\"1.2\" opacity=\".7\"/></symbol></svg>";
 
 /// The icon of a row: a folder, or a page coloured by the kind of file
 /// its name suggests.
@@ -498,8 +375,24 @@ fn percent_decoded(dir: &RelPath) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::assets::sha256_b64;
     use super::*;
     use crate::path::resolve_target;
+
+    fn render_entries(dir: &RelPath, entries: &[Entry], target: &str, writable: bool) -> String {
+        let mut l = Listing::new();
+        for e in entries {
+            l.push(dir, &e.name, e.is_dir, e.size, e.modified);
+        }
+        render(
+            dir,
+            &mut l,
+            Order::from_target(target),
+            page_of(target),
+            writable,
+            false,
+        )
+    }
 
     #[test]
     fn escapes_and_sorts() {
@@ -548,11 +441,10 @@ mod tests {
             size: 2,
             modified: None,
         });
-        let html = render(
+        let html = render_entries(
             &resolve_target("/d%20x/").unwrap(),
             &entries,
-            Order::from_target("/d%20x/"),
-            false,
+            "/d%20x/",
             false,
         );
         // `&` in a name is escaped inside the href too.
@@ -599,25 +491,13 @@ mod tests {
         ];
         let dir = resolve_target("/").unwrap();
         let pos = |html: &str, n: &str| html.find(&format!(">{n}<")).unwrap_or(usize::MAX);
-        let by_size = render(
-            &dir,
-            &entries,
-            Order::from_target("/?sort=size&order=desc"),
-            false,
-            false,
-        );
+        let by_size = render_entries(&dir, &entries, "/?sort=size&order=desc", false);
         assert!(
             pos(&by_size, "zdir/") < pos(&by_size, "big"),
             "directories first"
         );
         assert!(pos(&by_size, "big") < pos(&by_size, "small"));
-        let by_time = render(
-            &dir,
-            &entries,
-            Order::from_target("/?sort=time"),
-            false,
-            false,
-        );
+        let by_time = render_entries(&dir, &entries, "/?sort=time", false);
         assert!(pos(&by_time, "big") < pos(&by_time, "small"));
         assert!(by_size.contains("title=\"5000 bytes\">4.9 KiB<"));
         assert!(by_size.contains("1970-01-01T00:01:40Z"));
@@ -646,11 +526,38 @@ mod tests {
             !by_size.contains(SCRIPT) && !by_size.contains("<button"),
             "no controls without writes"
         );
-        let w = render(&dir, &entries, Order::from_target("/"), true, false);
+        let w = render_entries(&dir, &entries, "/", true);
         assert!(w.contains(&format!("<script>{SCRIPT}</script>")));
         assert!(!w.contains(&format!("<script>{TIME_SCRIPT}</script>")));
         assert!(w.contains("<td class=\"d\"></td>"));
         assert!(w.contains("id=\"mkdir\""));
         assert!(w.contains("id=\"files\"") && w.contains("webkitdirectory"));
+    }
+
+    #[test]
+    fn long_folders_are_paged_with_totals_over_all() {
+        let dir = resolve_target("/big/").unwrap();
+        let entries: Vec<Entry> = (0..2345)
+            .map(|i| Entry {
+                name: format!("n{i:04}"),
+                is_dir: false,
+                size: 1,
+                modified: None,
+            })
+            .collect();
+        let first = render_entries(&dir, &entries, "/big/", false);
+        assert_eq!(first.matches("<tr><td class=\"n\"><svg").count(), PAGE_SIZE);
+        assert!(first.contains(">n0999<") && !first.contains(">n1000<"));
+        assert!(first.contains("0 folders, 2345 files, 2.3 KiB in all"));
+        assert!(first.contains("Page 1 of 3 (entries 1\u{2013}1000)"));
+        assert!(first.contains("rel=\"next\" href=\"?sort=name&amp;order=asc&amp;page=2\""));
+        assert!(!first.contains("rel=\"prev\""));
+        let last = render_entries(&dir, &entries, "/big/?sort=name&order=desc&page=3", false);
+        assert!(last.contains(">n0000<") && !last.contains(">n0345<"));
+        assert!(last.contains("Page 3 of 3 (entries 2001\u{2013}2345)"));
+        assert!(last.contains("rel=\"prev\" href=\"?sort=name&amp;order=desc&amp;page=2\""));
+        assert!(!last.contains("rel=\"next\""));
+        let short = render_entries(&dir, &entries[..3], "/big/", false);
+        assert!(!short.contains("class=\"pages\""), "one page: no pager");
     }
 }
