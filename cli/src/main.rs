@@ -342,6 +342,9 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
              readable by anyone on the path; serve https (--tls-cert, --tls-self-signed)"
         );
     }
+    if let Some(w) = root.shared_fs_warning() {
+        eprintln!("pared: warning: {w}");
+    }
     let result = match runtime {
         Runtime::Std => pared_std::server::serve(listener, root, opts, stop, tls),
         Runtime::Smol => pared_smol::server::serve(listener, root, opts, stop, tls),

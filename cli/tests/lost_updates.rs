@@ -7,7 +7,6 @@
 
 mod support;
 
-use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,14 +21,6 @@ fn balancer(a: &Server, b: &Server) -> Nginx {
            location / {{ proxy_pass http://pared; proxy_next_upstream off;\n             proxy_set_header Host $host; }} }}",
         a.port, b.port
     ))
-}
-
-fn request(port: u16, text: &str, body: &[u8]) -> Response {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    s.write_all(text.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    read_response(&mut s, false)
 }
 
 #[test]
@@ -50,7 +41,7 @@ fn read_modify_write_behind_nginx_loses_nothing() {
                 let mut rounds = 0;
                 while Instant::now() < end && rounds < 2_000 {
                     rounds += 1;
-                    let r = request(
+                    let r = request_to(
                         port,
                         "GET /counter.txt HTTP/1.0\r\nHost: localhost\r\n\r\n",
                         b"",
@@ -59,7 +50,7 @@ fn read_modify_write_behind_nginx_loses_nothing() {
                     let etag = r.header("etag").expect("etag");
                     let n: u64 = String::from_utf8_lossy(&r.body).parse().expect("number");
                     let body = (n + 1).to_string();
-                    let w = request(
+                    let w = request_to(
                         port,
                         &format!(
                             "PUT /counter.txt HTTP/1.0\r\nHost: localhost\r\nIf-Match: {etag}\r\n\
@@ -120,7 +111,7 @@ fn create_only_has_one_winner_per_name() {
             std::thread::spawn(move || {
                 for k in 0..names {
                     let body = format!("writer {w}");
-                    let r = request(
+                    let r = request_to(
                         port,
                         &format!(
                             "PUT /new/{k}.txt HTTP/1.0\r\nHost: localhost\r\nIf-None-Match: *\r\n\

@@ -44,7 +44,27 @@ impl Server {
 
     /// Like [`Server::start`], choosing whether to pass `--quiet`.
     pub fn start_with(runtime: &str, root: &Path, args: &[&str], quiet: bool) -> Server {
-        let mut cmd = Command::new(pared());
+        Server::start_under(&[], runtime, root, args, quiet)
+    }
+
+    /// Like [`Server::start_with`], run by the command `wrapper` (e.g.
+    /// `unshare --pid --fork --mount-proc --kill-child`), which must
+    /// pass pared's stdout on and end pared when it is killed.
+    pub fn start_under(
+        wrapper: &[&str],
+        runtime: &str,
+        root: &Path,
+        args: &[&str],
+        quiet: bool,
+    ) -> Server {
+        let mut cmd = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(pared());
+                c
+            }
+            None => Command::new(pared()),
+        };
         cmd.args(["--runtime", runtime, "server", "0", "--root"])
             .arg(root)
             .args(args)
@@ -485,4 +505,14 @@ pub fn probe(server: &Server, from: &str) -> bool {
 /// How many of `n` probes from `from` pass.
 pub fn probes_pass(server: &Server, from: &str, n: usize) -> usize {
     (0..n).filter(|_| probe(server, from)).count()
+}
+
+/// Sends `text` then `body` on a new connection to `port` (loopback) and
+/// reads one response (20 s at most).
+pub fn request_to(port: u16, text: &str, body: &[u8]) -> Response {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(text.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    read_response(&mut s, false)
 }

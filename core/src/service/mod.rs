@@ -120,6 +120,10 @@ pub enum FsFailure {
     DigestMismatch,
     /// A name or path longer than the file system takes (414).
     NameTooLong,
+    /// The shared file system lost track of the file for now (a stale
+    /// handle that retries did not cure, or an upload temporary another
+    /// host removed): 503 with Retry-After, never 500.
+    Unavailable,
     /// Anything else (500).
     Other,
 }
@@ -135,6 +139,7 @@ impl FsFailure {
             FsFailure::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             FsFailure::DigestMismatch => StatusCode::BAD_REQUEST,
             FsFailure::NameTooLong => StatusCode::URI_TOO_LONG,
+            FsFailure::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             FsFailure::Other => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -40,7 +40,13 @@ fn error_text(status: StatusCode) -> &'static [u8] {
 
 /// An error answer with a one-line text body (omitted for HEAD).
 pub fn error_reply(status: StatusCode, method: Option<&Method>, now: SystemTime) -> Reply {
-    text_reply(status, method, error_text(status), now)
+    let mut reply = text_reply(status, method, error_text(status), now);
+    // Every 503 is a condition that passes (a busy server, a shared file
+    // system that lost a handle): say when to try again.
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        reply.head.headers.append("Retry-After", "1");
+    }
+    reply
 }
 
 /// An answer whose body is the one-line `text` (omitted for HEAD, which
@@ -93,7 +99,6 @@ pub fn redirect_reply(req: &RequestHead, location: &str, now: SystemTime) -> Rep
 /// connection closes.
 pub fn busy_reply(now: SystemTime) -> Reply {
     let mut reply = error_reply(StatusCode::SERVICE_UNAVAILABLE, None, now);
-    reply.head.headers.append("Retry-After", "1");
     reply.head.headers.append("Connection", "close");
     reply
 }

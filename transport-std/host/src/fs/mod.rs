@@ -24,7 +24,9 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 mod digest_store;
 mod dir;
+mod fresh;
 mod gate;
+mod stale;
 mod sweep;
 pub mod tree;
 mod upload;
@@ -32,6 +34,7 @@ pub mod writeback;
 
 pub use digest_store::DIGEST_XATTR;
 pub use dir::Names;
+pub use stale::{retry_stale, STALE_RETRIES};
 pub use sweep::{pared_alive, remove_stale_uploads, sweep_stale_uploads, UPLOAD_PREFIX};
 pub use upload::{remove_unfinished_uploads, Upload};
 
@@ -55,6 +58,8 @@ pub fn failure(e: &io::Error) -> FsFailure {
         Some(Errno::NAMETOOLONG) => FsFailure::NameTooLong,
         Some(Errno::ISDIR | Errno::EXIST | Errno::NOTEMPTY) => FsFailure::Conflict,
         Some(Errno::NOSPC | Errno::DQUOT | Errno::FBIG) => FsFailure::NoSpace,
+        // A shared file system lost the handle: look again (fs::stale).
+        Some(Errno::STALE) => FsFailure::Unavailable,
         _ => FsFailure::Other,
     }
 }
@@ -149,6 +154,10 @@ impl Root {
     /// Opens `path` for reading. A fifo or device is opened non-blocking and
     /// reported as [`FileKind::Other`], so it can never stall a thread.
     pub fn open_read(&self, path: &RelPath) -> Result<Opened, FsFailure> {
+        stale::retry_stale(&format_args!("GET /{path}"), || self.open_read_once(path))
+    }
+
+    fn open_read_once(&self, path: &RelPath) -> Result<Opened, FsFailure> {
         let fd = self
             .open_at(
                 &*self.fd,
@@ -238,6 +247,17 @@ impl Root {
     /// `allowed` decides, atomically with respect to every pared process
     /// on this root, whether it may go (else 412).
     pub fn remove(
+        &self,
+        path: &RelPath,
+        guard: WriteGuard,
+        allowed: &dyn Fn(Option<&Meta>) -> bool,
+    ) -> Result<(), FsFailure> {
+        stale::retry_stale(&format_args!("DELETE /{path}"), || {
+            self.remove_once(path, guard, allowed)
+        })
+    }
+
+    fn remove_once(
         &self,
         path: &RelPath,
         guard: WriteGuard,

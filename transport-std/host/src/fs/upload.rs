@@ -13,9 +13,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::digest_store::keep_digest;
 use super::writeback::WriteBack;
-use super::{failure, meta_of, Root};
+use super::{failure, fresh, meta_of, Root};
 use crate::digest_cache::DigestCache;
-use crate::fs::sweep::UPLOAD_PREFIX;
+use crate::fs::sweep::{process_space, UPLOAD_PREFIX};
 use pared_core::digest::{self, Algorithm, Digest, Hasher};
 use pared_core::path::RelPath;
 use pared_core::service::{FileKind, FsFailure, Meta, Stored, WriteGuard};
@@ -30,6 +30,17 @@ pub(super) fn lock_current(
     name: &str,
 ) -> Result<Option<(OwnedFd, Meta)>, FsFailure> {
     use rustix::io::Errno;
+    let mut stale = 0;
+    // ESTALE (a shared file system lost the handle another host made
+    // stale) means: look the name up again, a bounded number of times.
+    let mut again = |e: Errno| -> Result<(), FsFailure> {
+        if e == Errno::STALE && stale < super::STALE_RETRIES {
+            stale += 1;
+            Ok(())
+        } else {
+            Err(failure(&e.into()))
+        }
+    };
     // Each retry means another writer replaced the file meanwhile; this
     // many in a row means something is wrong.
     for _ in 0..1000 {
@@ -41,23 +52,36 @@ pub(super) fn lock_current(
         ) {
             Ok(fd) => fd,
             Err(Errno::NOENT) => return Ok(None),
-            Err(e) => return Err(failure(&e.into())),
+            Err(e) => {
+                again(e)?;
+                continue;
+            }
         };
-        loop {
+        let locked = loop {
             match rustix::fs::flock(&fd, FlockOperation::LockExclusive) {
-                Ok(()) => break,
+                Ok(()) => break Ok(()),
                 Err(Errno::INTR) => continue,
-                Err(e) => return Err(failure(&e.into())),
+                Err(e) => break Err(e),
             }
+        };
+        if let Err(e) = locked {
+            again(e)?;
+            continue;
         }
-        let meta = meta_of(&fd).map_err(|e| failure(&e))?;
-        let held = rustix::fs::fstat(&fd).map_err(|e| failure(&e.into()))?;
-        match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) if st.st_dev == held.st_dev && st.st_ino == held.st_ino => {
-                return Ok(Some((fd, meta)))
+        // What the lock holds, and what the name leads to now, both from
+        // the file server (a network file system's cached attributes may
+        // still describe a file another host has replaced).
+        let held = match fresh::meta_of_fd(&fd) {
+            Ok(m) => m,
+            Err(e) => {
+                again(Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
+                continue;
             }
-            Ok(_) | Err(Errno::NOENT) => continue,
-            Err(e) => return Err(failure(&e.into())),
+        };
+        match fresh::meta_at(dir, name) {
+            Ok(Some(now)) if now.id == held.id => return Ok(Some((fd, held))),
+            Ok(_) => continue,
+            Err(e) => again(Errno::from_io_error(&e).unwrap_or(Errno::IO))?,
         }
     }
     Err(FsFailure::Other)
@@ -97,6 +121,18 @@ impl Root {
         guard: WriteGuard,
         expected: Vec<Digest>,
     ) -> Result<Upload, FsFailure> {
+        super::retry_stale(&format_args!("PUT /{path}"), || {
+            self.begin_upload_once(path, length, guard, expected.clone())
+        })
+    }
+
+    fn begin_upload_once(
+        &self,
+        path: &RelPath,
+        length: Option<u64>,
+        guard: WriteGuard,
+        expected: Vec<Digest>,
+    ) -> Result<Upload, FsFailure> {
         let name = path.file_name().ok_or(FsFailure::Conflict)?.to_owned();
         // The parent must exist (RFC 4918 §9.7.1: 409, never made on the
         // way); a file where the path needs a directory is a conflict too.
@@ -108,7 +144,11 @@ impl Root {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let tmp = format!("{UPLOAD_PREFIX}{}-{n}-{nanos:08x}", std::process::id());
+        let tmp = format!(
+            "{UPLOAD_PREFIX}{}-{}-{n}-{nanos:08x}",
+            process_space(),
+            std::process::id()
+        );
         let fd = rustix::fs::openat(
             &*dir,
             tmp.as_str(),
@@ -367,7 +407,20 @@ impl Upload {
         // One fsync for the data, the size, the time and the digest.
         file.sync_all().map_err(|e| failure(&e))?;
         drop(file);
-        let created = self.place(allowed)?;
+        let created =
+            match super::retry_stale(&format_args!("PUT {}", self.name), || self.place(allowed)) {
+                // The temporary is gone: on a shared root, another host's
+                // sweep took it. Nothing was stored; say so, and not as 404.
+                Err(FsFailure::NotFound) if self.temporary_gone() => {
+                    eprintln!(
+                        "pared: PUT {}: its upload temporary {} vanished before the commit \
+                     (removed by another host's sweep?); nothing stored, answered 503",
+                        self.name, self.tmp
+                    );
+                    return Err(FsFailure::Unavailable);
+                }
+                r => r?,
+            };
         self.tmp.clear();
         unregister(self.id);
         rustix::fs::fsync(&*self.dir).map_err(|e| failure(&e.into()))?;
@@ -376,6 +429,14 @@ impl Upload {
             meta,
             digest: sha256,
         })
+    }
+
+    /// True when the temporary is no longer in its folder.
+    fn temporary_gone(&self) -> bool {
+        matches!(
+            rustix::fs::statat(&*self.dir, self.tmp.as_str(), AtFlags::SYMLINK_NOFOLLOW),
+            Err(rustix::io::Errno::NOENT)
+        )
     }
 
     /// Moves the temporary to the target name; true when it was created.
