@@ -222,11 +222,24 @@ d = browser()
 try:
     d.get(READONLY)
     assert not d.find_elements(By.ID, "files")
-    assert not d.find_elements(By.TAG_NAME, "button")
+    # The one button is the search box's.
+    buttons = d.find_elements(By.TAG_NAME, "button")
+    assert [b.get_attribute("type") for b in buttons] == ["submit"], buttons
     scripts = d.find_elements(By.TAG_NAME, "script")
     assert len(scripts) == 1, len(scripts)
     t = d.find_element(By.CSS_SELECTOR, "td.t time")
     assert t.get_attribute("title").endswith(" UTC"), t.get_attribute("title")
+    assert not severe(d), severe(d)
+    # Search from the box (the policy lets the form go to this server).
+    names = [a.text.rstrip("/") for a in d.find_elements(By.CSS_SELECTOR, "td.n a")]
+    name = next(n for n in names if n and n != "..")
+    box = d.find_element(By.NAME, "q")
+    box.send_keys(name)
+    box.submit()
+    wait_for(lambda: "q=" in d.current_url, "the search ran")
+    found = [a.text for a in d.find_elements(By.CSS_SELECTOR, "td.n a")]
+    assert any(name in f for f in found), (name, found)
+    assert d.find_element(By.NAME, "q").get_attribute("value") == name.lower()
     assert not severe(d), severe(d)
 finally:
     d.quit()

@@ -7,7 +7,7 @@ pub const STYLE: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;
 h1{font-size:1.25rem;word-break:break-all}table{border-collapse:collapse;width:100%}\
 th,td{padding:.35rem .5rem;text-align:left;border-bottom:1px solid #ddd}th a{color:inherit}\
 td.n{word-break:break-all}td.s,th.s{text-align:right;white-space:nowrap}td.t{white-space:nowrap}\
-a{color:#0645ad}tr:hover td{background:#f4f6fa}footer,nav.pages{margin-top:.8rem;color:#555}\
+a{color:#0645ad}tr:hover td{background:#f4f6fa}footer,nav.pages{margin-top:.8rem;color:#555}form.search{margin:.4rem 0 .8rem}form.search input{font:inherit;padding:.2rem .4rem;width:min(22rem,60%)}\
 @media (prefers-color-scheme:dark){body{color:#e4e4e4;background:#16181c}th,td{border-color:#333}\
 a{color:#8ab4f8}tr:hover td{background:#22262d}footer{color:#aaa}}\
 body.drop{outline:3px dashed #0645ad;outline-offset:-6px}#progress{padding-left:1.2rem}\
@@ -139,7 +139,7 @@ pub(super) fn sha256_b64(s: &str) -> String {
 pub fn content_security_policy() -> String {
     format!(
         "default-src 'none'; style-src 'sha256-{}'; script-src 'sha256-{}' 'sha256-{}'; \
-         connect-src 'self'; img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+         connect-src 'self'; img-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         sha256_b64(STYLE),
         sha256_b64(SCRIPT),
         sha256_b64(TIME_SCRIPT)

@@ -20,6 +20,7 @@ struct Item {
     is_dir: bool,
     size: u64,
     modified: Option<SystemTime>,
+    id: u64,
 }
 
 /// The entries of one folder that a request could address (dot-files and
@@ -44,6 +45,8 @@ pub struct Row<'a> {
     pub size: u64,
     /// Modification time, where known.
     pub modified: Option<SystemTime>,
+    /// The storage's id of the file (its inode number), for its ETag.
+    pub id: u64,
 }
 
 /// The rows of one page, and where it lies among all of them.
@@ -74,6 +77,7 @@ impl Listing {
         is_dir: bool,
         size: u64,
         modified: Option<SystemTime>,
+        id: u64,
     ) {
         if !dir.can_join(name) {
             return;
@@ -94,6 +98,7 @@ impl Listing {
             is_dir,
             size,
             modified,
+            id,
         });
         self.names.push_str(name);
     }
@@ -140,6 +145,7 @@ impl Listing {
                 is_dir: i.is_dir,
                 size: i.size,
                 modified: i.modified,
+                id: i.id,
             })
             .collect();
         Page {
@@ -178,11 +184,11 @@ mod tests {
         let dir = RelPath::root();
         let mut l = Listing::new();
         for i in (0..2500).rev() {
-            l.push(&dir, &format!("f{i:05}"), false, i, None);
+            l.push(&dir, &format!("f{i:05}"), false, i, None, 0);
         }
-        l.push(&dir, "zdir", true, 99, None);
-        l.push(&dir, ".hidden", false, 1, None);
-        l.push(&dir, "a/b", false, 1, None);
+        l.push(&dir, "zdir", true, 99, None, 0);
+        l.push(&dir, ".hidden", false, 1, None, 0);
+        l.push(&dir, "a/b", false, 1, None, 0);
         assert_eq!(l.len(), 2501, "dot-files and non-segments are left out");
         assert_eq!(l.totals(), (1, 2500, (0..2500u64).sum()));
         let p = l.page(order("/"), 1);
@@ -225,7 +231,7 @@ mod tests {
             let dir = resolve_target("/x/").map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
             let mut l = Listing::new();
             for n in &names {
-                l.push(&dir, n, n.len() % 3 == 0, n.len() as u64, None);
+                l.push(&dir, n, n.len() % 3 == 0, n.len() as u64, None, 0);
             }
             let o = order(if desc { "/?order=desc" } else { "/" });
             let count = l.page(o, 1).count;

@@ -6,10 +6,13 @@
 
 mod assets;
 mod entries;
+mod json;
+pub mod search;
 
 use assets::ICONS;
 pub use assets::{content_security_policy, SCRIPT, STYLE, TIME_SCRIPT};
 pub use entries::{page_of, Listing, Page, Row, PAGE_SIZE};
+pub use json::{push_json_str, render_json, wants_json};
 
 use crate::path::{encode_into, RelPath};
 
@@ -181,6 +184,7 @@ pub fn render(
     out.push_str("<h1>Index of <nav class=\"crumbs\">");
     breadcrumb(dir, &mut out);
     out.push_str("</nav></h1>\n");
+    search::search_box(None, &mut out);
     if login_link && !writable {
         out.push_str(
             "<p class=\"login\"><a href=\"?login\">Log in</a> to upload and manage files.</p>\n",
@@ -382,7 +386,7 @@ mod tests {
     fn render_entries(dir: &RelPath, entries: &[Entry], target: &str, writable: bool) -> String {
         let mut l = Listing::new();
         for e in entries {
-            l.push(dir, &e.name, e.is_dir, e.size, e.modified);
+            l.push(dir, &e.name, e.is_dir, e.size, e.modified, 0);
         }
         render(
             dir,
@@ -523,8 +527,12 @@ mod tests {
         )));
         assert!(!csp.contains("unsafe"));
         assert!(
-            !by_size.contains(SCRIPT) && !by_size.contains("<button"),
+            !by_size.contains(SCRIPT) && !by_size.contains("<button type=\"button\""),
             "no controls without writes"
+        );
+        assert!(
+            by_size.contains("<input type=\"search\" name=\"q\""),
+            "a search box for everyone"
         );
         let w = render_entries(&dir, &entries, "/", true);
         assert!(w.contains(&format!("<script>{SCRIPT}</script>")));

@@ -149,8 +149,17 @@ pub fn index_reply(
 /// what only generating the content would tell.
 pub fn listing_reply(req: &RequestHead, len: Option<usize>, now: SystemTime) -> Reply {
     let mut head = base(StatusCode::OK, now);
-    head.headers
-        .append("Content-Type", "text/html; charset=utf-8");
+    let json = crate::listing::wants_json(&req.target, req.headers.get_str("accept"));
+    head.headers.append(
+        "Content-Type",
+        if json {
+            "application/json"
+        } else {
+            "text/html; charset=utf-8"
+        },
+    );
+    // The same URL answers HTML or JSON by Accept.
+    head.headers.append("Vary", "Accept");
     if let Some(len) = len {
         head.headers.append_u64("Content-Length", len as u64);
     }

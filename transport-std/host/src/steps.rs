@@ -161,9 +161,31 @@ pub fn read(
             }
             let order = listing::Order::from_target(&req.target);
             let page = listing::page_of(&req.target);
+            let json = listing::wants_json(&req.target, req.headers.get_str("accept"));
+            if let Some(query) = listing::search::query_of(&req.target) {
+                return match opened {
+                    Ok(Opened { file, .. }) => {
+                        let found = root.search(&file, path, &query);
+                        let body = if json {
+                            listing::search::render_search_json(path, &query, &found)
+                        } else {
+                            listing::search::render_search(path, &query, &found)
+                        };
+                        let reply = service::listing_reply(req, Some(body.len()), now);
+                        Prepared::build(reply, None, body.into_bytes())
+                    }
+                    Err(f) => {
+                        Prepared::reply(service::error_reply(f.status(), Some(&req.method), now))
+                    }
+                };
+            }
             let rendered = opened.map(|Opened { file, .. }| {
                 root.with_listing(&file, path, |entries| {
-                    listing::render(path, entries, order, page, writable, login_link)
+                    if json {
+                        listing::render_json(path, entries, order, page)
+                    } else {
+                        listing::render(path, entries, order, page, writable, login_link)
+                    }
                 })
             });
             match rendered {

@@ -16,7 +16,7 @@ use super::Root;
 
 /// Folders read for their page at once, across the process: each holds
 /// its whole folder while it is sorted (about 60 bytes an entry).
-static FOLDER_READS: Gate = Gate::new(2);
+pub(super) static FOLDER_READS: Gate = Gate::new(2);
 
 /// The UTF-8 names in a folder, read from the kernel as they are needed
 /// (`.`, `..` and names that are not UTF-8 are skipped: no request could
@@ -60,7 +60,7 @@ impl Root {
     }
 
     /// Calls `f` with each UTF-8 entry of an opened folder: its name,
-    /// whether it is a folder, its size and modification time.
+    /// whether it is a folder, its size, modification time and inode.
     ///
     /// A symlink is described by what it leads to, resolved beneath this
     /// folder (a link leaving it shows no size or date); no stat ever
@@ -68,7 +68,7 @@ impl Root {
     pub fn each_entry(
         &self,
         dir: &File,
-        mut f: impl FnMut(&str, bool, u64, Option<SystemTime>),
+        mut f: impl FnMut(&str, bool, u64, Option<SystemTime>, u64),
     ) -> io::Result<()> {
         for item in rustix::fs::Dir::read_from(dir)? {
             let item = item?;
@@ -89,7 +89,7 @@ impl Root {
                 }
             };
             let Some(st) = st else {
-                f(name, false, 0, None);
+                f(name, false, 0, None, 0);
                 continue;
             };
             let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
@@ -100,7 +100,7 @@ impl Root {
             } else {
                 u64::try_from(st.st_size).unwrap_or(0)
             };
-            f(name, is_dir, size, modified);
+            f(name, is_dir, size, modified, st.st_ino);
         }
         Ok(())
     }
@@ -109,7 +109,7 @@ impl Root {
     /// (for walking a tree; a page uses [`Root::listing`]).
     pub fn entries(&self, dir: &File) -> io::Result<Vec<Entry>> {
         let mut out = Vec::new();
-        self.each_entry(dir, |name, is_dir, size, modified| {
+        self.each_entry(dir, |name, is_dir, size, modified, _| {
             out.push(Entry {
                 name: name.to_owned(),
                 is_dir,
@@ -133,8 +133,8 @@ impl Root {
     ) -> io::Result<T> {
         let _turn = FOLDER_READS.enter();
         let mut out = Listing::new();
-        self.each_entry(dir, |name, is_dir, size, modified| {
-            out.push(path, name, is_dir, size, modified);
+        self.each_entry(dir, |name, is_dir, size, modified, id| {
+            out.push(path, name, is_dir, size, modified, id);
         })?;
         Ok(f(&mut out))
     }

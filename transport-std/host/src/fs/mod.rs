@@ -26,6 +26,7 @@ mod digest_store;
 mod dir;
 mod fresh;
 mod gate;
+mod search;
 mod stale;
 mod sweep;
 pub mod tree;

@@ -1,0 +1,152 @@
+//! A folder listing as JSON, for scripts and the recursive client: the
+//! same rows, order and pages as the HTML page.
+//!
+//! Schema (one object):
+//! `{"path": "/dir/", "page": 1, "pages": 3, "per_page": 1000,
+//!   "total": 2345, "folders": 1, "files": 2344, "bytes": 123,
+//!   "entries": [{"name": "a.txt", "type": "file", "size": 3,
+//!                "modified": "2026-12-03T10:00:00Z",
+//!                "mtime_ns": 1796290000000000000, "etag": "\"…\""},
+//!               {"name": "sub", "type": "dir", "size": 0, …, "etag": null}]}`.
+//! `total`, `folders`, `files` and `bytes` count the whole folder;
+//! `entries` is this page. A folder has no ETag (`null`), nor has a link
+//! that leaves its folder (it is listed, undescribed); `modified` and
+//! `mtime_ns` are `null` where the file system has no time.
+
+use std::fmt::Write as _;
+
+use super::{iso8601, Listing, Order, PAGE_SIZE};
+use crate::path::RelPath;
+use crate::validators::{nanos, FileVersion};
+
+/// Appends `s` as a JSON string (quotes included).
+pub fn push_json_str(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            // Controls, and the two separators JavaScript once refused.
+            c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// True when a request for a folder asks for JSON: `?format=json`, or an
+/// `Accept` that names `application/json` and not `text/html` (browsers
+/// name HTML; `curl -H 'Accept: application/json'` does not).
+pub fn wants_json(target: &str, accept: Option<&str>) -> bool {
+    let query = target.split_once('?').map_or("", |(_, q)| q);
+    if query.split('&').any(|p| p == "format=json") {
+        return true;
+    }
+    accept.is_some_and(|a| {
+        let types = || {
+            a.split(',')
+                .map(|t| t.split(';').next().unwrap_or("").trim())
+        };
+        types().any(|t| t.eq_ignore_ascii_case("application/json"))
+            && !types().any(|t| t.eq_ignore_ascii_case("text/html"))
+    })
+}
+
+/// Page `page` of the listing of `dir` as JSON (see the module).
+pub fn render_json(dir: &RelPath, listing: &mut Listing, order: Order, page: usize) -> String {
+    let (dirs, files, bytes) = listing.totals();
+    let total = listing.len();
+    let page = listing.page(order, page);
+    let mut out = String::with_capacity(256 + page.rows.len() * 160);
+    out.push_str("{\"path\":");
+    push_json_str(&dir.href(true), &mut out);
+    let _ = write!(
+        out,
+        ",\"page\":{},\"pages\":{},\"per_page\":{PAGE_SIZE},\"total\":{total},\
+         \"folders\":{dirs},\"files\":{files},\"bytes\":{bytes},\"entries\":[",
+        page.number, page.count
+    );
+    for (i, r) in page.rows.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"name\":");
+        push_json_str(r.name, &mut out);
+        let kind = if r.is_dir { "dir" } else { "file" };
+        let _ = write!(out, ",\"type\":\"{kind}\",\"size\":{}", r.size);
+        match r.modified {
+            Some(t) => {
+                let _ = write!(
+                    out,
+                    ",\"modified\":\"{}\",\"mtime_ns\":{}",
+                    iso8601(t),
+                    nanos(t)
+                );
+            }
+            None => out.push_str(",\"modified\":null,\"mtime_ns\":null"),
+        }
+        out.push_str(",\"etag\":");
+        // A folder has none; nor has an entry the file system would not
+        // describe (a link leaving its folder: id 0).
+        if r.is_dir || r.id == 0 {
+            out.push_str("null");
+        } else {
+            let etag = FileVersion::new(r.id, r.size, r.modified.map_or(0, nanos)).etag();
+            push_json_str(&etag, &mut out);
+        }
+        out.push('}');
+    }
+    out.push_str("]}\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::path::resolve_target;
+
+    #[test]
+    fn who_wants_json() {
+        assert!(wants_json("/d/?format=json", None));
+        assert!(wants_json("/d/?sort=size&format=json", Some("text/html")));
+        assert!(wants_json("/d/", Some("application/json")));
+        assert!(wants_json("/d/", Some("application/json;q=0.9, */*;q=0.1")));
+        assert!(!wants_json(
+            "/d/",
+            Some("text/html,application/xhtml+xml,application/json;q=0.9")
+        ));
+        assert!(!wants_json("/d/", Some("*/*")));
+        assert!(!wants_json("/d/", None));
+        assert!(!wants_json("/d/?format=jsonx", None));
+    }
+
+    #[test]
+    fn escapes_and_counts() {
+        let dir = resolve_target("/d%20x/").unwrap();
+        let mut l = Listing::new();
+        let t = std::time::UNIX_EPOCH + std::time::Duration::new(100, 5);
+        l.push(&dir, "a\"b.txt", false, 3, Some(t), 42);
+        l.push(&dir, "sub", true, 0, None, 7);
+        let j = render_json(&dir, &mut l, Order::from_target("/"), 1);
+        assert!(j.starts_with("{\"path\":\"/d%20x/\",\"page\":1,\"pages\":1,\"per_page\":1000,\"total\":2,\"folders\":1,\"files\":1,\"bytes\":3,"), "{j}");
+        assert!(j.contains("{\"name\":\"sub\",\"type\":\"dir\",\"size\":0,\"modified\":null,\"mtime_ns\":null,\"etag\":null}"), "{j}");
+        assert!(j.contains("\"name\":\"a\\\"b.txt\""), "{j}");
+        let mut esc = String::new();
+        push_json_str("x\\\n\u{1}\u{2028}y", &mut esc);
+        assert_eq!(esc, "\"x\\\\\\n\\u0001\\u2028y\"");
+        assert!(j.contains("\"modified\":\"1970-01-01T00:01:40Z\",\"mtime_ns\":100000000005"));
+        let etag = FileVersion::new(42, 3, 100_000_000_005).etag();
+        let mut quoted = String::new();
+        push_json_str(&etag, &mut quoted);
+        assert!(j.contains(&format!("\"etag\":{quoted}")), "{j}");
+        assert!(
+            j.find("\"sub\"") < j.find("a\\\""),
+            "folders first, as the page"
+        );
+    }
+}
