@@ -5,49 +5,10 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use support::*;
-
-/// A one-shot proxy to `upstream` that forwards the request and then only
-/// the first `keep` bytes of the response before closing: an interrupted
-/// download, made with any real server behind it.
-fn cutting_proxy(upstream: u16, keep: usize) -> (u16, std::thread::JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handle = std::thread::spawn(move || {
-        let Ok((mut down, _)) = listener.accept() else {
-            return;
-        };
-        down.set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let mut head = Vec::new();
-        let mut b = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") && down.read(&mut b).unwrap_or(0) == 1 {
-            head.push(b[0]);
-        }
-        let mut up = TcpStream::connect(("127.0.0.1", upstream)).unwrap();
-        up.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        up.write_all(&head).unwrap();
-        let mut left = keep;
-        let mut buf = vec![0u8; 16 * 1024];
-        while left > 0 {
-            let n = match up.read(&mut buf[..left.min(16 * 1024)]) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            if down.write_all(&buf[..n]).is_err() {
-                break;
-            }
-            left -= n;
-        }
-    });
-    (port, handle)
-}
 
 fn code(o: &std::process::Output) -> i32 {
     o.status.code().unwrap_or(-1)

@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod admission;
+pub mod archive;
 pub mod auth;
 pub mod body;
 pub mod chunked;

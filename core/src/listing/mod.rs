@@ -185,6 +185,9 @@ pub fn render(
     breadcrumb(dir, &mut out);
     out.push_str("</nav></h1>\n");
     search::search_box(None, &mut out);
+    out.push_str(
+        "<p class=\"archive\">Download this folder: <a href=\"?archive=tar\" download>tar</a></p>\n",
+    );
     if login_link && !writable {
         out.push_str(
             "<p class=\"login\"><a href=\"?login\">Log in</a> to upload and manage files.</p>\n",
@@ -534,6 +537,7 @@ mod tests {
             by_size.contains("<input type=\"search\" name=\"q\""),
             "a search box for everyone"
         );
+        assert!(by_size.contains("<a href=\"?archive=tar\" download>tar</a>"));
         let w = render_entries(&dir, &entries, "/", true);
         assert!(w.contains(&format!("<script>{SCRIPT}</script>")));
         assert!(!w.contains(&format!("<script>{TIME_SCRIPT}</script>")));

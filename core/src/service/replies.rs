@@ -7,7 +7,9 @@ use std::time::SystemTime;
 use super::{Reply, ReplyBody, SERVER};
 use crate::date::append_date;
 
-pub(super) fn base(status: StatusCode, now: SystemTime) -> ResponseHead {
+/// A response head with `status`, `Date` and `Server`: what every answer
+/// starts from.
+pub fn base(status: StatusCode, now: SystemTime) -> ResponseHead {
     let mut h = ResponseHead::new(status);
     h.headers = crate::Headers::with_capacity(10, 320);
     append_date(&mut h.headers, "Date", now);

@@ -105,13 +105,24 @@ impl Conn<'_> {
             .await;
             (source, piece) = (s, p);
             let more = made?;
-            // Core counts a chunk as it frames it, and the write then
-            // waits within the deadline that started: small chunks keep
-            // that wait short for a slow reader.
-            for chunk in piece.chunks(STREAM_CHUNK) {
-                self.conn.send_chunk(chunk, &mut self.out, Instant::now())?;
-                sent += chunk.len() as u64;
-                self.write_out(self.out.len(), SendFlags::empty()).await?;
+            if self.conn.is_chunked() {
+                // Core counts a chunk as it frames it, and the write then
+                // waits within the deadline that started: small chunks
+                // keep that wait short for a slow reader.
+                for chunk in piece.chunks(STREAM_CHUNK) {
+                    self.conn.send_chunk(chunk, &mut self.out, Instant::now())?;
+                    sent += chunk.len() as u64;
+                    self.write_out(self.out.len(), SendFlags::empty()).await?;
+                    self.out.clear();
+                }
+            } else if !piece.is_empty() {
+                // A body of known length (or closed by the end of the
+                // connection): the bytes go as they are, counted as the
+                // socket takes them.
+                let body_at = self.out.len();
+                self.out.extend_from_slice(&piece);
+                sent += piece.len() as u64;
+                self.write_out(body_at, SendFlags::empty()).await?;
                 self.out.clear();
             }
             if !more {

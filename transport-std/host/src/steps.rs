@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use pared_core::path::RelPath;
 use pared_core::range::Pieces;
 use pared_core::service::{self, DigestPlan, FileKind, ReadStep, Reply, ReplyBody, WriteGuard};
-use pared_core::{listing, RequestHead, ResponseHead, StatusCode};
+use pared_core::{archive, listing, RequestHead, ResponseHead, StatusCode};
 
 use crate::fs::{Cached, Opened, Root, Upload};
 
@@ -147,6 +147,11 @@ pub fn read(
     login_link: bool,
 ) -> Prepared {
     let opened = root.open_read(path);
+    if let (Some(format), Ok(o)) = (archive::format_of(&req.target), &opened) {
+        if o.meta.kind == FileKind::Dir {
+            return archive_of(root, req, path, &o.file, format, now);
+        }
+    }
     let meta = opened.as_ref().map(|o| o.meta).map_err(|f| *f);
     match service::read_reply(req, path, meta, now) {
         ReadStep::Reply(reply) => file_prepared(root, req, reply, opened.ok()),
@@ -203,6 +208,37 @@ pub fn read(
                 Err(f) => Prepared::reply(service::error_reply(f.status(), Some(&req.method), now)),
             }
         }
+    }
+}
+
+/// GET or HEAD of a folder as an archive: walked, laid out, and read
+/// while it is sent (the range asked for, or all of it).
+fn archive_of(
+    root: &Root,
+    req: &RequestHead,
+    path: &RelPath,
+    dir: &File,
+    format: archive::Format,
+    now: SystemTime,
+) -> Prepared {
+    let entries = match root.archive_entries(dir, path) {
+        Ok(e) => e,
+        Err(e) => {
+            return Prepared::reply(service::error_reply(
+                crate::fs::failure(&e).status(),
+                Some(&req.method),
+                now,
+            ))
+        }
+    };
+    let plan = archive::Plan::new(format, entries);
+    let name = path.file_name().unwrap_or("root");
+    match archive::archive_reply(req, &plan, name, now) {
+        (reply, Some((first, len))) => Prepared::streamed(
+            reply,
+            Box::new(crate::fs::ArchiveBody::new(root, path, plan, first, len)),
+        ),
+        (reply, None) => Prepared::reply(reply),
     }
 }
 

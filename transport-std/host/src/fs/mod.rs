@@ -22,6 +22,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
+mod archive;
 mod digest_store;
 mod dir;
 mod fresh;
@@ -33,6 +34,7 @@ pub mod tree;
 mod upload;
 pub mod writeback;
 
+pub use archive::ArchiveBody;
 pub use digest_store::DIGEST_XATTR;
 pub use dir::Names;
 pub use stale::{retry_stale, STALE_RETRIES};
