@@ -1,8 +1,9 @@
-//! A folder as an archive (`?archive=tar`), laid out before a byte is sent:
-//! a stored tar's size and every byte follow from the entries' names,
-//! sizes and times, so the archive has a Content-Length, a strong ETag
-//! derived from its entries, and Range support, and an interrupted
-//! download resumes byte-exact.
+//! A folder as an archive (`?archive=tar` or `?archive=zip`), laid out
+//! before a byte is sent: a stored archive's size and every byte follow
+//! from the entries' names, sizes and times (and, for zip, their CRC-32,
+//! which the host computes when asked), so the archive has a
+//! Content-Length, a strong ETag derived from its entries, and Range
+//! support, and an interrupted download resumes byte-exact.
 //!
 //! Invariants: the entries are in the order the host walked them (it
 //! sorts each folder by name, so the same tree gives the same archive);
@@ -10,6 +11,7 @@
 //! [`Plan::part_at`] gives every byte of the archive exactly once.
 
 pub mod tar;
+pub mod zip;
 
 use std::time::SystemTime;
 
@@ -43,6 +45,8 @@ pub struct ArchiveEntry {
 pub enum Format {
     /// POSIX tar (pax), stored.
     Tar,
+    /// Zip, stored, zip64 where needed.
+    Zip,
 }
 
 impl Format {
@@ -50,6 +54,7 @@ impl Format {
     pub fn content_type(self) -> &'static str {
         match self {
             Format::Tar => "application/x-tar",
+            Format::Zip => "application/zip",
         }
     }
 
@@ -57,6 +62,7 @@ impl Format {
     pub fn extension(self) -> &'static str {
         match self {
             Format::Tar => "tar",
+            Format::Zip => "zip",
         }
     }
 }
@@ -66,6 +72,7 @@ pub fn format_of(target: &str) -> Option<Format> {
     let query = target.split_once('?')?.1;
     match query.split('&').find_map(|p| p.strip_prefix("archive="))? {
         "tar" => Some(Format::Tar),
+        "zip" => Some(Format::Zip),
         _ => None,
     }
 }
@@ -86,13 +93,19 @@ pub enum Part {
     },
 }
 
-/// An archive laid out: its entries and where each begins.
+/// An archive laid out: its entries and where each part begins.
 #[derive(Debug, Clone)]
 pub struct Plan {
     format: Format,
     entries: Vec<ArchiveEntry>,
     /// The offset of each entry's first header byte.
     starts: Vec<u64>,
+    /// Zip: the offset of each entry's central directory header.
+    central: Vec<u64>,
+    /// Where the entries end: the zip central directory or tar's end.
+    entries_end: u64,
+    /// Where the end records begin (zip; tar's end is zeros).
+    end_start: u64,
     total: u64,
 }
 
@@ -104,16 +117,40 @@ impl Plan {
         for e in &entries {
             starts.push(at);
             let data = if e.is_dir { 0 } else { e.size };
+            let (head, pad) = match format {
+                Format::Tar => (tar::header_len(e), tar::padding(data)),
+                Format::Zip => (zip::local_len(e), 0),
+            };
             at = at
-                .saturating_add(tar::header_len(e))
+                .saturating_add(head)
                 .saturating_add(data)
-                .saturating_add(tar::padding(data));
+                .saturating_add(pad);
         }
-        let total = at.saturating_add(2 * tar::BLOCK);
+        let entries_end = at;
+        let mut central = Vec::new();
+        if format == Format::Zip {
+            central.reserve(entries.len());
+            for (e, &offset) in entries.iter().zip(&starts) {
+                central.push(at);
+                at = at.saturating_add(zip::central_len(e, offset));
+            }
+        }
+        let end_start = at;
+        let total = match format {
+            Format::Tar => at.saturating_add(2 * tar::BLOCK),
+            Format::Zip => at.saturating_add(zip::end_len(
+                entries.len(),
+                entries_end,
+                end_start - entries_end,
+            )),
+        };
         Plan {
             format,
             entries,
             starts,
+            central,
+            entries_end,
+            end_start,
             total,
         }
     }
@@ -156,46 +193,80 @@ impl Plan {
         format!("\"{}-{hex}\"", self.format.extension())
     }
 
-    /// The part that begins at byte `at`, at most `max` bytes (and
-    /// within the archive); `None` at or past the end.
-    pub fn part_at(&self, at: u64, max: u64) -> Option<Part> {
+    /// The part that begins at byte `at`, at most `max` bytes (and within
+    /// the archive); `None` at or past the end. `crc` gives an entry's
+    /// CRC-32 where a zip record needs it (the host reads the file).
+    pub fn part_at<E>(
+        &self,
+        at: u64,
+        max: u64,
+        crc: &mut dyn FnMut(usize) -> Result<u32, E>,
+    ) -> Result<Option<Part>, E> {
         if at >= self.total || max == 0 {
-            return None;
+            return Ok(None);
         }
-        let tail = self.total - 2 * tar::BLOCK;
-        if at >= tail {
-            // The two zero blocks that end the archive.
-            let n = (self.total - at).min(max);
-            return Some(Part::Bytes(vec![0; n as usize]));
+        let slice = |bytes: Vec<u8>, within: u64| {
+            let from = within as usize;
+            let to = (within + max).min(bytes.len() as u64) as usize;
+            Part::Bytes(bytes[from..to].to_vec())
+        };
+        if at >= self.end_start {
+            let within = at - self.end_start;
+            return Ok(Some(match self.format {
+                // The two zero blocks that end a tar.
+                Format::Tar => Part::Bytes(vec![0; (self.total - at).min(max) as usize]),
+                Format::Zip => slice(
+                    zip::end(
+                        self.entries.len(),
+                        self.entries_end,
+                        self.end_start - self.entries_end,
+                    ),
+                    within,
+                ),
+            }));
+        }
+        if at >= self.entries_end {
+            // The zip central directory.
+            let j = match self.central.binary_search(&at) {
+                Ok(j) => j,
+                Err(j) => j.saturating_sub(1),
+            };
+            let e = &self.entries[j];
+            let bytes = zip::central(e, crc(j)?, self.starts[j]);
+            return Ok(Some(slice(bytes, at - self.central[j])));
         }
         let i = match self.starts.binary_search(&at) {
             Ok(i) => i,
-            Err(i) => i.checked_sub(1)?,
+            Err(i) => match i.checked_sub(1) {
+                Some(i) => i,
+                None => return Ok(None),
+            },
         };
         let e = &self.entries[i];
-        let start = self.starts[i];
-        let head = tar::header_len(e);
+        let within = at - self.starts[i];
         let data = if e.is_dir { 0 } else { e.size };
-        let pad = tar::padding(data);
-        let within = at - start;
+        let (head, pad) = match self.format {
+            Format::Tar => (tar::header_len(e), tar::padding(data)),
+            Format::Zip => (zip::local_len(e), 0),
+        };
         if within < head {
-            let h = tar::headers(e);
-            let from = within as usize;
-            let to = (within + max).min(head) as usize;
-            return Some(Part::Bytes(h[from..to].to_vec()));
+            let bytes = match self.format {
+                Format::Tar => tar::headers(e),
+                Format::Zip => zip::local(e, crc(i)?),
+            };
+            return Ok(Some(slice(bytes, within)));
         }
         if within < head + data {
             let offset = within - head;
-            return Some(Part::File {
+            return Ok(Some(Part::File {
                 entry: i,
                 offset,
                 len: (data - offset).min(max),
-            });
+            }));
         }
-        // The padding after the data (an entry ends where the next, or
-        // the end, begins).
+        // The padding after the data.
         let n = (head + data + pad - within).min(max);
-        Some(Part::Bytes(vec![0; n as usize]))
+        Ok(Some(Part::Bytes(vec![0; n as usize])))
     }
 }
 
@@ -298,26 +369,30 @@ pub fn archive_reply(
     )
 }
 
+/// An entry for the tests of this module and its formats.
+#[cfg(test)]
+pub(crate) fn sample(path: &str, is_dir: bool, size: u64) -> ArchiveEntry {
+    ArchiveEntry {
+        path: path.into(),
+        is_dir,
+        size,
+        mtime_ns: 1_700_000_000_000_000_000,
+        id: 9,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn e(path: &str, is_dir: bool, size: u64) -> ArchiveEntry {
-        ArchiveEntry {
-            path: path.into(),
-            is_dir,
-            size,
-            mtime_ns: 1_700_000_000_000_000_000,
-            id: 9,
-        }
-    }
+    use super::sample as e;
 
     /// The whole archive, file data given by `data`.
     fn bytes(plan: &Plan, data: &dyn Fn(usize, u64) -> u8) -> Vec<u8> {
         let mut out = Vec::new();
         let mut at = 0;
-        while let Some(p) = plan.part_at(at, 777) {
+        while let Some(p) = plan.part_at(at, 777, &mut crc_of(plan, data)).unwrap() {
             match p {
                 Part::Bytes(b) => out.extend_from_slice(&b),
                 Part::File { entry, offset, len } => {
@@ -327,6 +402,34 @@ mod tests {
             at = out.len() as u64;
         }
         out
+    }
+
+    /// The CRC-32 of entry `i`'s data as `data` gives it.
+    fn crc_of<'a>(
+        plan: &'a Plan,
+        data: &'a dyn Fn(usize, u64) -> u8,
+    ) -> impl FnMut(usize) -> Result<u32, ()> + 'a {
+        move |i| {
+            let e = &plan.entries()[i];
+            let bytes: Vec<u8> = (0..e.size).map(|o| data(i, o)).collect();
+            Ok(crc32(&bytes))
+        }
+    }
+
+    /// A plain CRC-32 (IEEE), bit by bit: the reference for the tests.
+    fn crc32(data: &[u8]) -> u32 {
+        let mut c = !0u32;
+        for &b in data {
+            c ^= u32::from(b);
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    (c >> 1) ^ 0xEDB8_8320
+                } else {
+                    c >> 1
+                };
+            }
+        }
+        !c
     }
 
     #[test]
@@ -340,13 +443,17 @@ mod tests {
             &all[1024..1024 + 700],
             &(0..700).map(|o| (o % 251) as u8).collect::<Vec<_>>()[..]
         );
-        assert!(plan.part_at(plan.len(), 10).is_none());
+        assert!(plan
+            .part_at(plan.len(), 10, &mut |_| Ok::<u32, ()>(0))
+            .unwrap()
+            .is_none());
         let again = Plan::new(Format::Tar, vec![e("d", true, 0), e("d/a.txt", false, 700)]);
         assert_eq!(plan.etag(), again.etag());
         let changed = Plan::new(Format::Tar, vec![e("d", true, 0), e("d/a.txt", false, 701)]);
         assert_ne!(plan.etag(), changed.etag());
         assert!(plan.etag().starts_with("\"tar-"));
         assert_eq!(format_of("/d/?archive=tar"), Some(Format::Tar));
+        assert_eq!(format_of("/d/?archive=zip"), Some(Format::Zip));
         assert_eq!(format_of("/d/?archive=rar"), None);
         assert_eq!(format_of("/d/"), None);
     }
@@ -359,20 +466,22 @@ mod tests {
             sizes in proptest::collection::vec(0u64..3000, 0..6),
             start in 0u64..20_000,
             step in 1u64..5000,
+            zip in any::<bool>(),
         ) {
             let entries: Vec<ArchiveEntry> = sizes
                 .iter()
                 .enumerate()
                 .map(|(i, &s)| e(&format!("f{i}"), false, s))
                 .collect();
-            let plan = Plan::new(Format::Tar, entries);
+            let format = if zip { Format::Zip } else { Format::Tar };
+            let plan = Plan::new(format, entries);
             let data = |i: usize, o: u64| (i as u64 * 31 + o) as u8;
             let whole = bytes(&plan, &data);
             prop_assert_eq!(whole.len() as u64, plan.len());
             let start = start.min(plan.len());
             let mut got = Vec::new();
             let mut at = start;
-            while let Some(p) = plan.part_at(at, step) {
+            while let Some(p) = plan.part_at(at, step, &mut crc_of(&plan, &data)).unwrap() {
                 match p {
                     Part::Bytes(b) => got.extend_from_slice(&b),
                     Part::File { entry, offset, len } => {

@@ -138,17 +138,8 @@ pub fn headers(e: &ArchiveEntry) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::sample as entry;
     use super::*;
-
-    fn entry(path: &str, is_dir: bool, size: u64) -> ArchiveEntry {
-        ArchiveEntry {
-            path: path.into(),
-            is_dir,
-            size,
-            mtime_ns: 1_700_000_000_000_000_000,
-            id: 1,
-        }
-    }
 
     #[test]
     fn ustar_fields_and_checksum() {

@@ -186,7 +186,8 @@ pub fn render(
     out.push_str("</nav></h1>\n");
     search::search_box(None, &mut out);
     out.push_str(
-        "<p class=\"archive\">Download this folder: <a href=\"?archive=tar\" download>tar</a></p>\n",
+        "<p class=\"archive\">Download this folder: <a href=\"?archive=zip\" download>zip</a> \
+         <a href=\"?archive=tar\" download>tar</a></p>\n",
     );
     if login_link && !writable {
         out.push_str(
@@ -538,6 +539,7 @@ mod tests {
             "a search box for everyone"
         );
         assert!(by_size.contains("<a href=\"?archive=tar\" download>tar</a>"));
+        assert!(by_size.contains("<a href=\"?archive=zip\" download>zip</a>"));
         let w = render_entries(&dir, &entries, "/", true);
         assert!(w.contains(&format!("<script>{SCRIPT}</script>")));
         assert!(!w.contains(&format!("<script>{TIME_SCRIPT}</script>")));

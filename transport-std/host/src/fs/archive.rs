@@ -24,6 +24,32 @@ use super::dir::FOLDER_READS;
 use super::Root;
 use crate::steps::{Produce, STREAM_PIECE};
 
+/// The CRC-32s of file versions a zip needed, so a resumed download (each
+/// range request lays the archive out again) does not read them again.
+#[derive(Debug, Default)]
+pub struct CrcCache {
+    known: std::sync::Mutex<std::collections::HashMap<(u64, u64, u128), u32>>,
+}
+
+impl CrcCache {
+    /// Versions remembered at most (then forgotten all at once).
+    const MAX: usize = 1 << 16;
+
+    fn get(&self, e: &ArchiveEntry) -> Option<u32> {
+        let known = self.known.lock().ok()?;
+        known.get(&(e.id, e.size, e.mtime_ns)).copied()
+    }
+
+    fn put(&self, e: &ArchiveEntry, crc: u32) {
+        if let Ok(mut known) = self.known.lock() {
+            if known.len() >= Self::MAX {
+                known.clear();
+            }
+            known.insert((e.id, e.size, e.mtime_ns), crc);
+        }
+    }
+}
+
 /// How deep the walk goes below the archived folder.
 const MAX_DEPTH: usize = 64;
 
@@ -99,33 +125,58 @@ impl Root {
 /// The bytes `first..first + len` of an archive, read as they are sent.
 #[derive(Debug)]
 pub struct ArchiveBody {
-    root: Root,
-    base: RelPath,
     plan: Plan,
+    files: Files,
     at: u64,
     end: u64,
+}
+
+/// The archived files: the one open now, and the CRC-32s computed so far.
+#[derive(Debug)]
+struct Files {
+    root: Root,
+    base: RelPath,
     open: Option<(usize, File)>,
+    crcs: Vec<Option<u32>>,
 }
 
 impl ArchiveBody {
     /// The body of `plan` (of the folder `base`) from byte `first`, `len`
     /// bytes.
     pub fn new(root: &Root, base: &RelPath, plan: Plan, first: u64, len: u64) -> ArchiveBody {
+        let n = plan.entries().len();
         ArchiveBody {
-            root: root.clone(),
-            base: base.clone(),
             plan,
+            files: Files {
+                root: root.clone(),
+                base: base.clone(),
+                open: None,
+                crcs: vec![None; n],
+            },
             at: first,
             end: first.saturating_add(len),
-            open: None,
         }
     }
+}
 
+fn changed(what: &str) -> io::Error {
+    io::Error::other(format!(
+        "{what} changed while its folder was archived; the archive ends short"
+    ))
+}
+
+/// True when `file` is no longer the version `e` describes.
+fn differs(file: &File, e: &ArchiveEntry) -> io::Result<bool> {
+    let now = super::meta_of(file)?;
+    Ok(now.len != e.size || now.modified.map_or(0, nanos) != e.mtime_ns)
+}
+
+impl Files {
     /// Entry `i`'s file, opened beneath the root and checked to be the
     /// version the archive was laid out with.
-    fn file(&mut self, i: usize) -> io::Result<&File> {
+    fn file(&mut self, plan: &Plan, i: usize) -> io::Result<&File> {
         if self.open.as_ref().map(|(j, _)| *j) != Some(i) {
-            let e = &self.plan.entries()[i];
+            let e = &plan.entries()[i];
             let mut path = self.base.clone();
             for seg in e.path.split('/') {
                 path = path
@@ -137,11 +188,9 @@ impl ArchiveBody {
                 .open_read(&path)
                 .map_err(|f| io::Error::other(format!("{path}: {f:?}")))?;
             let meta = opened.meta;
-            let mtime = meta.modified.map_or(0, nanos);
-            if meta.len != e.size || mtime != e.mtime_ns || meta.id != e.id {
-                return Err(io::Error::other(format!(
-                    "{path} changed while its folder was archived; the archive ends short"
-                )));
+            if meta.len != e.size || meta.modified.map_or(0, nanos) != e.mtime_ns || meta.id != e.id
+            {
+                return Err(changed(&path.to_string()));
             }
             self.open = Some((i, opened.file));
         }
@@ -149,6 +198,46 @@ impl ArchiveBody {
             .as_ref()
             .map(|(_, f)| f)
             .ok_or_else(|| io::Error::other("no open file"))
+    }
+
+    /// Entry `i`'s CRC-32 (zip), read from its file once.
+    fn crc(&mut self, plan: &Plan, i: usize) -> io::Result<u32> {
+        if let Some(Some(c)) = self.crcs.get(i) {
+            return Ok(*c);
+        }
+        let e = &plan.entries()[i];
+        let crc = if e.is_dir {
+            0
+        } else if let Some(known) = self.root.crcs.get(e) {
+            known
+        } else {
+            let file = self.file(plan, i)?;
+            let mut h = crc32fast::Hasher::new();
+            let mut buf = vec![0u8; 256 * 1024];
+            let mut at = 0u64;
+            while at < e.size {
+                let want = (e.size - at).min(buf.len() as u64) as usize;
+                match file.read_at(&mut buf[..want], at) {
+                    Ok(0) => return Err(changed(&e.path)),
+                    Ok(n) => {
+                        h.update(&buf[..n]);
+                        at += n as u64;
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                    Err(err) => return Err(err),
+                }
+            }
+            if differs(file, e)? {
+                return Err(changed(&e.path));
+            }
+            let crc = h.finalize();
+            self.root.crcs.put(e, crc);
+            crc
+        };
+        if let Some(slot) = self.crcs.get_mut(i) {
+            *slot = Some(crc);
+        }
+        Ok(crc)
     }
 }
 
@@ -158,8 +247,9 @@ impl Produce for ArchiveBody {
         // the async runtime's blocking pool.
         let want = out.len() + 16 * STREAM_PIECE;
         while out.len() < want && self.at < self.end {
-            let room = (want - out.len()) as u64;
-            let Some(part) = self.plan.part_at(self.at, room.min(self.end - self.at)) else {
+            let room = ((want - out.len()) as u64).min(self.end - self.at);
+            let (plan, files) = (&self.plan, &mut self.files);
+            let Some(part) = plan.part_at(self.at, room, &mut |i| files.crc(plan, i))? else {
                 break;
             };
             match part {
@@ -168,17 +258,13 @@ impl Produce for ArchiveBody {
                     out.extend_from_slice(&b);
                 }
                 Part::File { entry, offset, len } => {
-                    let file = self.file(entry)?;
+                    let file = self.files.file(&self.plan, entry)?;
                     let from = out.len();
                     out.resize(from + len as usize, 0);
                     let mut got = 0usize;
                     while got < len as usize {
                         match file.read_at(&mut out[from + got..], offset + got as u64) {
-                            Ok(0) => {
-                                return Err(io::Error::other(
-                                    "a file shrank while its folder was archived",
-                                ))
-                            }
+                            Ok(0) => return Err(changed("a file")),
                             Ok(n) => got += n,
                             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                             Err(e) => return Err(e),
@@ -186,12 +272,8 @@ impl Produce for ArchiveBody {
                     }
                     // Written to in place while it was read: what was read
                     // may mix two versions, so it is never sent.
-                    let now = super::meta_of(file)?;
-                    let e = &self.plan.entries()[entry];
-                    if now.len != e.size || now.modified.map_or(0, nanos) != e.mtime_ns {
-                        return Err(io::Error::other(
-                            "a file changed while its folder was archived; the archive ends short",
-                        ));
+                    if differs(file, &self.plan.entries()[entry])? {
+                        return Err(changed(&self.plan.entries()[entry].path));
                     }
                     self.at += len;
                 }

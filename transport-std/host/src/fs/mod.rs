@@ -112,6 +112,7 @@ pub struct Opened {
 pub struct Root {
     fd: Arc<OwnedFd>,
     digests: Arc<DigestCache>,
+    crcs: Arc<archive::CrcCache>,
 }
 
 /// Why a step that must not wait on the disk did not complete.
@@ -136,6 +137,7 @@ impl Root {
         Ok(Root {
             fd: Arc::new(fd),
             digests: Arc::new(DigestCache::new()),
+            crcs: Arc::default(),
         })
     }
 
