@@ -107,12 +107,20 @@ pub struct ClientArgs {
     /// as Destination). An existing destination is replaced.
     #[arg(long, value_name = "DEST")]
     to: Option<String>,
-    /// PUT a local folder and everything in it (--upload-from DIR, or
-    /// PATH) into the remote folder PATH: folders are made with MKCOL
+    /// With PUT: a local folder and everything in it (--upload-from DIR,
+    /// or PATH) into the remote folder PATH: folders are made with MKCOL
     /// (one that exists is kept), files uploaded one by one; symlinks and
-    /// dot-files are left out. A summary line goes to stderr.
+    /// dot-files are left out. With GET: the remote folder PATH (a pared
+    /// server's, read from its JSON listing) mirrored into -o DIR (else a
+    /// folder of its name here): files whose size and time already match
+    /// are skipped, each download is atomic and resumed next time if cut.
+    /// A summary line goes to stderr.
     #[arg(short = 'r', long)]
     recursive: bool,
+    /// With GET -r: downloads at a time.
+    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: u16,
 }
 
 /// A method from the command line: any method in core's table (GET,
@@ -214,7 +222,9 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(path.trim_start_matches('/')))
         }),
+        // GET -r takes -o as the destination folder (below).
         output: match output_path(args, &target) {
+            _ if args.recursive && method == Method::Get => None,
             Ok(o) => o,
             Err(e) => return usage(e),
         },
@@ -229,18 +239,12 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
         quiet: false,
         status: Default::default(),
     };
-    if args.recursive {
-        if method != Method::Put {
-            return usage("-r goes with PUT".into());
-        }
-        let local = args
-            .upload_from
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(path.trim_start_matches('/')));
-        let base = target.path.split('?').next().unwrap_or("/").to_owned();
-        let make = |m: Method, remote: &str, len: Option<u64>| -> Result<Session, ClientError> {
+    // One request of a tree transfer (GET -r, PUT -r): a method, a decoded
+    // remote path, a raw query and an upload length.
+    let tree_request =
+        |m: Method, remote: &str, query: &str, len: Option<u64>| -> Result<Session, ClientError> {
             let mut t = target.clone();
-            t.path = pared_core::fetch::tree::remote_target(remote);
+            t.path = pared_core::fetch::tree::remote_target(remote) + query;
             let mut s = Session::new(
                 m,
                 t,
@@ -254,13 +258,63 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
             }
             Ok(s)
         };
-        let run_one = |s: Session, j: &Job| {
-            if smol {
-                pared_smol::client::run(s, j, &opts)
-            } else {
-                pared_std::client::run(s, j, &opts)
+    let run_one = |s: Session, j: &Job| {
+        if smol {
+            pared_smol::client::run(s, j, &opts)
+        } else {
+            pared_std::client::run(s, j, &opts)
+        }
+    };
+    if args.recursive && method == Method::Get {
+        let base = target.path.split('?').next().unwrap_or("/").to_owned();
+        let decoded = pared_core::path::resolve_target(&base)
+            .map(|p| {
+                if p.is_root() {
+                    "/".to_owned()
+                } else {
+                    format!("/{p}/")
+                }
+            })
+            .unwrap_or(base);
+        let out = match &args.output {
+            Some(o) => o.clone(),
+            None => PathBuf::from(
+                decoded
+                    .trim_end_matches('/')
+                    .rsplit('/')
+                    .next()
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or("root"),
+            ),
+        };
+        let make = |m: Method, remote: &str, query: &str| tree_request(m, remote, query, None);
+        let mut tree_job = job.clone();
+        tree_job.output = None;
+        return match pared_host::client::mirror::download_tree(
+            &decoded,
+            &out,
+            &tree_job,
+            usize::from(args.jobs),
+            &make,
+            &run_one,
+        ) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("pared: {e}");
+                ExitCode::from(e.exit_code())
             }
         };
+    }
+    if args.recursive {
+        if method != Method::Put {
+            return usage("-r goes with GET and PUT".into());
+        }
+        let local = args
+            .upload_from
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(path.trim_start_matches('/')));
+        let base = target.path.split('?').next().unwrap_or("/").to_owned();
+        let make = |m: Method, remote: &str, len: Option<u64>| tree_request(m, remote, "", len);
         let decoded = pared_core::path::resolve_target(&base)
             .map(|p| format!("/{p}"))
             .unwrap_or(base);

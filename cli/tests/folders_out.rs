@@ -1,8 +1,9 @@
 //! Folders out (issue "Folders out"), end to end on both runtimes: the
 //! JSON listing (by Accept or `?format=json`, the page's order and pages,
-//! ETags that match a GET's) and search (`?q=`: names under the folder,
-//! never dot-files, never through a link; as a page and as JSON). The
-//! JSON is read with Python's json module, a parser nobody here wrote.
+//! ETags that match a GET's), search (`?q=`: names under the folder,
+//! never dot-files, never through a link; as a page and as JSON), and the
+//! recursive client (`GET -r`). The JSON is read with Python's json
+//! module, a parser nobody here wrote.
 
 mod support;
 
@@ -116,4 +117,111 @@ fn search(rt: &str) {
     assert_eq!(python_json(&none.body, "print(len(d['results']))"), "0");
 }
 
-per_runtime!(json_listing, search);
+/// Every file under `dir`, relative, with its bytes.
+fn files_under(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `GET -r URL/dir/ -o DIR` mirrors a tree (two listing pages in one
+/// folder), skips what is up to date, fetches what changed.
+fn recursive_get(rt: &str) {
+    let root = fixture();
+    let src = root.path().join("share");
+    std::fs::create_dir_all(src.join("été/深い")).unwrap();
+    std::fs::create_dir_all(src.join("empty")).unwrap();
+    std::fs::write(src.join("été/深い/big.bin"), random_bytes(2 << 20, 9)).unwrap();
+    std::fs::write(src.join("top.txt"), b"top\n").unwrap();
+    std::fs::write(src.join(".hidden"), b"never").unwrap();
+    std::fs::create_dir(src.join("many")).unwrap();
+    for i in 0..1200 {
+        std::fs::write(src.join("many").join(format!("m{i:04}")), i.to_string()).unwrap();
+    }
+    let s = Server::start(rt, root.path(), &[]);
+    let dest = tempfile::tempdir().unwrap();
+    let out = dest.path().join("copy");
+    let args = [
+        "GET",
+        &s.url("/share/"),
+        "-r",
+        "-o",
+        out.to_str().unwrap(),
+        "-j",
+        "3",
+    ];
+    let first = client(rt, &args);
+    let err = String::from_utf8_lossy(&first.stderr);
+    assert_eq!(first.status.code(), Some(0), "{err}");
+    assert!(err.contains("downloaded 1202 file(s)"), "{err}");
+    let mut want = files_under(&src);
+    want.retain(|(n, _)| n != ".hidden");
+    assert_eq!(files_under(&out), want, "the same tree, dot-files left out");
+    assert!(out.join("empty").is_dir(), "empty folders too");
+    let again = client(rt, &args);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("downloaded 0 file(s), 0 bytes; 1202 already up to date"),
+        "{err}"
+    );
+    std::fs::write(src.join("top.txt"), b"changed\n").unwrap();
+    let third = client(rt, &args);
+    let err = String::from_utf8_lossy(&third.stderr);
+    assert!(err.contains("downloaded 1 file(s)"), "{err}");
+    assert_eq!(std::fs::read(out.join("top.txt")).unwrap(), b"changed\n");
+}
+
+/// A listing that names `..` is refused whole: nothing is written outside
+/// the destination.
+fn recursive_get_refuses_escaping_names(rt: &str) {
+    let body = r#"{"path":"/d/","page":1,"pages":1,"entries":[{"name":"..","type":"dir","size":0},{"name":"x","type":"file","size":1}]}"#;
+    let reply = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let (port, h) = scripted_server(vec![Some(reply.into_bytes())]);
+    let dest = tempfile::tempdir().unwrap();
+    let out = dest.path().join("inside");
+    let o = client(
+        rt,
+        &[
+            "GET",
+            &format!("http://127.0.0.1:{port}/d/"),
+            "-r",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    let _ = h.join();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_ne!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("which is not a file name"), "{err}");
+    let mut left: Vec<_> = std::fs::read_dir(dest.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    left.sort();
+    assert_eq!(left, vec![std::ffi::OsString::from("inside")]);
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
+}
+
+per_runtime!(
+    json_listing,
+    search,
+    recursive_get,
+    recursive_get_refuses_escaping_names
+);

@@ -15,6 +15,7 @@ pub mod digest;
 mod error;
 pub mod fetch;
 mod head;
+pub mod json;
 pub mod listing;
 pub mod local_origin;
 pub mod log;

@@ -105,10 +105,131 @@ pub fn render_json(dir: &RelPath, listing: &mut Listing, order: Order, page: usi
     out
 }
 
+/// One entry of a folder listing as a client reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteEntry {
+    /// The name: always one path segment a request could address (a
+    /// listing that names anything else, such as `..` or `a/b`, is
+    /// refused: a hostile server must not steer a download out of its
+    /// folder).
+    pub name: String,
+    /// True for a folder.
+    pub is_dir: bool,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time in nanoseconds since the epoch, if given.
+    pub mtime_ns: Option<u128>,
+    /// The file's ETag, if given.
+    pub etag: Option<String>,
+}
+
+/// One page of a folder listing as a client reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemotePage {
+    /// This page's number.
+    pub page: usize,
+    /// How many pages there are.
+    pub pages: usize,
+    /// The entries of this page.
+    pub entries: Vec<RemoteEntry>,
+}
+
+/// Why a listing could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListingError {
+    /// Not JSON.
+    #[error(transparent)]
+    Json(#[from] crate::json::JsonError),
+    /// JSON, but not a folder listing.
+    #[error("not a folder listing: {0}")]
+    Shape(&'static str),
+    /// An entry's name is not one path segment.
+    #[error("the listing names {0:?}, which is not a file name in the folder")]
+    BadName(String),
+}
+
+/// Reads one page of a folder listing (the schema in the module docs).
+pub fn read_listing(text: &str) -> Result<RemotePage, ListingError> {
+    use crate::json::Json;
+    let v = crate::json::parse(text)?;
+    let num = |key: &'static str| {
+        v.get(key)
+            .and_then(Json::as_u128)
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or(ListingError::Shape(key))
+    };
+    let (page, pages) = (num("page")?, num("pages")?);
+    let items = v
+        .get("entries")
+        .and_then(Json::as_array)
+        .ok_or(ListingError::Shape("entries"))?;
+    let mut entries = Vec::with_capacity(items.len());
+    for item in items {
+        let name = item
+            .get("name")
+            .and_then(Json::as_str)
+            .ok_or(ListingError::Shape("name"))?;
+        if !RelPath::root().can_join(name) {
+            return Err(ListingError::BadName(name.to_owned()));
+        }
+        let is_dir = match item.get("type").and_then(Json::as_str) {
+            Some("dir") => true,
+            Some("file") => false,
+            _ => return Err(ListingError::Shape("type")),
+        };
+        let size = item
+            .get("size")
+            .and_then(Json::as_u128)
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or(ListingError::Shape("size"))?;
+        entries.push(RemoteEntry {
+            name: name.to_owned(),
+            is_dir,
+            size,
+            mtime_ns: item.get("mtime_ns").and_then(Json::as_u128),
+            etag: item.get("etag").and_then(Json::as_str).map(str::to_owned),
+        });
+    }
+    Ok(RemotePage {
+        page,
+        pages,
+        entries,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::path::resolve_target;
+
+    #[test]
+    fn what_is_written_is_read() {
+        let dir = resolve_target("/d/").unwrap();
+        let mut l = Listing::new();
+        let t = std::time::UNIX_EPOCH + std::time::Duration::new(100, 5);
+        l.push(&dir, "été \"x\".txt", false, 3, Some(t), 42);
+        l.push(&dir, "sub", true, 0, None, 7);
+        let page = read_listing(&render_json(&dir, &mut l, Order::from_target("/"), 1)).unwrap();
+        assert_eq!((page.page, page.pages), (1, 1));
+        assert_eq!(page.entries[0].name, "sub");
+        assert!(page.entries[0].is_dir);
+        let f = &page.entries[1];
+        assert_eq!(
+            (f.name.as_str(), f.size, f.mtime_ns),
+            ("été \"x\".txt", 3, Some(100_000_000_005))
+        );
+        assert_eq!(
+            f.etag.as_deref(),
+            Some(FileVersion::new(42, 3, 100_000_000_005).etag().as_str())
+        );
+        for evil in ["..", "a/b", ".hidden", "", "x\\u0000"] {
+            let text = format!(
+                "{{\"page\":1,\"pages\":1,\"entries\":[{{\"name\":\"{evil}\",\"type\":\"file\",\"size\":1}}]}}"
+            );
+            assert!(read_listing(&text).is_err(), "{evil:?}");
+        }
+        assert!(read_listing("[]").is_err());
+    }
 
     #[test]
     fn who_wants_json() {

@@ -12,7 +12,9 @@ pub mod search;
 use assets::ICONS;
 pub use assets::{content_security_policy, SCRIPT, STYLE, TIME_SCRIPT};
 pub use entries::{page_of, Listing, Page, Row, PAGE_SIZE};
-pub use json::{push_json_str, render_json, wants_json};
+pub use json::{
+    push_json_str, read_listing, render_json, wants_json, ListingError, RemoteEntry, RemotePage,
+};
 
 use crate::path::{encode_into, RelPath};
 

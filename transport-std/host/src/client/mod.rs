@@ -1,10 +1,12 @@
 //! The pieces every client runtime shares: typed errors and exit codes
 //! ([`error`]), the job and its delivery ([`job`]), the output sinks and
-//! downloads ([`output`]) and the progress line ([`progress`]). The
+//! downloads ([`output`]), the progress line ([`progress`]), and the
+//! tree transfers ([`tree`] up, [`mirror`] down). The
 //! runtimes' own loops (sockets and waits) live in pared-std and pared-smol.
 
 pub mod error;
 pub mod job;
+pub mod mirror;
 pub mod output;
 pub mod progress;
 pub mod response;
