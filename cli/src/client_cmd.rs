@@ -25,7 +25,7 @@ the handshake)."
 pub struct ClientArgs {
     /// `HOST PORT [METHOD] PATH`, or `[METHOD] URL` with an http:// or
     /// https:// URL. HOST is a name, an IPv4 address or an IPv6 literal;
-    /// port 443 means https; METHOD is GET, HEAD, PUT, DELETE, OPTIONS,
+    /// port 443, -k or --cacert means https; METHOD is GET, HEAD, PUT, DELETE, OPTIONS,
     /// or a WebDAV method: MKCOL (make a folder), COPY and MOVE (with
     /// --to), PROPFIND (list a folder as a table), PROPPATCH, LOCK,
     /// UNLOCK (any case; GET when left out); PATH is the path on the server
@@ -97,7 +97,8 @@ pub struct ClientArgs {
     insecure: bool,
     /// Send Basic credentials (never to another host or port after a
     /// redirect; a warning when they would cross the network unencrypted).
-    #[arg(short = 'u', long = "user", value_name = "USER:PASSWORD")]
+    /// USER alone asks for the password on the terminal, as curl does.
+    #[arg(short = 'u', long = "user", value_name = "USER[:PASSWORD]")]
     user: Option<String>,
     /// PUT only if the remote file does not exist yet (If-None-Match: *).
     /// An existing file exits 7 and is left as it was.
@@ -158,6 +159,13 @@ fn output_path(args: &ClientArgs, target: &Target) -> Result<Option<PathBuf>, St
     }
 }
 
+/// In the `HOST PORT PATH` form, https when the port is 443 or when a TLS
+/// option (`-k`, `--cacert`) says the server speaks it.
+fn https_if_asked(t: Target, args: &ClientArgs) -> Target {
+    let tls = t.tls || args.insecure || args.cacert.is_some();
+    t.with_tls(tls)
+}
+
 fn usage(msg: String) -> ExitCode {
     eprintln!("pared: {msg}");
     ExitCode::from(EXIT_USAGE)
@@ -174,11 +182,14 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
             Err(e) => return usage(e),
         },
         [host, port, path] => match port.parse::<u16>() {
-            Ok(port) => Target::new(host, port, path).map(|t| (Method::Get, t, Some(path))),
+            Ok(port) => Target::new(host, port, path)
+                .map(|t| (Method::Get, https_if_asked(t, args), Some(path))),
             Err(_) => return usage(format!("invalid port {port:?}")),
         },
         [host, port, m, path] => match (port.parse::<u16>(), method(m)) {
-            (Ok(port), Ok(m)) => Target::new(host, port, path).map(|t| (m, t, Some(path))),
+            (Ok(port), Ok(m)) => {
+                Target::new(host, port, path).map(|t| (m, https_if_asked(t, args), Some(path)))
+            }
             (Err(_), _) => return usage(format!("invalid port {port:?}")),
             (_, Err(e)) => return usage(e),
         },
@@ -188,7 +199,7 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
             )
         }
     };
-    let (method, target, local_path) = match parsed {
+    let (method, mut target, local_path) = match parsed {
         Ok(p) => p,
         Err(e) => return usage(e.to_string()),
     };
@@ -239,6 +250,17 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
         quiet: false,
         status: Default::default(),
     };
+    // `-u USER` without `:PASSWORD`: ask on the terminal, as curl does.
+    let user = match args.user.as_deref() {
+        Some(u) if !u.contains(':') => match pared_host::client::prompt::password_for(u) {
+            Ok(pw) => Some(format!("{u}:{pw}")),
+            Err(e) => {
+                eprintln!("pared: {e}");
+                return ExitCode::from(e.exit_code());
+            }
+        },
+        other => other.map(str::to_owned),
+    };
     // One request of a tree transfer (GET -r, PUT -r): a method, a decoded
     // remote path, a raw query and an upload length.
     let tree_request =
@@ -253,7 +275,7 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
                 opts.follow_redirects,
                 opts.max_redirects,
             )?;
-            if let Some(creds) = &args.user {
+            if let Some(creds) = &user {
                 s.basic_auth(creds)?;
             }
             Ok(s)
@@ -327,6 +349,24 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
             }
         };
     }
+    // PUT to a folder's URL (ending in `/`) uploads under the local file's
+    // name there, as `curl -T` does.
+    if method == Method::Put {
+        let (path, query) = match target.path.split_once('?') {
+            Some((p, q)) => (p.to_owned(), format!("?{q}")),
+            None => (target.path.clone(), String::new()),
+        };
+        let name = job
+            .upload
+            .as_deref()
+            .and_then(|p| p.file_name())
+            .and_then(|n| n.to_str());
+        if let (true, Some(name)) = (path.ends_with('/'), name) {
+            let mut encoded = String::new();
+            pared_core::path::encode_into(name, &mut encoded);
+            target.path = format!("{path}{encoded}{query}");
+        }
+    }
     let result = (|| -> Result<u8, ClientError> {
         let upload_len = job.open_upload()?.map(|(_, len)| len);
         let token = method.as_str().to_owned();
@@ -338,7 +378,7 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
             opts.follow_redirects,
             opts.max_redirects,
         )?;
-        if let Some(creds) = &args.user {
+        if let Some(creds) = &user {
             session.basic_auth(creds)?;
             if let Some(w) = session.cleartext_credentials_warning() {
                 eprintln!("pared: {w}");

@@ -49,8 +49,21 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff), e.g. `pared man | man -l -`.
-    Man,
+    /// Print a man page (roff), e.g. `pared man | man -l -`: pared(1), or
+    /// pared-server(1) or pared-client(1) with every option of that command.
+    Man {
+        /// Which page: the top one when left out.
+        page: Option<ManPage>,
+    },
+}
+
+/// The man pages `pared man` prints.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ManPage {
+    /// pared-server(1).
+    Server,
+    /// pared-client(1).
+    Client,
 }
 
 #[derive(Debug, clap::Args)]
@@ -451,8 +464,21 @@ fn main() -> ExitCode {
             clap_complete::generate(*shell, &mut cmd, "pared", &mut std::io::stdout());
             ExitCode::SUCCESS
         }
-        Command::Man => {
-            let cmd = <Cli as clap::CommandFactory>::command();
+        Command::Man { page } => {
+            let top = <Cli as clap::CommandFactory>::command();
+            let cmd = match page {
+                None => top,
+                Some(p) => {
+                    let (name, page) = match p {
+                        ManPage::Server => ("server", "pared-server"),
+                        ManPage::Client => ("client", "pared-client"),
+                    };
+                    match top.find_subcommand(name) {
+                        Some(sub) => sub.clone().name(page),
+                        None => return ExitCode::from(1),
+                    }
+                }
+            };
             match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -65,18 +65,29 @@ fn outcomes_and_heads_once(rt: &str) {
     let local = work.path().join("f.txt");
     std::fs::write(&local, b"x").unwrap();
     let up = local.to_str().unwrap();
-    // PUT onto a directory: 409, printed once on stdout, stderr one line.
+    // PUT onto a directory: 409, said once, on stderr (stdout stays for
+    // what succeeded); -i and -v add heads only.
     for extra in [&[][..], &["-i"][..], &["-v"][..]] {
         let mut args = vec!["127.0.0.1", port.as_str(), "PUT", "d", "--upload-from", up];
         args.extend_from_slice(extra);
         let o = client(rt, &args);
         assert_eq!(code(&o), 4);
+        assert!(o.stdout.is_empty(), "{extra:?}");
+        let err = stderr(&o);
         assert_eq!(
-            String::from_utf8_lossy(&o.stdout),
-            "409 Conflict\n",
-            "{extra:?}"
+            err.lines()
+                .filter(|l| l.starts_with("pared: server answered 409 Conflict"))
+                .count(),
+            1,
+            "{extra:?}: {err}"
         );
     }
+    // A success prints its outcome on stdout, once.
+    let o = client(
+        rt,
+        &["127.0.0.1", &port, "PUT", "new.txt", "--upload-from", up],
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "201 Created\n");
     // -v: each head's closing line once.
     let o = client(rt, &["127.0.0.1", &port, "hello.txt", "-v"]);
     let err = stderr(&o);
@@ -241,7 +252,111 @@ fn bind_by_name_and_urls(rt: &str) {
     assert!(second.contains(&port), "{second}");
 }
 
+/// The frictions a new user met (issue "Folders out"): the server's
+/// explanation shown with the status; "left as it was" only for a file
+/// that exists; PUT to a folder's URL; `-k` in the host-and-port form
+/// speaks https; `-u USER` asks for the password on the terminal.
+fn frictions_a_new_user_met(rt: &str) {
+    let work = tempfile::tempdir().unwrap();
+    let local = work.path().join("report.txt");
+    std::fs::write(&local, b"data").unwrap();
+    let up = local.to_str().unwrap();
+    // The one-line explanation of a refused write, on stderr.
+    let body = "403 Forbidden: writes from other machines need --auth\n";
+    let reply = format!(
+        "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let srv = one(reply.into_bytes());
+    let o = client(
+        rt,
+        &[
+            "127.0.0.1",
+            &srv.0.to_string(),
+            "PUT",
+            "r.txt",
+            "--upload-from",
+            up,
+        ],
+    );
+    let _ = srv.1.join();
+    assert_eq!(code(&o), 4);
+    assert!(o.stdout.is_empty());
+    assert_eq!(
+        stderr(&o).trim(),
+        "pared: server answered 403 Forbidden: writes from other machines need --auth"
+    );
+    // "left as it was" only for a file that was there.
+    let root = fixture();
+    std::fs::create_dir(root.path().join("inbox")).unwrap();
+    let s = Server::start(rt, root.path(), &[]);
+    let port = s.port.to_string();
+    let never = work.path().join("never.txt");
+    let o = client(
+        rt,
+        &[
+            "127.0.0.1",
+            &port,
+            "GET",
+            "nope",
+            "-o",
+            never.to_str().unwrap(),
+        ],
+    );
+    assert!(!stderr(&o).contains("left as it was"), "{}", stderr(&o));
+    let o = client(rt, &["127.0.0.1", &port, "GET", "nope", "-o", up]);
+    assert!(stderr(&o).contains("left as it was"), "{}", stderr(&o));
+    // PUT to a folder's URL uploads under the local name there.
+    let o = client(rt, &["PUT", &s.url("/inbox/"), "--upload-from", up]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(root.path().join("inbox/report.txt")).unwrap(),
+        b"data"
+    );
+    // -k with the host-and-port form speaks https.
+    let tls = Server::start(rt, root.path(), &["--tls-self-signed"]);
+    let o = client(
+        rt,
+        &["127.0.0.1", &tls.port.to_string(), "GET", "hello.txt", "-k"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(o.stdout, b"hello\n");
+    // -u USER asks for the password on the terminal.
+    require_tool("script");
+    let users = Server::start(rt, root.path(), &["--auth", "ann:s3cret", "--auth-reads"]);
+    let cmd = format!(
+        "{} --runtime {rt} client 127.0.0.1 {} GET hello.txt -u ann",
+        pared().display(),
+        users.port
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"s3cret\n").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let o = child.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        screen.contains("Enter host password for user 'ann':"),
+        "{screen}"
+    );
+    assert!(screen.contains("hello"), "{screen}");
+    assert!(
+        !screen.contains("s3cret"),
+        "the password is not echoed: {screen}"
+    );
+}
+
 per_runtime!(
+    frictions_a_new_user_met,
     remote_names_and_hops,
     bind_by_name_and_urls,
     errors_never_replace_the_output,
@@ -263,6 +378,14 @@ fn completions_and_man_page() {
     assert!(o.status.success());
     let page = String::from_utf8_lossy(&o.stdout);
     assert!(page.contains(".TH pared 1"), "{page}");
+    assert!(page.contains("pared\\-server(1)") && page.contains("pared\\-client(1)"));
+    for (which, option) in [("server", "max\\-per\\-client"), ("client", "jobs")] {
+        let o = Command::new(pared()).args(["man", which]).output().unwrap();
+        let page = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success());
+        assert!(page.contains(&format!(".TH pared-{which} 1")), "{page}");
+        assert!(page.contains(option), "{which}: {option}");
+    }
     let o = Command::new(pared())
         .args(["client", "--help"])
         .output()

@@ -14,6 +14,7 @@ use pared_core::{Method, ResponseHead};
 use super::error::ClientError;
 use super::output::{
     open_trusted_partial, partial_path, read_validator, Check, Download, Sink, SinkKind,
+    EXPLANATION_MAX,
 };
 use super::progress::Progress;
 use crate::tls::ClientTrust;
@@ -153,8 +154,12 @@ impl Job {
                 }
                 None => io::stdout().write_all(&wire).map_err(stdout_error)?,
             }
-        } else if shown == Shown::Outcome && !self.quiet {
-            // The outcome, once: -i and -v add heads on stderr only.
+        } else if shown == Shown::Outcome
+            && !self.quiet
+            && (200..300).contains(&head.status.as_u16())
+        {
+            // The outcome, once: -i and -v add heads on stderr only; a
+            // failure says so on stderr alone (see `sink`).
             let line = format!(
                 "{} {}\n",
                 head.status,
@@ -233,6 +238,7 @@ impl Job {
         let (repr, content) = fetch::body_digests(method, head, body);
         // body_digests checks only Fresh and Append bodies.
         let mut check = Check::new(repr, content);
+        let mut failure_line = None;
         if body == BodyUse::Error && !self.quiet {
             // Every failure says so on stderr, in one line.
             let mut line = format!(
@@ -248,8 +254,32 @@ impl Job {
                     ));
                 }
             }
-            if let Some(path) = self.output_file() {
+            if let Some(path) = self.output_file().filter(|p| p.exists()) {
                 line.push_str(&format!("; {} left as it was", path.display()));
+            }
+            failure_line = Some(line);
+        }
+        let shown = Methods::standard().shown_as(method);
+        let short_text = total.is_some_and(|n| n <= EXPLANATION_MAX as u64)
+            && head
+                .headers
+                .get_str("content-type")
+                .is_some_and(|t| t.trim_start().starts_with("text/plain"));
+        // A PUT, DELETE or WebDAV failure (no body shown) with a short
+        // plain-text body: its first line explains the status, on stderr.
+        if let Some(line) = failure_line.take() {
+            if shown != Shown::Body && shown != Shown::Head && short_text {
+                return Ok(Sink {
+                    kind: SinkKind::Explain {
+                        line,
+                        body: Vec::new(),
+                    },
+                    progress,
+                    check,
+                    complete: false,
+                    max: None,
+                    received: 0,
+                });
             }
             eprintln!("{line}");
         }

@@ -9,6 +9,7 @@ pub mod job;
 pub mod mirror;
 pub mod output;
 pub mod progress;
+pub mod prompt;
 pub mod response;
 pub mod tree;
 

@@ -212,6 +212,36 @@ pub(crate) enum SinkKind {
     /// Gathered (at most [`LISTING_MAX`] bytes), then printed as a table
     /// of a folder's members (a PROPFIND's 207).
     Listing(Vec<u8>),
+    /// A failure's short plain-text explanation, gathered (at most
+    /// [`EXPLANATION_MAX`] bytes) and shown on stderr after `line` (the
+    /// status), in one line.
+    Explain {
+        /// `pared: server answered 403 Forbidden` and the like.
+        line: String,
+        /// The body so far.
+        body: Vec<u8>,
+    },
+}
+
+/// The longest error body shown as an explanation.
+pub const EXPLANATION_MAX: usize = 512;
+
+/// The failure line with the server's explanation, if its body has one
+/// (its first line; a body that only repeats the status adds nothing).
+pub fn explained(line: &str, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let first = text.lines().next().unwrap_or("").trim();
+    // pared's own bodies start with the status ("403 Forbidden: why").
+    let status = line.rsplit("answered ").next().unwrap_or("");
+    let why = first
+        .strip_prefix(status)
+        .map(|rest| rest.trim_start_matches(':').trim())
+        .unwrap_or(first);
+    if why.is_empty() {
+        line.to_owned()
+    } else {
+        format!("{line}: {}", fetch::escape_for_terminal(why))
+    }
 }
 
 /// The largest 207 a client lists.
@@ -249,6 +279,10 @@ impl Sink {
                 }
                 buf.extend_from_slice(data);
             }
+            SinkKind::Explain { body, .. } => {
+                let room = EXPLANATION_MAX.saturating_sub(body.len());
+                body.extend_from_slice(&data[..data.len().min(room)]);
+            }
         }
         self.progress.add(data.len());
         Ok(())
@@ -269,6 +303,10 @@ impl Sink {
             SinkKind::File(dl) => dl.commit(),
             SinkKind::Discard => Ok(()),
             SinkKind::Listing(buf) => print_listing(&buf),
+            SinkKind::Explain { line, body } => {
+                eprintln!("{}", explained(&line, &body));
+                Ok(())
+            }
         }
     }
 }
