@@ -397,7 +397,80 @@ fn curl_and_wget_resume(rt: &str) {
     );
 }
 
+/// A download cut without -C keeps its partial with the validator and
+/// says how to resume; the same command with -C then resumes it. A
+/// refused download keeps nothing.
+fn cut_without_c_is_kept_for_later(rt: &str) {
+    let root = fixture();
+    let s = Server::start(rt, root.path(), &[]);
+    let data = random_bytes(3 << 20, 33);
+    assert_eq!(put(&s, "/big.bin", &data).status, 201);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("big.bin");
+    let (proxy, h) = cutting_proxy(s.port, 500_000);
+    let cut = client(
+        rt,
+        &[
+            "127.0.0.1",
+            &proxy.to_string(),
+            "GET",
+            "big.bin",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    h.join().unwrap();
+    assert_eq!(code(&cut), 3, "{}", stderr(&cut));
+    assert!(!out.exists());
+    let err = stderr(&cut);
+    assert!(err.contains("the same command with -C resumes it"), "{err}");
+    let part = partial_of(&out);
+    assert!(
+        std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0) > 0,
+        "{err}"
+    );
+    let resumed = client(
+        rt,
+        &[
+            "127.0.0.1",
+            &s.port.to_string(),
+            "GET",
+            "big.bin",
+            "-o",
+            out.to_str().unwrap(),
+            "-C",
+            "-v",
+        ],
+    );
+    let err = stderr(&resumed);
+    assert_eq!(code(&resumed), 0, "{err}");
+    assert!(err.contains("< HTTP/1.0 206"), "{err}");
+    assert!(std::fs::read(&out).unwrap() == data);
+    assert!(!part.exists());
+    // A refusal keeps nothing.
+    let missing = dir.path().join("nope.bin");
+    let o = client(
+        rt,
+        &[
+            "127.0.0.1",
+            &s.port.to_string(),
+            "GET",
+            "nope",
+            "-o",
+            missing.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&o), 4);
+    assert!(!partial_of(&missing).exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "only big.bin"
+    );
+}
+
 per_runtime!(
+    cut_without_c_is_kept_for_later,
     resume_against_pared,
     resume_against_nginx,
     resume_against_python,

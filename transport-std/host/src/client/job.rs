@@ -304,7 +304,13 @@ impl Job {
                 }
                 SinkKind::File(dl)
             }
-            (Some(path), _) => SinkKind::File(Download::create(path)?),
+            (Some(path), _) => {
+                let mut dl = Download::create(path)?;
+                if let Some(v) = fetch::resume_validator(head) {
+                    dl.salvage_as(&v);
+                }
+                SinkKind::File(dl)
+            }
             (None, BodyUse::Complete) => SinkKind::Discard,
             (None, _) => SinkKind::Stdout {
                 out: io::stdout(),

@@ -325,6 +325,10 @@ pub struct Download {
     path: PathBuf,
     /// `-C`: keep the temporary when the download fails, to resume it.
     keep: bool,
+    /// Without `-C`: the validator under which a download that is cut
+    /// (not refused, not discarded) is kept as the resumable partial, so
+    /// the same command with `-C` resumes it, as browsers and wget do.
+    salvage: Option<String>,
 }
 
 impl Download {
@@ -341,6 +345,7 @@ impl Download {
                 tmp: PathBuf::new(),
                 path: path.to_owned(),
                 keep: false,
+                salvage: None,
             });
         }
         let name = path
@@ -362,6 +367,7 @@ impl Download {
             tmp,
             path: path.to_owned(),
             keep: false,
+            salvage: None,
         })
     }
 
@@ -416,6 +422,7 @@ impl Download {
             tmp,
             path: path.to_owned(),
             keep: true,
+            salvage: None,
         })
     }
 
@@ -456,9 +463,47 @@ impl Download {
         }
     }
 
+    /// Keeps a download that is cut as the resumable partial under
+    /// `validator` (a download without `-C` of a body that has one).
+    pub(crate) fn salvage_as(&mut self, validator: &str) {
+        self.salvage = Some(validator.to_owned());
+    }
+
     /// Drops the download whatever `-C` says (its bytes are bad).
     fn discard(&mut self) {
         self.keep = false;
+        self.salvage = None;
+    }
+
+    /// Moves a cut download to the resumable partial's name with its
+    /// validator; false when there is nothing worth keeping.
+    fn keep_as_partial(&mut self, validator: &str) -> bool {
+        let Some(partial) = partial_path(&self.path) else {
+            return false;
+        };
+        let held = std::fs::metadata(&self.tmp).map_or(0, |m| m.len());
+        if held == 0 {
+            return false;
+        }
+        if let Some(f) = self.file.take() {
+            let _ = rustix::fs::fsetxattr(
+                &f,
+                VALIDATOR_XATTR,
+                validator.as_bytes(),
+                rustix::fs::XattrFlags::empty(),
+            );
+        }
+        let _ = std::fs::remove_file(&partial);
+        if std::fs::rename(&self.tmp, &partial).is_err() {
+            return false;
+        }
+        unregister_temporary(&self.tmp);
+        eprintln!(
+            "pared: the transfer was cut after {held} bytes; kept as {} (the same command \
+             with -C resumes it)",
+            partial.display()
+        );
+        true
     }
 
     pub(crate) fn write(&mut self, data: &[u8]) -> Result<(), ClientError> {
@@ -497,6 +542,11 @@ impl Download {
 impl Drop for Download {
     fn drop(&mut self) {
         if !self.tmp.as_os_str().is_empty() && !self.keep {
+            if let Some(v) = self.salvage.take() {
+                if self.keep_as_partial(&v) {
+                    return;
+                }
+            }
             self.file = None;
             let _ = std::fs::remove_file(&self.tmp);
             unregister_temporary(&self.tmp);
