@@ -95,6 +95,11 @@ pub struct ClientArgs {
     /// so): encrypted, but not authenticated.
     #[arg(short = 'k', long)]
     insecure: bool,
+    /// https trusting exactly the certificate with this SHA-256
+    /// fingerprint, the one `pared server --tls-self-signed` prints
+    /// (AB:CD:…; colons optional): verified, unlike -k, without a CA.
+    #[arg(long, value_name = "SHA256", conflicts_with = "insecure")]
+    pin: Option<String>,
     /// Send Basic credentials (never to another host or port after a
     /// redirect; a warning when they would cross the network unencrypted).
     /// USER alone asks for the password on the terminal, as curl does.
@@ -160,9 +165,9 @@ fn output_path(args: &ClientArgs, target: &Target) -> Result<Option<PathBuf>, St
 }
 
 /// In the `HOST PORT PATH` form, https when the port is 443 or when a TLS
-/// option (`-k`, `--cacert`) says the server speaks it.
+/// option (`-k`, `--cacert`, `--pin`) says the server speaks it.
 fn https_if_asked(t: Target, args: &ClientArgs) -> Target {
-    let tls = t.tls || args.insecure || args.cacert.is_some();
+    let tls = t.tls || args.insecure || args.cacert.is_some() || args.pin.is_some();
     t.with_tls(tls)
 }
 
@@ -203,6 +208,9 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
         Ok(p) => p,
         Err(e) => return usage(e.to_string()),
     };
+    // https only because -k, --cacert or --pin asked for it (HOST PORT form).
+    let tls_by_option =
+        !words.iter().any(|w| w.contains("://")) && target.tls && target.port != 443;
     // For PUT, the local file: --upload-from, PATH, or the URL's path.
     let url_path = target
         .path
@@ -246,6 +254,7 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
         trust: ClientTrust {
             cacert: args.cacert.clone(),
             insecure: args.insecure,
+            pin: args.pin.clone(),
         },
         quiet: false,
         status: Default::default(),
@@ -367,13 +376,13 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
             target.path = format!("{path}{encoded}{query}");
         }
     }
-    let result = (|| -> Result<u8, ClientError> {
+    let attempt = |target: Target| -> Result<u8, ClientError> {
         let upload_len = job.open_upload()?.map(|(_, len)| len);
         let token = method.as_str().to_owned();
         let mut session = Session::new(
-            method,
+            method.clone(),
             target,
-            headers,
+            headers.clone(),
             upload_len,
             opts.follow_redirects,
             opts.max_redirects,
@@ -419,7 +428,17 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
         } else {
             pared_std::client::run(session, &job, &opts)
         }
-    })();
+    };
+    // A TLS option in the host-and-port form tries https first; a port
+    // that turns out to speak plain http is asked again in http (its
+    // answer may redirect to https, which the option then verifies).
+    let result = match attempt(target.clone()) {
+        Err(ClientError::Tls {
+            source: pared_host::tls::TlsFailure::NotTls,
+            ..
+        }) if tls_by_option => attempt(target.with_tls(false)),
+        r => r,
+    };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

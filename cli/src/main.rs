@@ -300,15 +300,14 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
         }
         (_, _, true) => {
             use pared_host::tls;
-            let mut names = vec![
-                "localhost".to_owned(),
-                "127.0.0.1".to_owned(),
-                "::1".to_owned(),
-            ];
-            if !addr.ip().is_unspecified() {
-                names.push(addr.ip().to_canonical().to_string());
-            }
-            names.dedup();
+            // Every name and address the start-up lines tell people to
+            // open, so a browser or `--cacert` accepts each of them.
+            let mut names = vec!["localhost".to_owned()];
+            names.extend(pared_host::access::machine_names());
+            names.extend(["127.0.0.1".to_owned(), "::1".to_owned()]);
+            names.extend(local_addresses(addr.ip()).iter().map(ToString::to_string));
+            let mut seen = std::collections::HashSet::new();
+            names.retain(|n| seen.insert(n.clone()));
             let (pair, fp) = tls::self_signed(&names).map_err(|e| e.to_string())?;
             fingerprint = Some(fp);
             Some(tls::server_config(tls::ServerCert::new(pair)).map_err(|e| e.to_string())?)

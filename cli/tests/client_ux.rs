@@ -321,6 +321,10 @@ fn frictions_a_new_user_met(rt: &str) {
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(o.stdout, b"hello\n");
+    // ... and a plain-http port is then asked again in http.
+    let o = client(rt, &["127.0.0.1", &port, "GET", "hello.txt", "-k"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(o.stdout, b"hello\n");
     // -u USER asks for the password on the terminal.
     require_tool("script");
     let users = Server::start(rt, root.path(), &["--auth", "ann:s3cret", "--auth-reads"]);

@@ -217,8 +217,11 @@ fn http_redirect_to_https_is_followed(rt: &str) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let http_port = listener.local_addr().unwrap().port();
     let tls_port = ng.port;
+    // Two connections: `--cacert` in the host-and-port form tries https
+    // first (this port answers in plain http, so the client asks again in
+    // http), then the request whose answer redirects to https.
     let server = std::thread::spawn(move || {
-        if let Ok((mut s, _)) = listener.accept() {
+        for (mut s, _) in listener.incoming().take(2).flatten().map(|s| (s, ())) {
             s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
             let mut b = [0u8; 2048];
             let _ = s.read(&mut b);
@@ -553,7 +556,83 @@ fn self_signed_and_key_formats(rt: &str) {
     }
 }
 
+/// `--pin` trusts exactly the printed certificate (also without -k, in
+/// the host-and-port form), refuses another; the self-signed certificate
+/// names every address the start-up line tells people to open.
+fn pinned_self_signed(rt: &str) {
+    require_tool("openssl");
+    let root = fixture();
+    let s = Server::start(rt, root.path(), &["--tls-self-signed"]);
+    let printed = presented_fingerprint(s.port);
+    assert_eq!(printed.len(), 95, "{printed}");
+    let port = s.port.to_string();
+    let o = client(
+        rt,
+        &["127.0.0.1", &port, "GET", "hello.txt", "--pin", &printed],
+    );
+    assert_eq!(
+        o.stdout,
+        b"hello\n",
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("not verified"));
+    let bare: String = printed
+        .chars()
+        .filter(|c| *c != ':')
+        .collect::<String>()
+        .to_lowercase();
+    let o = client(
+        rt,
+        &[
+            &format!("https://127.0.0.1:{port}/hello.txt"),
+            "--pin",
+            &format!("sha256:{bare}"),
+        ],
+    );
+    assert_eq!(o.stdout, b"hello\n");
+    let wrong = format!("00{}", &printed[2..]);
+    let o = client(
+        rt,
+        &["127.0.0.1", &port, "GET", "hello.txt", "--pin", &wrong],
+    );
+    assert_eq!(o.status.code(), Some(9));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not the pinned one"));
+    let o = client(
+        rt,
+        &["127.0.0.1", &port, "GET", "hello.txt", "--pin", "xyz"],
+    );
+    assert_ne!(o.status.code(), Some(0));
+    // Every IPv4 address of the machine (`hostname -I`) is in the
+    // certificate, as the start-up line lists them.
+    let o = sh(Command::new("sh").arg("-c").arg(format!(
+        "echo | openssl s_client -connect 127.0.0.1:{port} 2>/dev/null | openssl x509 -noout -ext subjectAltName"
+    )));
+    let sans = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        sans.contains("DNS:localhost") && sans.contains("IP Address:127.0.0.1"),
+        "{sans}"
+    );
+    let addresses: Vec<String> = std::process::Command::new("hostname")
+        .arg("-I")
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    for a in addresses.iter().filter(|a| !a.contains(':')) {
+        assert!(
+            sans.contains(&format!("IP Address:{a}")),
+            "{a} missing from {sans}"
+        );
+    }
+}
+
 per_runtime!(
+    pinned_self_signed,
     https_with_a_trusted_ca,
     verification_failures_say_why,
     http_redirect_to_https_is_followed,

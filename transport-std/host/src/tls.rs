@@ -142,6 +142,35 @@ pub struct ClientTrust {
     /// Skip verification altogether (`-k`): encrypted, but not
     /// authenticated.
     pub insecure: bool,
+    /// Trust exactly the certificate with this SHA-256 fingerprint
+    /// (`--pin`, as `pared server --tls-self-signed` prints it), whatever
+    /// signed it and whatever names it carries.
+    pub pin: Option<String>,
+}
+
+/// The 32 bytes of a fingerprint as the server prints it (`AB:CD:…`),
+/// also without colons, in either case, or after `sha256:`.
+pub fn parse_pin(text: &str) -> Result<[u8; 32], TlsFailure> {
+    let t = text.trim();
+    let t = t
+        .get(..7)
+        .filter(|p| p.eq_ignore_ascii_case("sha256:"))
+        .map_or(t, |_| &t[7..]);
+    let hex: String = t.chars().filter(|c| *c != ':').collect();
+    let bad = || {
+        TlsFailure::setup(
+            "--pin",
+            "expected the SHA-256 fingerprint the server printed (64 hex digits, colons allowed)",
+        )
+    };
+    if hex.len() != 64 {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(out)
 }
 
 /// The rustls client configuration for `trust`.
@@ -150,10 +179,11 @@ pub fn client_config(trust: &ClientTrust) -> Result<Arc<ClientConfig>, TlsFailur
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsFailure::setup("TLS set-up failed", e))?;
-    let mut config = if trust.insecure {
+    let pin = trust.pin.as_deref().map(parse_pin).transpose()?;
+    let mut config = if trust.insecure || pin.is_some() {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
+            .with_custom_certificate_verifier(Arc::new(NoVerification(provider, pin)))
             .with_no_client_auth()
     } else {
         let mut roots = RootCertStore::empty();
@@ -183,21 +213,34 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsFailur
     Ok(certs)
 }
 
-/// `-k`: accepts any certificate, but still checks the handshake's
-/// signatures, so the connection is encrypted, just not authenticated.
+/// `-k`: accepts any certificate; `--pin`: exactly the one with that
+/// SHA-256 fingerprint. Either way the handshake's signatures are
+/// checked, so the connection is encrypted (and with a pin, authenticated
+/// by the certificate itself rather than by a CA and a name).
 #[derive(Debug)]
-struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
+struct NoVerification(Arc<rustls::crypto::CryptoProvider>, Option<[u8; 32]>);
 
 impl ServerCertVerifier for NoVerification {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
+        end_entity: &CertificateDer<'_>,
         _intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
         _ocsp: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        let Some(pin) = self.1 else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        let seen = pared_core::digest::sha256_hex_colons(end_entity.as_ref());
+        let wanted: Vec<String> = pin.iter().map(|b| format!("{b:02X}")).collect();
+        if seen == wanted.join(":") {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(format!(
+                "the server's certificate is not the pinned one (its fingerprint is {seen})"
+            )))
+        }
     }
 
     fn verify_tls12_signature(
