@@ -30,9 +30,10 @@ pub struct ClientArgs {
     /// --to), PROPFIND (list a folder as a table), PROPPATCH, LOCK,
     /// UNLOCK (any case; GET when left out); PATH is the path on the server
     /// (`index.html` and `/index.html` are the same), and for PUT also the
-    /// local file to upload unless --upload-from is given.
+    /// local file to upload unless --upload-from is given. `PUT LOCAL URL`
+    /// uploads LOCAL (a folder with -r) to URL, as `curl -T LOCAL URL`.
     #[arg(
-        value_name = "HOST PORT [METHOD] PATH | [METHOD] URL",
+        value_name = "HOST PORT [METHOD] PATH | [METHOD] URL | PUT LOCAL URL",
         num_args = 1..=4,
         required = true
     )]
@@ -180,10 +181,21 @@ fn usage(msg: String) -> ExitCode {
 pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
     // `HOST PORT [METHOD] PATH` or `[METHOD] URL`; without METHOD a GET.
     let words: Vec<&str> = args.words.iter().map(String::as_str).collect();
+    let mut local_arg: Option<PathBuf> = None;
     let parsed = match words[..] {
         [url] if url.contains("://") => Target::from_url(url).map(|t| (Method::Get, t, None)),
         [m, url] if url.contains("://") => match method(m) {
             Ok(m) => Target::from_url(url).map(|t| (m, t, None)),
+            Err(e) => return usage(e),
+        },
+        // `PUT LOCAL URL`: the local file (or, with -r, folder) first, as
+        // `curl -T LOCAL URL` does.
+        [m, local, url] if url.contains("://") && !local.contains("://") => match method(m) {
+            Ok(m) if m == Method::Put => {
+                local_arg = Some(PathBuf::from(local));
+                Target::from_url(url).map(|t| (m, t, None))
+            }
+            Ok(_) => return usage("only PUT takes a local path before the URL".into()),
             Err(e) => return usage(e),
         },
         [host, port, path] => match port.parse::<u16>() {
@@ -239,6 +251,7 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
         upload: Methods::standard().takes_upload(&method).then(|| {
             args.upload_from
                 .clone()
+                .or_else(|| local_arg.clone())
                 .unwrap_or_else(|| PathBuf::from(path.trim_start_matches('/')))
         }),
         // GET -r takes -o as the destination folder (below).
@@ -343,6 +356,7 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
         let local = args
             .upload_from
             .clone()
+            .or_else(|| local_arg.clone())
             .unwrap_or_else(|| PathBuf::from(path.trim_start_matches('/')));
         let base = target.path.split('?').next().unwrap_or("/").to_owned();
         let make = |m: Method, remote: &str, len: Option<u64>| tree_request(m, remote, "", len);

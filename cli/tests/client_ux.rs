@@ -313,6 +313,25 @@ fn frictions_a_new_user_met(rt: &str) {
         std::fs::read(root.path().join("inbox/report.txt")).unwrap(),
         b"data"
     );
+    // PUT LOCAL URL, as curl -T LOCAL URL; with -r a whole folder.
+    let tree = work.path().join("tree");
+    std::fs::create_dir_all(tree.join("sub")).unwrap();
+    std::fs::write(tree.join("sub/deep.txt"), b"deep").unwrap();
+    let o = client(
+        rt,
+        &["PUT", "-r", tree.to_str().unwrap(), &s.url("/inbox/")],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(root.path().join("inbox/sub/deep.txt")).unwrap(),
+        b"deep"
+    );
+    let o = client(rt, &["PUT", up, &s.url("/inbox/sub/")]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(root.path().join("inbox/sub/report.txt")).unwrap(),
+        b"data"
+    );
     // -k with the host-and-port form speaks https.
     let tls = Server::start(rt, root.path(), &["--tls-self-signed"]);
     let o = client(
