@@ -57,6 +57,15 @@ enum Command {
     },
 }
 
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    /// Common Log Format and the duration in seconds.
+    Clf,
+    /// One JSON object per line.
+    Json,
+}
+
 /// The man pages `pared man` prints.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum ManPage {
@@ -134,6 +143,10 @@ struct ServerArgs {
     /// No access log (errors are still reported).
     #[arg(long, short)]
     quiet: bool,
+    /// The access log's form on stderr: clf (Common Log Format and the
+    /// duration) or json (one object per line, for log shippers).
+    #[arg(long, value_enum, default_value_t = LogFormatArg::Clf)]
+    log_format: LogFormatArg,
     /// A user who may write, as USER:PASSWORD; PASSWORD may be plain or a
     /// bcrypt ($2y$, htpasswd -B) or SHA-512 crypt ($6$, mkpasswd -m
     /// sha-512) hash (repeatable).
@@ -254,6 +267,10 @@ impl ServerArgs {
         o.connection.min_send_rate = self.min_send_rate;
         o.grace = Duration::from_secs_f64(self.grace);
         o.access_log = !self.quiet;
+        o.log_format = match self.log_format {
+            LogFormatArg::Clf => pared_core::log::LogFormat::Clf,
+            LogFormatArg::Json => pared_core::log::LogFormat::Json,
+        };
         o
     }
 }

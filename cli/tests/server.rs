@@ -487,7 +487,47 @@ fn access_log_lines(rt: &str) {
     );
 }
 
+/// `--log-format json`: one JSON object per request on stderr, read back
+/// by Python's json module; client text cannot break a line.
+fn json_access_log(rt: &str) {
+    let root = fixture();
+    let mut s = Server::start_with(rt, root.path(), &["--log-format", "json"], false);
+    assert_eq!(get(&s, "/hello.txt").status, 200);
+    assert_eq!(raw(&s, b"GET /nope%0A\"x\" HTTP/1.0\r\n\r\n").status, 403);
+    let _ = s.terminate(Duration::from_secs(10));
+    let err = s.stderr_text();
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with('{')).collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    let mut p = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import json,sys\nfor l in sys.stdin: d=json.loads(l); print(d['method'], d['target'], d['status'], d['bytes'] >= 0, d['remote'], d['time'].endswith('Z'))",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    p.stdin
+        .take()
+        .unwrap()
+        .write_all(lines.join("\n").as_bytes())
+        .unwrap();
+    let o = p.wait_with_output().unwrap();
+    // Each connection logs when it is done: in either order.
+    let text = String::from_utf8_lossy(&o.stdout);
+    let mut seen: Vec<&str> = text.lines().collect();
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        [
+            "GET /hello.txt 200 True 127.0.0.1 True",
+            "GET /nope%0A\"x\" 403 True 127.0.0.1 True"
+        ]
+    );
+}
+
 per_runtime!(
+    json_access_log,
     statuses_and_headers,
     put_and_delete,
     traversal_is_refused,

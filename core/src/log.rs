@@ -1,4 +1,5 @@
-//! The access-log line: Common Log Format plus the request's duration.
+//! The access-log line: Common Log Format plus the request's duration
+//! (the default), or one JSON object per line (`--log-format json`).
 //!
 //! Invariant: everything that came from the client is escaped (control
 //! characters, quotes, backslashes, non-ASCII as `\xNN`), so one request is
@@ -71,6 +72,67 @@ pub fn clf_date(t: SystemTime) -> String {
     )
 }
 
+/// How access-log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Common Log Format plus the duration in seconds.
+    #[default]
+    Clf,
+    /// One JSON object per line (for log shippers): `time` (RFC 3339,
+    /// UTC, to the second), `remote`, `user`, `method`, `target`,
+    /// `version` (each `null` when unknown), `status`, `bytes`, `seconds`.
+    Json,
+}
+
+/// The log line of `r` in `format` (without newline).
+pub fn format_line(format: LogFormat, r: &AccessRecord<'_>) -> String {
+    match format {
+        LogFormat::Clf => access_line(r),
+        LogFormat::Json => json_line(r),
+    }
+}
+
+/// The JSON log line (without newline); client text is escaped as JSON
+/// strings, so a request is always one line.
+pub fn json_line(r: &AccessRecord<'_>) -> String {
+    use crate::listing::push_json_str;
+    let mut out = String::with_capacity(160);
+    out.push_str("{\"time\":");
+    push_json_str(&crate::listing::iso8601(r.start), &mut out);
+    out.push_str(",\"remote\":");
+    push_json_str(r.remote, &mut out);
+    let opt = |v: Option<&str>, out: &mut String| match v {
+        Some(s) => push_json_str(s, out),
+        None => out.push_str("null"),
+    };
+    out.push_str(",\"user\":");
+    opt(r.user, &mut out);
+    let (m, t, v) = match r.request {
+        Some((m, t, v)) => (Some(m), Some(t), Some(v)),
+        None => (None, None, None),
+    };
+    out.push_str(",\"method\":");
+    opt(m, &mut out);
+    out.push_str(",\"target\":");
+    opt(t, &mut out);
+    out.push_str(",\"version\":");
+    opt(v, &mut out);
+    out.push_str(",\"status\":");
+    match r.status {
+        Some(s) => {
+            let _ = write!(out, "{s}");
+        }
+        None => out.push_str("null"),
+    }
+    let _ = write!(
+        out,
+        ",\"bytes\":{},\"seconds\":{:.6}}}",
+        r.bytes,
+        r.duration.as_secs_f64()
+    );
+    out
+}
+
 /// The log line (without newline):
 /// `host - - [date] "METHOD target VERSION" status bytes seconds`.
 pub fn access_line(r: &AccessRecord<'_>) -> String {
@@ -116,6 +178,38 @@ mod tests {
         assert_eq!(clf_date(t), "10/Oct/2000:13:55:36 +0000");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(clf_date(leap), "29/Feb/2000:00:00:00 +0000");
+    }
+
+    #[test]
+    fn json_lines_read_back() {
+        let r = AccessRecord {
+            remote: "::1",
+            user: Some("ann"),
+            request: Some(("GET", "/a\n\"b\"", "HTTP/1.1")),
+            status: None,
+            bytes: 7,
+            start: UNIX_EPOCH + Duration::from_secs(971_186_136),
+            duration: Duration::from_millis(250),
+        };
+        let line = format_line(LogFormat::Json, &r);
+        assert!(!line.contains('\n'));
+        let v = crate::json::parse(&line).unwrap();
+        assert_eq!(
+            v.get("time").and_then(|t| t.as_str()),
+            Some("2000-10-10T13:55:36Z")
+        );
+        assert_eq!(v.get("target").and_then(|t| t.as_str()), Some("/a\n\"b\""));
+        assert_eq!(v.get("user").and_then(|t| t.as_str()), Some("ann"));
+        assert_eq!(v.get("status"), Some(&crate::json::Json::Null));
+        assert_eq!(v.get("bytes").and_then(|b| b.as_u128()), Some(7));
+        let none = AccessRecord {
+            request: None,
+            user: None,
+            ..r
+        };
+        let v = crate::json::parse(&json_line(&none)).unwrap();
+        assert_eq!(v.get("method"), Some(&crate::json::Json::Null));
+        assert_eq!(format_line(LogFormat::Clf, &none), access_line(&none));
     }
 
     #[test]

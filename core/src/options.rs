@@ -27,6 +27,8 @@ pub struct ServerOptions {
     pub ipv6_client_prefix: u8,
     /// How long in-flight requests may run after SIGINT/SIGTERM. Default 10 s.
     pub grace: Duration,
+    /// How access-log lines are written. Default CLF.
+    pub log_format: crate::log::LogFormat,
     /// Write one access-log line per request to stderr. Default on.
     pub access_log: bool,
     /// Who may read and write.
@@ -43,6 +45,7 @@ impl Default for ServerOptions {
             ipv6_client_prefix: crate::admission::DEFAULT_IPV6_PREFIX,
             grace: Duration::from_secs(10),
             access_log: true,
+            log_format: crate::log::LogFormat::Clf,
             auth: crate::auth::AuthConfig::default(),
         }
     }

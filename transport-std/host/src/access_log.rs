@@ -1,11 +1,12 @@
 //! One access-log line per request on stderr, as every runtime writes it
-//! (the line itself is core's [`pared_core::log::access_line`]).
+//! (the line itself is core's [`pared_core::log::format_line`]: CLF or
+//! JSON).
 
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::time::{Instant, SystemTime};
 
-use pared_core::log::{access_line, AccessRecord};
+use pared_core::log::{format_line, AccessRecord};
 use pared_core::{RequestHead, ServerOptions};
 
 /// When a request started, for its access-log line.
@@ -41,15 +42,18 @@ impl Started {
             return;
         }
         let remote = peer.to_canonical().to_string();
-        let mut line = access_line(&AccessRecord {
-            remote: &remote,
-            user,
-            request: req.map(|r| (r.method.as_str(), r.target.as_str(), r.version.as_str())),
-            status,
-            bytes,
-            start: self.at,
-            duration: self.began.elapsed(),
-        });
+        let mut line = format_line(
+            opts.log_format,
+            &AccessRecord {
+                remote: &remote,
+                user,
+                request: req.map(|r| (r.method.as_str(), r.target.as_str(), r.version.as_str())),
+                status,
+                bytes,
+                start: self.at,
+                duration: self.began.elapsed(),
+            },
+        );
         line.push('\n');
         let _ = io::stderr().lock().write_all(line.as_bytes());
     }
