@@ -300,8 +300,16 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
         None => None,
         Some(b) => Some(resolve_bind(b, args.port)?),
     };
-    let listener = pared_host::listener::listen(bind, args.port)
-        .map_err(|e| format!("cannot listen on port {}: {e}", args.port))?;
+    // Under systemd socket activation the manager's socket is used (the
+    // port and --bind then name nothing).
+    let inherited = pared_host::service_manager::inherited_listener()
+        .map_err(|e| format!("socket activation: {e}"))?;
+    let activated = inherited.is_some();
+    let listener = match inherited {
+        Some(l) => l,
+        None => pared_host::listener::listen(bind, args.port)
+            .map_err(|e| format!("cannot listen on port {}: {e}", args.port))?,
+    };
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let stop =
         pared_host::Shutdown::on_signals().map_err(|e| format!("cannot handle signals: {e}"))?;
@@ -374,6 +382,14 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
     if let Some(w) = root.shared_fs_warning() {
         eprintln!("pared: warning: {w}");
     }
+    if activated {
+        eprintln!("pared: listening on the socket the service manager passed (LISTEN_FDS)");
+    }
+    pared_host::service_manager::notify_on_stop(stop.clone());
+    pared_host::service_manager::notify(&format!(
+        "READY=1\nSTATUS=serving on port {}",
+        addr.port()
+    ));
     let result = match runtime {
         Runtime::Std => pared_std::server::serve(listener, root, opts, stop, tls),
         Runtime::Smol => pared_smol::server::serve(listener, root, opts, stop, tls),

@@ -40,6 +40,7 @@ pub mod listener;
 pub mod memory;
 pub mod next_request;
 pub mod recv_buf;
+pub mod service_manager;
 pub mod shutdown;
 pub mod steps;
 pub mod tls;

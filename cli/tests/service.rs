@@ -1,0 +1,102 @@
+//! Running under a service manager, on both runtimes: systemd socket
+//! activation (the listening socket passed as descriptor 3 with
+//! LISTEN_PID and LISTEN_FDS) and sd_notify (READY=1 once serving,
+//! STOPPING=1 when a shutdown begins), without systemd itself: the test
+//! plays the manager.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use support::*;
+
+fn socket_activation(rt: &str) {
+    let root = fixture();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let fd = listener.as_raw_fd();
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!(
+            "LISTEN_PID=$$ LISTEN_FDS=1 exec {} --runtime {rt} server --quiet --root {}",
+            pared().display(),
+            root.path().display()
+        ))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: only async-signal-safe calls (dup2, fcntl) between fork and
+    // exec: the listener becomes descriptor 3, inherited across exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if fd == 3 {
+                let three = std::os::fd::BorrowedFd::borrow_raw(3);
+                rustix::io::fcntl_setfd(three, rustix::io::FdFlags::empty())?;
+            } else {
+                let mut three = std::os::fd::FromRawFd::from_raw_fd(3);
+                let old = std::os::fd::BorrowedFd::borrow_raw(fd);
+                rustix::io::dup2(old, &mut three)?;
+                std::mem::forget(three);
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("pared");
+    drop(listener);
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains(&format!("(port {port},")), "{line}");
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"GET /hello.txt HTTP/1.0\r\n\r\n").unwrap();
+    let r = read_response(&mut c, false);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"hello\n");
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut err = String::new();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+    assert!(err.contains("LISTEN_FDS"), "{err}");
+}
+
+fn readiness_is_notified(rt: &str) {
+    let root = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("notify");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut child = Command::new(pared())
+        .args(["--runtime", rt, "server", "0", "--quiet", "--root"])
+        .arg(root.path())
+        .env("NOTIFY_SOCKET", &sock_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let n = sock.recv(&mut buf).expect("READY=1");
+    let ready = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(
+        ready.starts_with("READY=1\nSTATUS=serving on port "),
+        "{ready}"
+    );
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let n = sock.recv(&mut buf).expect("STOPPING=1");
+    assert_eq!(&buf[..n], b"STOPPING=1");
+    assert!(wait_exit(&mut child, Duration::from_secs(15)).is_some_and(|s| s.success()));
+}
+
+per_runtime!(socket_activation, readiness_is_notified);
