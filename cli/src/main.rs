@@ -143,6 +143,10 @@ struct ServerArgs {
     /// No access log (errors are still reported).
     #[arg(long, short)]
     quiet: bool,
+    /// Serve Prometheus metrics on GET /metrics and a health check on
+    /// GET /health at this address (off by default; e.g. 127.0.0.1:9090).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
     /// The access log's form on stderr: clf (Common Log Format and the
     /// duration) or json (one object per line, for log shippers).
     #[arg(long, value_enum, default_value_t = LogFormatArg::Clf)]
@@ -384,6 +388,13 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
     }
     if activated {
         eprintln!("pared: listening on the socket the service manager passed (LISTEN_FDS)");
+    }
+    if let Some(at) = args.metrics {
+        let bound = pared_host::metrics::serve(at)
+            .map_err(|e| format!("cannot serve metrics on {at}: {e}"))?;
+        say(format_args!(
+            "pared: metrics on http://{bound}/metrics, health on http://{bound}/health"
+        ));
     }
     pared_host::service_manager::notify_on_stop(stop.clone());
     pared_host::service_manager::notify(&format!(

@@ -99,4 +99,73 @@ fn readiness_is_notified(rt: &str) {
     assert!(wait_exit(&mut child, Duration::from_secs(15)).is_some_and(|s| s.success()));
 }
 
-per_runtime!(socket_activation, readiness_is_notified);
+/// `--metrics ADDR`: Prometheus text on /metrics (requests by method and
+/// status, bytes, open connections, refusals, duration histograms) and
+/// `ok` on /health, on a listener of its own.
+fn metrics_endpoint(rt: &str) {
+    let root = fixture();
+    let port = free_port();
+    let s = Server::start(
+        rt,
+        root.path(),
+        &[
+            "--metrics",
+            &format!("127.0.0.1:{port}"),
+            "--max-per-client",
+            "2",
+        ],
+    );
+    assert_eq!(get(&s, "/hello.txt").status, 200);
+    assert_eq!(get(&s, "/missing").status, 404);
+    assert_eq!(put(&s, "/new.txt", b"12345").status, 201);
+    // Two held connections, then a third from the same client: refused.
+    let held = [s.connect(), s.connect()];
+    let mut third = s.connect();
+    third.write_all(b"GET /hello.txt HTTP/1.0\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut third, false).status, 503);
+    let scrape = |path: &str| {
+        let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
+            .unwrap();
+        read_response(&mut c, false)
+    };
+    let health = scrape("/health");
+    assert_eq!((health.status, health.body.as_slice()), (200, &b"ok\n"[..]));
+    let m = scrape("/metrics");
+    assert_eq!(m.status, 200);
+    let text = String::from_utf8(m.body).unwrap();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    };
+    assert_eq!(
+        value("pared_http_requests_total{method=\"GET\",code=\"200\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("pared_http_requests_total{method=\"GET\",code=\"404\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("pared_http_requests_total{method=\"PUT\",code=\"201\"}"),
+        1.0
+    );
+    assert_eq!(value("pared_http_request_bytes_total"), 5.0);
+    assert!(value("pared_http_response_bytes_total") >= 6.0);
+    assert_eq!(
+        value("pared_connections_refused_total{limit=\"per_client\"}"),
+        1.0
+    );
+    assert!(value("pared_open_connections") >= 2.0, "{text}");
+    assert_eq!(value("pared_http_request_duration_seconds_count"), 3.0);
+    assert_eq!(value("pared_upload_duration_seconds_count"), 1.0);
+    assert_eq!(
+        value("pared_http_request_duration_seconds_bucket{le=\"+Inf\"}"),
+        3.0
+    );
+    drop(held);
+}
+
+per_runtime!(socket_activation, readiness_is_notified, metrics_endpoint);

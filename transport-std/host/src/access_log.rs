@@ -38,6 +38,24 @@ impl Started {
         status: Option<u16>,
         bytes: u64,
     ) {
+        if let (Some(r), Some(status)) = (req, status) {
+            // Upload bytes: what a successful request's body declared.
+            let received = if (200..300).contains(&status) {
+                pared_core::body::content_length(&r.headers)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0)
+            } else {
+                0
+            };
+            crate::metrics::request(
+                r.method.as_str(),
+                status,
+                bytes,
+                received,
+                self.began.elapsed(),
+            );
+        }
         if !opts.access_log {
             return;
         }

@@ -117,8 +117,10 @@ impl Slots {
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
         let mut inner = self.inner.lock().ok()?;
         if !inner.admission.admit(ip) {
+            crate::metrics::refused();
             return None;
         }
+        crate::metrics::connection(1);
         let id = inner.next;
         inner.next += 1;
         let state = Arc::new(State::default());
@@ -244,6 +246,7 @@ pub enum SlotPhase {
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        crate::metrics::connection(-1);
         if let Ok(mut inner) = self.slots.inner.lock() {
             inner.conns.remove(&self.id);
             inner.admission.release(self.ip);

@@ -23,6 +23,8 @@
 //!   both client runtimes.
 //! - [`digest_cache`]: the sha-256 of each file version, in memory.
 //! - [`memory`]: freed memory given back to the system.
+//! - [`metrics`]: counters for operators (`--metrics ADDR`).
+//! - [`service_manager`]: systemd socket activation and readiness.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -38,6 +40,7 @@ pub mod exchange;
 pub mod fs;
 pub mod listener;
 pub mod memory;
+pub mod metrics;
 pub mod next_request;
 pub mod recv_buf;
 pub mod service_manager;
