@@ -412,7 +412,42 @@ fn full_disk_is_refused_up_front(rt: &str) {
     assert_eq!(put(&s, "/small.txt", b"fits").status, 201);
 }
 
+/// A commit whose temporary vanished (on a shared root, another host's
+/// sweep) answers 503 with Retry-After and a log line, never 404, and
+/// stores nothing.
+fn vanished_temporary_is_503(rt: &str) {
+    let root = fixture();
+    let mut s = Server::start_with(rt, root.path(), &[], false);
+    let mut c = s.connect();
+    c.write_all(b"PUT /up.bin HTTP/1.0\r\nContent-Length: 10\r\n\r\nabcde")
+        .unwrap();
+    // Wait for the upload's temporary, then take it away.
+    let end = Instant::now() + Duration::from_secs(5);
+    let tmp = loop {
+        let found = std::fs::read_dir(root.path()).unwrap().flatten().find(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".pared-upload-")
+        });
+        if let Some(e) = found {
+            break e.path();
+        }
+        assert!(Instant::now() < end, "no upload temporary appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::fs::remove_file(&tmp).unwrap();
+    c.write_all(b"fghij").unwrap();
+    let r = read_response(&mut c, false);
+    assert_eq!(r.status, 503);
+    assert_eq!(r.header("retry-after").as_deref(), Some("1"));
+    assert!(!root.path().join("up.bin").exists(), "nothing stored");
+    s.terminate(Duration::from_secs(10));
+    let err = s.stderr_text();
+    assert!(err.contains("vanished before the commit"), "{err}");
+}
+
 per_runtime!(
+    vanished_temporary_is_503,
     full_disk_is_refused_up_front,
     idle_connections_release_their_buffer,
     one_client_cannot_take_every_slot,
