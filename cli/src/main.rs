@@ -13,6 +13,7 @@ use pared_core::service::ServiceConfig;
 use pared_core::{ClientOptions, Limits, ServerOptions};
 
 mod client_cmd;
+mod qr;
 
 /// The runtime that drives pared-core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -143,6 +144,10 @@ struct ServerArgs {
     /// No access log (errors are still reported).
     #[arg(long, short)]
     quiet: bool,
+    /// Also show the address to open as a QR code on the terminal, for
+    /// phones (the first address that is not loopback).
+    #[arg(long)]
+    qr: bool,
     /// Serve Prometheus metrics on GET /metrics and a health check on
     /// GET /health at this address (off by default; e.g. 127.0.0.1:9090).
     #[arg(long, value_name = "ADDR")]
@@ -377,6 +382,15 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
         .collect();
     say(format_args!("pared: open {}", urls.join("  ")));
     say(format_args!("pared: {}", opts.auth.proxy_summary()));
+    if args.qr {
+        match qr::phone_url(&urls).and_then(|u| qr::render(u).map(|art| (u, art))) {
+            Some((url, art)) => {
+                say(format_args!("pared: scan to open {url}"));
+                say(format_args!("{art}"));
+            }
+            None => eprintln!("pared: --qr: no address to show"),
+        }
+    }
     if !opts.auth.users.is_empty() && !https && !addr.ip().to_canonical().is_loopback() {
         eprintln!(
             "pared: warning: Basic auth over plain http on {addr}: passwords cross the network \
@@ -405,6 +419,7 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
         Runtime::Std => pared_std::server::serve(listener, root, opts, stop, tls),
         Runtime::Smol => pared_smol::server::serve(listener, root, opts, stop, tls),
     };
+    pared_host::service_manager::stopping();
     result.map_err(|e| format!("server failed: {e}"))
 }
 

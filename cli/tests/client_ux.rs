@@ -217,23 +217,7 @@ fn remote_names_and_hops(rt: &str) {
 
 fn bind_by_name_and_urls(rt: &str) {
     let root = fixture();
-    let mut child = Command::new(pared())
-        .args([
-            "--runtime",
-            rt,
-            "server",
-            "0",
-            "--bind",
-            "localhost",
-            "--root",
-        ])
-        .arg(root.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (mut child, mut out) = spawn_server_lines(rt, root.path(), &["--bind", "localhost"]);
     let (mut first, mut second) = (String::new(), String::new());
     std::io::BufRead::read_line(&mut out, &mut first).unwrap();
     std::io::BufRead::read_line(&mut out, &mut second).unwrap();

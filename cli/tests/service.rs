@@ -168,4 +168,87 @@ fn metrics_endpoint(rt: &str) {
     drop(held);
 }
 
-per_runtime!(socket_activation, readiness_is_notified, metrics_endpoint);
+/// `--qr`: the phone's address as a QR code, decoded by zbarimg (a reader
+/// nobody here wrote) from the terminal art turned into an image.
+fn qr_code_of_the_address(rt: &str) {
+    require_tool("zbarimg");
+    let root = fixture();
+    let (mut child, mut out) = spawn_server_lines(rt, root.path(), &["--quiet", "--qr"]);
+    let mut url = None;
+    let mut open = String::new();
+    let mut art = Vec::new();
+    for _ in 0..60 {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if line.starts_with("pared: open ") {
+            open = line.clone();
+        }
+        if let Some(u) = line.trim().strip_prefix("pared: scan to open ") {
+            url = Some(u.to_owned());
+        } else if url.is_some() {
+            art.push(line.trim_end_matches('\n').to_owned());
+            if line.starts_with('▀') {
+                break;
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let url = url.expect("a scan line");
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("qr.pgm");
+    let script = r#"
+import sys
+rows = open(sys.argv[1], encoding="utf-8").read().split("\n")
+px = []
+for r in rows:
+    top, bottom = [], []
+    for c in r:
+        t, b = {"█": (1, 1), "▀": (1, 0), "▄": (0, 1), " ": (0, 0)}[c]
+        top.append(t); bottom.append(b)
+    px += [top, bottom]
+s = 6
+w, h = len(px[0]) * s, len(px) * s
+data = bytearray()
+for row in px:
+    line = bytearray()
+    for v in row:
+        line += bytes([255 if v else 0]) * s
+    data += bytes(line) * s
+open(sys.argv[2], "wb").write(b"P5\n%d %d\n255\n" % (w, h) + bytes(data))
+"#;
+    let art_file = dir.path().join("art.txt");
+    std::fs::write(&art_file, art.join("\n")).unwrap();
+    let o = Command::new("python3")
+        .args(["-c", script])
+        .arg(&art_file)
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new("zbarimg")
+        .args(["--raw", "-q"])
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), url);
+    // A machine with an address besides loopback shows that one.
+    let remote = open
+        .split_whitespace()
+        .any(|u| u.starts_with("http://") && !u.contains("://127.") && !u.contains("://[::1]"));
+    if remote {
+        assert!(
+            !url.contains("://127.") && !url.contains("[::1]"),
+            "a phone's address: {url}"
+        );
+    }
+}
+
+per_runtime!(
+    socket_activation,
+    readiness_is_notified,
+    metrics_endpoint,
+    qr_code_of_the_address
+);

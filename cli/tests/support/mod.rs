@@ -552,3 +552,25 @@ pub fn cutting_proxy(upstream: u16, keep: usize) -> (u16, std::thread::JoinHandl
     });
     (port, handle)
 }
+
+/// `pared --runtime RT server 0 ARGS... --root ROOT` with its stdout to
+/// read line by line (stderr dropped): for tests of the start-up lines.
+/// The caller kills the child.
+pub fn spawn_server_lines(
+    rt: &str,
+    root: &Path,
+    args: &[&str],
+) -> (Child, BufReader<std::process::ChildStdout>) {
+    let mut child = Command::new(pared())
+        .args(["--runtime", rt, "server", "0"])
+        .args(args)
+        .arg("--root")
+        .arg(root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start pared server");
+    let out = BufReader::new(child.stdout.take().expect("stdout"));
+    (child, out)
+}

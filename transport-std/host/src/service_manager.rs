@@ -86,8 +86,18 @@ pub fn notify(state: &str) {
     }
 }
 
+/// Sends `STOPPING=1`, once however often it is called.
+pub fn stopping() {
+    static SENT: AtomicBool = AtomicBool::new(false);
+    if !SENT.swap(true, Ordering::SeqCst) {
+        notify("STOPPING=1");
+    }
+}
+
 /// Tells the service manager `STOPPING=1` as soon as `stop` is requested
-/// (a thread that looks every 100 ms; it ends with the process).
+/// (a thread that looks every 100 ms; it ends with the process). A
+/// shutdown quicker than that is told by [`stopping`], which the caller
+/// also calls when serving ends.
 pub fn notify_on_stop(stop: Shutdown) {
     if std::env::var_os("NOTIFY_SOCKET").is_none() {
         return;
@@ -98,6 +108,6 @@ pub fn notify_on_stop(stop: Shutdown) {
             while !stop.requested() {
                 std::thread::sleep(Duration::from_millis(100));
             }
-            notify("STOPPING=1");
+            stopping();
         });
 }
