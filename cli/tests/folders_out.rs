@@ -115,6 +115,13 @@ fn search(rt: &str) {
     assert!(listing.contains("<input type=\"search\" name=\"q\""));
     let none = get(&s, "/?q=zebra&format=json");
     assert_eq!(python_json(&none.body, "print(len(d['results']))"), "0");
+    // 1,500 names match in one folder: the search stops at 1,000 results,
+    // in the middle of the folder, and says it is incomplete.
+    let many = get(&s, "/docs/?q=.txt&format=json");
+    assert_eq!(
+        python_json(&many.body, "print(len(d['results']), d['complete'])"),
+        "1000 False"
+    );
 }
 
 /// Every file under `dir`, relative, with its bytes.

@@ -70,6 +70,19 @@ impl Root {
         dir: &File,
         mut f: impl FnMut(&str, bool, u64, Option<SystemTime>, u64),
     ) -> io::Result<()> {
+        self.each_entry_while(dir, |name, is_dir, size, modified, id| {
+            f(name, is_dir, size, modified, id);
+            true
+        })
+    }
+
+    /// [`Root::each_entry`] that stops as soon as `f` returns false (a
+    /// search past its limits, in the middle of a huge folder).
+    pub fn each_entry_while(
+        &self,
+        dir: &File,
+        mut f: impl FnMut(&str, bool, u64, Option<SystemTime>, u64) -> bool,
+    ) -> io::Result<()> {
         for item in rustix::fs::Dir::read_from(dir)? {
             let item = item?;
             let raw = item.file_name().to_bytes();
@@ -89,7 +102,9 @@ impl Root {
                 }
             };
             let Some(st) = st else {
-                f(name, false, 0, None, 0);
+                if !f(name, false, 0, None, 0) {
+                    break;
+                }
                 continue;
             };
             let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
@@ -100,7 +115,9 @@ impl Root {
             } else {
                 u64::try_from(st.st_size).unwrap_or(0)
             };
-            f(name, is_dir, size, modified, st.st_ino);
+            if !f(name, is_dir, size, modified, st.st_ino) {
+                break;
+            }
         }
         Ok(())
     }

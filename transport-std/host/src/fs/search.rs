@@ -34,17 +34,27 @@ impl Root {
         loop {
             if let Some(d) = current.take() {
                 let mut subdirs = Vec::new();
-                let _ = self.each_entry(&d, |name, is_dir, size, modified, _| {
+                let mut stopped = false;
+                let _ = self.each_entry_while(&d, |name, is_dir, size, modified, _| {
                     visits += 1;
+                    // The limits hold inside a huge folder too: the clock
+                    // is read every 1,024 entries.
+                    if visits >= MAX_VISITS
+                        || results.found.len() >= MAX_RESULTS
+                        || (visits % 1024 == 0 && Instant::now() >= deadline)
+                    {
+                        stopped = true;
+                        return false;
+                    }
                     if !path.can_join(name) {
-                        return;
+                        return true;
                     }
                     let rel = if prefix.is_empty() {
                         name.to_owned()
                     } else {
                         format!("{prefix}/{name}")
                     };
-                    if results.found.len() < MAX_RESULTS && matches(name, query) {
+                    if matches(name, query) {
                         results.found.push(Found {
                             path: rel.clone(),
                             is_dir,
@@ -55,7 +65,12 @@ impl Root {
                     if is_dir {
                         subdirs.push(rel);
                     }
+                    true
                 });
+                if stopped {
+                    results.complete = false;
+                    return results;
+                }
                 queue.extend(subdirs);
             }
             if results.found.len() >= MAX_RESULTS
