@@ -38,7 +38,9 @@ impl Started {
         status: Option<u16>,
         bytes: u64,
     ) {
-        if let (Some(r), Some(status)) = (req, status) {
+        // Nothing is looked at for metrics unless they are on: this runs
+        // for every request.
+        if let (true, Some(r), Some(status)) = (crate::metrics::enabled(), req, status) {
             // Upload bytes: what a successful request's body declared.
             let received = if (200..300).contains(&status) {
                 pared_core::body::content_length(&r.headers)

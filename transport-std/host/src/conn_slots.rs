@@ -320,9 +320,19 @@ mod tests {
             old_head.evicted() && !young_head.evicted(),
             "then the oldest head"
         );
-        // A head that keeps arriving keeps its first instant.
-        young_head.mark(SlotPhase::Head);
-        young_head.mark(SlotPhase::Serving);
-        assert!(!slots.make_room(), "serving: never");
+        // A head that keeps arriving keeps its first instant: marked
+        // again, it is still older than one that began later.
+        let again = Slots::new(&opts);
+        let first = again.admit(ip).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+        let second = again.admit(ip).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+        first.mark(SlotPhase::Head);
+        assert!(again.make_room());
+        assert!(first.evicted() && !second.evicted());
+        // A connection serving a request never gives way.
+        second.mark(SlotPhase::Serving);
+        assert!(!again.make_room(), "serving: never");
+        drop(young_head);
     }
 }

@@ -94,6 +94,11 @@ static METRICS: Metrics = Metrics {
     upload_seconds: Histogram::new(),
 };
 
+/// True when `--metrics` is on: only then are requests counted.
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
 /// Counts one answered request: its method (a token of core's table, or
 /// `OTHER`, so a client cannot grow the table), status, body bytes sent,
 /// upload bytes received, and duration.

@@ -12,24 +12,26 @@
 //! bundled by webpki-roots, so verification works the same on a minimal
 //! container without a system CA bundle (`--cacert` replaces it, as in
 //! curl).
+//!
+//! The session lives here; how the client trusts servers is
+//! [`client_trust`], the server's certificate [`server_cert`].
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::server::{ClientHello, ResolvesServerCert};
-use rustls::sign::CertifiedKey;
-use rustls::{
-    CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
-    ServerConfig,
-};
+use rustls::pki_types::ServerName;
+use rustls::{CertificateError, ClientConfig, ClientConnection, ServerConfig};
 
 /// The server configuration type the runtimes take (rustls's).
 pub use rustls::ServerConfig as TlsServerConfig;
+
+pub mod client_trust;
+pub mod server_cert;
+
+pub use client_trust::{client_config, load_certs, parse_pin, ClientTrust};
+pub use server_cert::{load_pair, reload_on_sighup, self_signed, server_config, ServerCert};
 
 /// Why TLS failed: each cause its own variant, with one line for the
 /// user as its message.
@@ -134,253 +136,9 @@ impl TlsFailure {
     }
 }
 
-/// How the client verifies servers.
-#[derive(Debug, Clone, Default)]
-pub struct ClientTrust {
-    /// Trust only the CA certificates in this PEM file (`--cacert`).
-    pub cacert: Option<std::path::PathBuf>,
-    /// Skip verification altogether (`-k`): encrypted, but not
-    /// authenticated.
-    pub insecure: bool,
-    /// Trust exactly the certificate with this SHA-256 fingerprint
-    /// (`--pin`, as `pared server --tls-self-signed` prints it), whatever
-    /// signed it and whatever names it carries.
-    pub pin: Option<String>,
-}
-
-/// The 32 bytes of a fingerprint as the server prints it (`AB:CD:…`),
-/// also without colons, in either case, or after `sha256:`.
-pub fn parse_pin(text: &str) -> Result<[u8; 32], TlsFailure> {
-    let t = text.trim();
-    let t = t
-        .get(..7)
-        .filter(|p| p.eq_ignore_ascii_case("sha256:"))
-        .map_or(t, |_| &t[7..]);
-    let hex: String = t.chars().filter(|c| *c != ':').collect();
-    let bad = || {
-        TlsFailure::setup(
-            "--pin",
-            "expected the SHA-256 fingerprint the server printed (64 hex digits, colons allowed)",
-        )
-    };
-    if hex.len() != 64 {
-        return Err(bad());
-    }
-    let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
-    }
-    Ok(out)
-}
-
-/// The rustls client configuration for `trust`.
-pub fn client_config(trust: &ClientTrust) -> Result<Arc<ClientConfig>, TlsFailure> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| TlsFailure::setup("TLS set-up failed", e))?;
-    let pin = trust.pin.as_deref().map(parse_pin).transpose()?;
-    let mut config = if trust.insecure || pin.is_some() {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification(provider, pin)))
-            .with_no_client_auth()
-    } else {
-        let mut roots = RootCertStore::empty();
-        match &trust.cacert {
-            Some(path) => {
-                for cert in load_certs(path)? {
-                    roots.add(cert).map_err(|e| TlsFailure::file(path, e))?;
-                }
-            }
-            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-        }
-        builder.with_root_certificates(roots).with_no_client_auth()
-    };
-    config.alpn_protocols = vec![b"http/1.1".to_vec(), b"http/1.0".to_vec()];
-    Ok(Arc::new(config))
-}
-
-/// The certificates of a PEM file.
-pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsFailure> {
-    let certs: Result<Vec<_>, _> = CertificateDer::pem_file_iter(path)
-        .map_err(|e| TlsFailure::file(path, e))?
-        .collect();
-    let certs = certs.map_err(|e| TlsFailure::file(path, e))?;
-    if certs.is_empty() {
-        return Err(TlsFailure::file(path, "no PEM certificate in it"));
-    }
-    Ok(certs)
-}
-
-/// `-k`: accepts any certificate; `--pin`: exactly the one with that
-/// SHA-256 fingerprint. Either way the handshake's signatures are
-/// checked, so the connection is encrypted (and with a pin, authenticated
-/// by the certificate itself rather than by a CA and a name).
-#[derive(Debug)]
-struct NoVerification(Arc<rustls::crypto::CryptoProvider>, Option<[u8; 32]>);
-
-impl ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let Some(pin) = self.1 else {
-            return Ok(ServerCertVerified::assertion());
-        };
-        let seen = pared_core::digest::sha256_hex_colons(end_entity.as_ref());
-        let wanted: Vec<String> = pin.iter().map(|b| format!("{b:02X}")).collect();
-        if seen == wanted.join(":") {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(format!(
-                "the server's certificate is not the pinned one (its fingerprint is {seen})"
-            )))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// The server's certificate and key, replaceable while it runs (SIGHUP
-/// reloads them for certificate renewal; connections keep the pair they
-/// started with).
-#[derive(Debug)]
-pub struct ServerCert {
-    current: std::sync::RwLock<Arc<CertifiedKey>>,
-}
-
-impl ResolvesServerCert for ServerCert {
-    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        self.current.read().ok().map(|c| c.clone())
-    }
-}
-
-impl ServerCert {
-    /// A holder of `key`.
-    pub fn new(key: CertifiedKey) -> Arc<ServerCert> {
-        Arc::new(ServerCert {
-            current: std::sync::RwLock::new(Arc::new(key)),
-        })
-    }
-
-    /// Replaces the pair (a bad new pair never reaches here: see
-    /// [`load_pair`]).
-    pub fn replace(&self, key: CertifiedKey) {
-        if let Ok(mut c) = self.current.write() {
-            *c = Arc::new(key);
-        }
-    }
-}
-
-/// Reloads the certificate and key from their files on SIGHUP (renewal
-/// without dropping connections); a pair that fails to load or does not
-/// match keeps the old one, and one line on stderr says why.
-pub fn reload_on_sighup(
-    holder: Arc<ServerCert>,
-    cert: std::path::PathBuf,
-    key: std::path::PathBuf,
-) -> io::Result<()> {
-    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])?;
-    std::thread::Builder::new()
-        .name("pared-sighup".into())
-        .spawn(move || {
-            for _ in signals.forever() {
-                match load_pair(&cert, &key) {
-                    Ok(pair) => {
-                        holder.replace(pair);
-                        eprintln!("pared: SIGHUP: certificate and key reloaded");
-                    }
-                    Err(e) => eprintln!("pared: SIGHUP: kept the old certificate: {e}"),
-                }
-            }
-        })?;
-    Ok(())
-}
-
+/// The crypto provider both sides use (ring).
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// A certificate chain (PEM) and its private key (PEM: PKCS#8, PKCS#1 or
-/// SEC1), checked to belong together.
-pub fn load_pair(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsFailure> {
-    use rustls::pki_types::PrivateKeyDer;
-    let chain = load_certs(cert)?;
-    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsFailure::file(key, e))?;
-    pair_from_der(chain, key_der)
-}
-
-fn pair_from_der(
-    chain: Vec<CertificateDer<'static>>,
-    key: rustls::pki_types::PrivateKeyDer<'static>,
-) -> Result<CertifiedKey, TlsFailure> {
-    let signing = provider()
-        .key_provider
-        .load_private_key(key)
-        .map_err(|e| TlsFailure::setup("private key", e))?;
-    let pair = CertifiedKey::new(chain, signing);
-    pair.keys_match()
-        .map_err(|e| TlsFailure::setup("the key does not belong to the certificate", e))?;
-    Ok(pair)
-}
-
-/// An in-memory self-signed certificate for `names` (host names and IP
-/// addresses) and the SHA-256 fingerprint of its DER, to compare with what
-/// a client shows.
-pub fn self_signed(names: &[String]) -> Result<(CertifiedKey, String), TlsFailure> {
-    let cert = rcgen::generate_simple_self_signed(names.to_vec())
-        .map_err(|e| TlsFailure::setup("self-signed certificate", e))?;
-    let der = cert.cert.der().clone();
-    let fingerprint = pared_core::digest::sha256_hex_colons(der.as_ref());
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
-    Ok((pair_from_der(vec![der], key)?, fingerprint))
-}
-
-/// The rustls server configuration: TLS 1.2 and 1.3, ALPN http/1.1 and
-/// http/1.0, the certificate from `cert` (so it can be replaced).
-pub fn server_config(cert: Arc<ServerCert>) -> Result<Arc<ServerConfig>, TlsFailure> {
-    let mut config = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| TlsFailure::setup("TLS set-up failed", e))?
-        .with_no_client_auth()
-        .with_cert_resolver(cert);
-    config.alpn_protocols = vec![b"http/1.1".to_vec(), b"http/1.0".to_vec()];
-    Ok(Arc::new(config))
 }
 
 /// True when the first byte a client sent starts a TLS handshake record
