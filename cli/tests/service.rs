@@ -111,16 +111,26 @@ fn metrics_endpoint(rt: &str) {
         &[
             "--metrics",
             &format!("127.0.0.1:{port}"),
+            // Three: the three requests from 127.0.0.1 below must never
+            // meet the limit, even if their closes are not yet counted.
             "--max-per-client",
-            "2",
+            "3",
         ],
     );
     assert_eq!(get(&s, "/hello.txt").status, 200);
     assert_eq!(get(&s, "/missing").status, 404);
     assert_eq!(put(&s, "/new.txt", b"12345").status, 201);
-    // Two held connections, then a third from the same client: refused.
-    let held = [s.connect(), s.connect()];
-    let mut third = s.connect();
+    // Three held connections from another address, each answered once so
+    // the server has counted it (executors accept in parallel), then a
+    // fourth from that address: refused.
+    let held = [0, 1, 2].map(|_| {
+        let mut c = connect_from(&s, "127.0.0.2", None);
+        c.write_all(b"HEAD /hello.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            .unwrap();
+        assert_eq!(read_response(&mut c, true).status, 200);
+        c
+    });
+    let mut third = connect_from(&s, "127.0.0.2", None);
     third.write_all(b"GET /hello.txt HTTP/1.0\r\n\r\n").unwrap();
     assert_eq!(read_response(&mut third, false).status, 503);
     let scrape = |path: &str| {
@@ -132,9 +142,18 @@ fn metrics_endpoint(rt: &str) {
     };
     let health = scrape("/health");
     assert_eq!((health.status, health.body.as_slice()), (200, &b"ok\n"[..]));
-    let m = scrape("/metrics");
-    assert_eq!(m.status, 200);
-    let text = String::from_utf8(m.body).unwrap();
+    // A request is counted just after its answer is sent: scrape until
+    // the six requests are in (bounded), then check every series.
+    let mut text = String::new();
+    for _ in 0..100 {
+        let m = scrape("/metrics");
+        assert_eq!(m.status, 200);
+        text = String::from_utf8(m.body).unwrap();
+        if text.contains("pared_http_request_duration_seconds_count 6\n") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let value = |series: &str| -> f64 {
         text.lines()
             .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
@@ -158,12 +177,16 @@ fn metrics_endpoint(rt: &str) {
         value("pared_connections_refused_total{limit=\"per_client\"}"),
         1.0
     );
-    assert!(value("pared_open_connections") >= 2.0, "{text}");
-    assert_eq!(value("pared_http_request_duration_seconds_count"), 3.0);
+    assert!(value("pared_open_connections") >= 3.0, "{text}");
+    assert_eq!(
+        value("pared_http_requests_total{method=\"HEAD\",code=\"200\"}"),
+        3.0
+    );
+    assert_eq!(value("pared_http_request_duration_seconds_count"), 6.0);
     assert_eq!(value("pared_upload_duration_seconds_count"), 1.0);
     assert_eq!(
         value("pared_http_request_duration_seconds_bucket{le=\"+Inf\"}"),
-        3.0
+        6.0
     );
     drop(held);
 }
