@@ -43,6 +43,11 @@ if ! g volume info "$VOL" | grep -q '^Status: Started'; then
   g volume start "$VOL" >/dev/null
 fi
 for m in "${MOUNTS[@]}"; do
+  # A mount whose client died answers "Transport endpoint is not
+  # connected": take it down, then mount again.
+  if ! stat "$m" >/dev/null 2>&1; then
+    umount -l "$m" 2>/dev/null || true
+  fi
   mkdir -p "$m"
   if ! mountpoint -q "$m"; then
     timeout 60 mount -t glusterfs \
