@@ -9,11 +9,14 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use pared_core::auth::{AuthConfig, User};
 use pared_core::client::Config as ClientConfig;
+use pared_core::rights::{Rule, Rules};
 use pared_core::service::ServiceConfig;
 use pared_core::{ClientOptions, Limits, ServerOptions};
 
 mod client_cmd;
+mod config;
 mod qr;
+mod share_cmd;
 
 /// The runtime that drives pared-core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -44,6 +47,9 @@ enum Command {
     Server(ServerArgs),
     /// Fetch, show, upload or delete one resource on an HTTP/1.x server.
     Client(client_cmd::ClientArgs),
+    /// Print a share link: a URL that opens PATH (and what is beneath it)
+    /// without a login, read-only or as a drop box, until it expires.
+    Share(share_cmd::ShareArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish,
     /// powershell), e.g. `pared completions bash > /etc/bash_completion.d/pared`.
     Completions {
@@ -76,7 +82,7 @@ enum ManPage {
     Client,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[command(
     after_help = "Timeouts of 0 mean none. SIGINT or SIGTERM stops accepting, lets \
 requests in flight finish (--grace), removes unfinished uploads and exits 0. One access-log \
@@ -194,6 +200,28 @@ struct ServerArgs {
     /// and the bound addresses; its SHA-256 fingerprint is printed.
     #[arg(long, conflicts_with = "tls_cert")]
     tls_self_signed: bool,
+    /// A rule WHO:RIGHTS:PATH, e.g. '*:read:/' or
+    /// 'alice:read,write,delete:/team/' (repeatable). WHO is * (everyone)
+    /// or a user; RIGHTS are read, create, write, delete, manage, all or
+    /// none. With rules, they alone decide: the longest matching PATH
+    /// wins, and what no rule allows is refused.
+    #[arg(long, value_name = "WHO:RIGHTS:PATH")]
+    rule: Vec<String>,
+    /// Where the share-link key lives (share.key, 0600) [default:
+    /// $STATE_DIRECTORY, else $XDG_STATE_HOME/pared, else
+    /// ~/.local/state/pared].
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Read settings from this TOML file: every flag by its long name
+    /// (port = 8080, max-upload = "1G"), users in [users], rules in
+    /// [[rule]]. Flags given here override it; SIGHUP reloads its users,
+    /// rules and certificates.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Check the settings (flags and --config), say what they mean, and
+    /// exit: 0 when they are good, 1 with the reason when not.
+    #[arg(long)]
+    check_config: bool,
 }
 
 /// Parses `123`, `64K`, `10M`, `2G` (binary units) into bytes.
@@ -284,20 +312,136 @@ impl ServerArgs {
     }
 }
 
-fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
+impl ServerArgs {
+    /// Who may do what: users, rules and the flags' model.
+    fn auth_config(&self) -> Result<AuthConfig, String> {
+        let mut users = self.users()?;
+        // A later entry of the same name (a flag after the config file's
+        // user) replaces the earlier one.
+        let mut seen = std::collections::HashSet::new();
+        users.reverse();
+        users.retain(|u| seen.insert(u.name.clone()));
+        users.reverse();
+        let mut rules = Vec::new();
+        for r in &self.rule {
+            rules.push(Rule::parse(r).map_err(|e| format!("--rule {r:?}: {e}"))?);
+        }
+        let rules = Rules::new(rules);
+        let auth = AuthConfig {
+            users,
+            reads_need_auth: self.auth_reads,
+            public_writes: self.public_writes,
+            trusted_proxies: self.trusted_proxy.clone(),
+            local_names: pared_host::access::machine_names()
+                .into_iter()
+                .chain(self.local_name.iter().cloned())
+                .collect(),
+            rules,
+        };
+        if !auth.rules.is_empty() {
+            if self.auth_reads {
+                return Err(
+                    "--auth-reads means nothing with rules: leave read out of the \
+                            '*' rules instead"
+                        .into(),
+                );
+            }
+            if self.public_writes {
+                return Err(
+                    "--public-writes means nothing with rules: grant write to '*' instead".into(),
+                );
+            }
+            for name in auth.rules.users() {
+                if !auth.users.iter().any(|u| u.name == name) {
+                    return Err(format!(
+                        "a rule names the user {name:?}, who is not among the users \
+                         (--auth, --auth-file, [users])"
+                    ));
+                }
+            }
+        } else if self.auth_reads && auth.users.is_empty() {
+            return Err("--auth-reads needs users (--auth or --auth-file)".into());
+        }
+        Ok(auth)
+    }
+
+    /// The share key's file: in --state-dir, or the default state
+    /// directory.
+    fn share_key_path(&self) -> Option<PathBuf> {
+        self.state_dir
+            .clone()
+            .or_else(pared_host::share_key::default_state_dir)
+            .map(|d| d.join(pared_host::share_key::FILE_NAME))
+    }
+}
+
+/// Where a running server reloads its settings from on SIGHUP.
+struct ReloadFrom {
+    /// The config file, if any.
+    config: Option<PathBuf>,
+    /// The flags after `pared server`.
+    cli: Vec<std::ffi::OsString>,
+}
+
+impl ReloadFrom {
+    /// The settings now: the file (as it is now) under the flags.
+    fn args(&self, first: &ServerArgs) -> Result<ServerArgs, String> {
+        match &self.config {
+            Some(path) => Ok(config::merge(path, &self.cli, true)?.args),
+            None => Ok(first.clone()),
+        }
+    }
+}
+
+/// `--check-config`: what the settings mean, on stdout.
+fn explain(args: &ServerArgs, auth: &AuthConfig) {
+    println!("pared: the settings are good");
+    println!("  root: {}", args.root.display());
+    println!("  port: {}", args.port);
+    let names: Vec<&str> = auth.users.iter().map(|u| u.name.as_str()).collect();
+    println!(
+        "  users: {}",
+        if names.is_empty() {
+            "none".to_owned()
+        } else {
+            names.join(", ")
+        }
+    );
+    if auth.rules.is_empty() {
+        println!("  access: {}", auth.summary());
+        println!(
+            "  (no rules: the flags decide; see the README's table of how they map onto rules)"
+        );
+    } else {
+        println!("  rules (the longest matching path wins; users add to *; what none allows is refused):");
+        for r in auth.rules.iter() {
+            println!("    {r}");
+        }
+    }
+    match args.share_key_path() {
+        Some(p) => println!("  share key: {}", p.display()),
+        None => println!("  share key: none (no state directory): share links are off"),
+    }
+    if let (Some(c), Some(k)) = (&args.tls_cert, &args.tls_key) {
+        println!("  https: {} and {}", c.display(), k.display());
+    }
+}
+
+fn run_server(runtime: Runtime, args: &ServerArgs, reload_from: ReloadFrom) -> Result<(), String> {
     let mut opts = args.options();
-    opts.auth = AuthConfig {
-        users: args.users()?,
-        reads_need_auth: args.auth_reads,
-        public_writes: args.public_writes,
-        trusted_proxies: args.trusted_proxy.clone(),
-        local_names: pared_host::access::machine_names()
-            .into_iter()
-            .chain(args.local_name.iter().cloned())
-            .collect(),
-    };
-    if args.auth_reads && opts.auth.users.is_empty() {
-        return Err("--auth-reads needs users (--auth or --auth-file)".into());
+    opts.auth = args.auth_config()?;
+    if args.check_config {
+        if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+            pared_host::tls::load_pair(cert, key).map_err(|e| e.to_string())?;
+        }
+        if !args.root.is_dir() {
+            return Err(format!(
+                "cannot serve {}: not a folder",
+                args.root.display()
+            ));
+        }
+        explain(args, &opts.auth);
+        return Ok(());
     }
     let root_dir = args
         .root
@@ -323,13 +467,13 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
     let stop =
         pared_host::Shutdown::on_signals().map_err(|e| format!("cannot handle signals: {e}"))?;
     let mut fingerprint = None;
+    let mut cert_holder = None;
     let tls = match (&args.tls_cert, &args.tls_key, args.tls_self_signed) {
         (Some(cert), Some(key), _) => {
             use pared_host::tls;
             let pair = tls::load_pair(cert, key).map_err(|e| e.to_string())?;
             let holder = tls::ServerCert::new(pair);
-            tls::reload_on_sighup(holder.clone(), cert.clone(), key.clone())
-                .map_err(|e| format!("cannot handle SIGHUP: {e}"))?;
+            cert_holder = Some(holder.clone());
             Some(tls::server_config(holder).map_err(|e| e.to_string())?)
         }
         (_, _, true) => {
@@ -348,8 +492,49 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
         }
         _ => None,
     };
-    if !matches!((&args.tls_cert, &args.tls_key), (Some(_), Some(_))) {
-        pared_host::Shutdown::ignore_sighup().map_err(|e| format!("cannot handle SIGHUP: {e}"))?;
+    let site = pared_host::Site::new(root, &opts);
+    let policy = site.policy.clone();
+    let share_key = args.share_key_path();
+    policy.replace(pared_host::access::AccessControl::new(
+        opts.auth.clone(),
+        opts.service.methods.clone(),
+        share_key.clone(),
+    ));
+    {
+        let first = args.clone();
+        let methods = opts.service.methods.clone();
+        pared_host::reload::on_sighup(move || {
+            // Everything is built first; nothing changes unless all of it
+            // loaded.
+            let now = reload_from.args(&first)?;
+            let auth = now.auth_config()?;
+            let pair = match (&now.tls_cert, &now.tls_key, &cert_holder) {
+                (Some(c), Some(k), Some(_)) => {
+                    Some(pared_host::tls::load_pair(c, k).map_err(|e| e.to_string())?)
+                }
+                _ => None,
+            };
+            let what = format!(
+                "{} user(s), {} rule(s){}",
+                auth.users.len(),
+                auth.rules.iter().count(),
+                if pair.is_some() {
+                    ", the certificate and key"
+                } else {
+                    ""
+                }
+            );
+            policy.replace(pared_host::access::AccessControl::new(
+                auth,
+                methods.clone(),
+                now.share_key_path(),
+            ));
+            if let (Some(pair), Some(holder)) = (pair, &cert_holder) {
+                holder.replace(pair);
+            }
+            Ok(what)
+        })
+        .map_err(|e| format!("cannot handle SIGHUP: {e}"))?;
     }
     let https = tls.is_some();
     let scheme = if https { "https" } else { "http" };
@@ -397,7 +582,7 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
              readable by anyone on the path; serve https (--tls-cert, --tls-self-signed)"
         );
     }
-    if let Some(w) = root.shared_fs_warning() {
+    if let Some(w) = site.root.shared_fs_warning() {
         eprintln!("pared: warning: {w}");
     }
     if activated {
@@ -416,8 +601,8 @@ fn run_server(runtime: Runtime, args: &ServerArgs) -> Result<(), String> {
         addr.port()
     ));
     let result = match runtime {
-        Runtime::Std => pared_std::server::serve(listener, root, opts, stop, tls),
-        Runtime::Smol => pared_smol::server::serve(listener, root, opts, stop, tls),
+        Runtime::Std => pared_std::server::serve(listener, site, opts, stop, tls),
+        Runtime::Smol => pared_smol::server::serve(listener, site, opts, stop, tls),
     };
     pared_host::service_manager::stopping();
     result.map_err(|e| format!("server failed: {e}"))
@@ -497,8 +682,12 @@ fn say(line: std::fmt::Arguments<'_>) {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    use clap::{CommandFactory as _, FromArgMatches as _};
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (cli, matches) = match parsed {
+        Ok(both) => both,
         Err(e) => {
             let code = if e.use_stderr() {
                 client_cmd::EXIT_USAGE
@@ -510,13 +699,29 @@ fn main() -> ExitCode {
         }
     };
     match &cli.command {
-        Command::Server(args) => match run_server(cli.runtime, args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(msg) => {
-                eprintln!("pared: {msg}");
-                ExitCode::from(1)
+        Command::Server(args) => {
+            let runtime_on_cli =
+                matches.value_source("runtime") == Some(clap::parser::ValueSource::CommandLine);
+            let reload_from = ReloadFrom {
+                config: args.config.clone(),
+                cli: config::server_argv(),
+            };
+            let started = match &args.config {
+                Some(path) => config::merge(path, &reload_from.cli, runtime_on_cli).and_then(|m| {
+                    let runtime = m.runtime.unwrap_or(cli.runtime);
+                    run_server(runtime, &m.args, reload_from)
+                }),
+                None => run_server(cli.runtime, args, reload_from),
+            };
+            match started {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(msg) => {
+                    eprintln!("pared: {msg}");
+                    ExitCode::from(1)
+                }
             }
-        },
+        }
+        Command::Share(args) => share_cmd::run(args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut cmd, "pared", &mut std::io::stdout());

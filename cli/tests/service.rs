@@ -188,6 +188,40 @@ fn metrics_endpoint(rt: &str) {
         value("pared_http_request_duration_seconds_bucket{le=\"+Inf\"}"),
         6.0
     );
+    // A parser nobody here wrote reads it all: Prometheus's own client.
+    require_python_module("prometheus_client");
+    let mut py = Command::new("python3")
+        .args([
+            "-c",
+            "import sys; \
+             from prometheus_client.parser import text_string_to_metric_families as parse; \
+             [print(f.name, f.type, len(f.samples)) for f in parse(sys.stdin.read())]",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    py.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let parsed = py.wait_with_output().unwrap();
+    assert!(parsed.status.success(), "{parsed:?}");
+    let families = String::from_utf8(parsed.stdout).unwrap();
+    for (name, kind) in [
+        ("pared_http_requests", "counter"),
+        ("pared_http_request_bytes", "counter"),
+        ("pared_http_response_bytes", "counter"),
+        ("pared_open_connections", "gauge"),
+        ("pared_connections_refused", "counter"),
+        ("pared_http_request_duration_seconds", "histogram"),
+        ("pared_upload_duration_seconds", "histogram"),
+    ] {
+        assert!(
+            families
+                .lines()
+                .any(|l| l.starts_with(&format!("{name} {kind} "))),
+            "{name} {kind} not in\n{families}"
+        );
+    }
     drop(held);
 }
 

@@ -475,7 +475,7 @@ fn sighup_reloads_the_certificate(rt: &str) {
     s.terminate(Duration::from_secs(10));
     let err = s.stderr_text();
     assert!(
-        err.contains("reloaded") && err.contains("kept the old certificate"),
+        err.contains("reloaded") && err.contains("kept the old configuration"),
         "{err}"
     );
 }

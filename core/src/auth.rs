@@ -227,11 +227,28 @@ pub struct AuthConfig {
     /// machine, for the DNS-rebinding guard on local writes (the machine's
     /// own host name, and `--local-name`).
     pub local_names: Vec<String>,
+    /// Rules per path prefix and user ([`crate::rights`]); when there are
+    /// any, they alone decide, and `reads_need_auth` and `public_writes`
+    /// mean nothing.
+    pub rules: crate::rights::Rules,
 }
 
 impl AuthConfig {
     /// One line for the start-up message: who can write, and read.
     pub fn summary(&self) -> String {
+        if !self.rules.is_empty() {
+            return format!(
+                "access by {} rule{} ({} user{}; `pared server --check-config` lists them)",
+                self.rules.iter().count(),
+                if self.rules.iter().count() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                self.users.len(),
+                if self.users.len() == 1 { "" } else { "s" },
+            );
+        }
         match (self.users.is_empty(), self.public_writes) {
             (true, false) => {
                 "writes (PUT, DELETE, WebDAV) from this machine only; use --auth to allow others"
@@ -307,6 +324,9 @@ pub enum Access {
     /// 403: a write from this machine that names the server by a name
     /// only DNS gives, or comes from another site's page (DNS rebinding).
     Foreign(crate::local_origin::Foreign),
+    /// 403: the rules (or a share link) do not allow it, and logging in
+    /// would not help (no users, or the link was bad).
+    Forbidden(crate::permit::Forbidden),
 }
 
 /// True when this visitor may write (PUT, DELETE): without users, a
@@ -359,11 +379,58 @@ pub fn wants_login(req: &RequestHead) -> bool {
     })
 }
 
-/// Decides what `req` from `peer` needs under `config`. Whether the
-/// request writes comes from the method table alone; a method the table
-/// does not list is answered 501 without touching anything, so it needs
-/// no credentials.
-pub fn access(config: &AuthConfig, methods: &Methods, req: &RequestHead, peer: IpAddr) -> Access {
+/// Decides what `req` from `peer` needs under `config`, given what the
+/// share links it carries grant at its target (`shared`). Whether the
+/// request writes, and the rights it needs, come from the method table
+/// alone; a method the table does not list is answered 501 without
+/// touching anything, so it needs no credentials.
+pub fn access(
+    config: &AuthConfig,
+    methods: &Methods,
+    req: &RequestHead,
+    peer: IpAddr,
+    shared: &crate::share::Presented,
+) -> Access {
+    let row = methods.find(&req.method);
+    let need = row.and_then(|r| r.needs.target);
+    let moves = row.is_some_and(|r| r.needs.destination.is_some());
+    // A share link alone covers what it grants on its path (an upload
+    // link opens its folder's page too, with no contents).
+    let link_covers = |n: crate::rights::Right| {
+        shared.rights.allows(n)
+            || (n == crate::rights::Right::Read
+                && shared.rights.allows(crate::rights::Right::Create)
+                && matches!(
+                    req.method,
+                    crate::head::Method::Get | crate::head::Method::Head
+                )
+                && req
+                    .target
+                    .split('?')
+                    .next()
+                    .is_some_and(|p| p.ends_with('/')))
+    };
+    if !moves && need.is_some_and(link_covers) && !req.headers.contains("authorization") {
+        return Access::Allowed;
+    }
+    let decided = if config.rules.is_empty() {
+        by_flags(config, methods, req, peer)
+    } else {
+        by_rules(config, methods, req, shared)
+    };
+    match (decided, shared.problem) {
+        // A visitor who came with a bad link is told so, not asked to log in.
+        (Access::Challenge | Access::WritesNeedAuth, Some(problem)) => {
+            Access::Forbidden(crate::permit::Forbidden::Share(problem))
+        }
+        (decided, _) => decided,
+    }
+}
+
+/// The flags' model: reads open (or logged in with `--auth-reads`),
+/// writes from this machine, from everyone (`--public-writes`), or from
+/// logged-in users.
+fn by_flags(config: &AuthConfig, methods: &Methods, req: &RequestHead, peer: IpAddr) -> Access {
     let write = methods.effect(&req.method) == Some(Effect::Write);
     if config.users.is_empty() {
         if !write || config.public_writes {
@@ -387,6 +454,32 @@ pub fn access(config: &AuthConfig, methods: &Methods, req: &RequestHead, peer: I
     {
         return Access::Allowed;
     }
+    credentials(config, req)
+}
+
+/// The rules' model: a visitor with credentials (or asking to log in) is
+/// verified first, and the rules are checked for the user afterwards
+/// ([`crate::permit::check_rules`]); an anonymous visitor is checked now.
+fn by_rules(
+    config: &AuthConfig,
+    methods: &Methods,
+    req: &RequestHead,
+    shared: &crate::share::Presented,
+) -> Access {
+    let has_users = !config.users.is_empty();
+    if has_users && (req.headers.contains("authorization") || wants_login(req)) {
+        return credentials(config, req);
+    }
+    match crate::permit::check_rules(config, methods, req, None, shared.rights) {
+        Ok(()) => Access::Allowed,
+        Err(_) if has_users => Access::Challenge,
+        Err(why) => Access::Forbidden(why),
+    }
+}
+
+/// The verification the request's Basic credentials need, or the
+/// challenge when it has none that can be used.
+fn credentials(config: &AuthConfig, req: &RequestHead) -> Access {
     let Some((user, password, cache_key)) = basic_credentials(req) else {
         return Access::Challenge;
     };
@@ -512,6 +605,7 @@ mod tests {
     use crate::methods::{Action, RequestBody, Row};
 
     const M: Methods = Methods::standard();
+    const NO_LINK: crate::share::Presented = crate::share::Presented::NONE;
 
     #[test]
     fn htpasswd_lines_pared_cannot_verify_are_refused_with_their_line() {
@@ -558,7 +652,13 @@ mod tests {
         };
         let ip: IpAddr = REMOTE.parse().unwrap();
         for name in ["nobody", "locked", "someone-else"] {
-            match access(&c, &M, &req(Method::Put, Some(&basic(name, "pw"))), ip) {
+            match access(
+                &c,
+                &M,
+                &req(Method::Put, Some(&basic(name, "pw"))),
+                ip,
+                &NO_LINK,
+            ) {
                 Access::Verify {
                     credential, known, ..
                 } => {
@@ -579,13 +679,17 @@ mod tests {
             effect: Effect::Write,
             body: RequestBody::None,
             action: Action::Store,
+            needs: crate::methods::Needs {
+                target: Some(crate::rights::Right::Create),
+                destination: None,
+            },
         };
         let table = Methods::standard().with(row);
         let mkcol = req(Method::Other("BIND".into()), None);
         let remote: IpAddr = REMOTE.parse().unwrap();
         // Without users: a write from another machine is refused.
         assert_eq!(
-            access(&AuthConfig::default(), &table, &mkcol, remote),
+            access(&AuthConfig::default(), &table, &mkcol, remote, &NO_LINK),
             Access::WritesNeedAuth
         );
         // With users: it needs credentials.
@@ -593,9 +697,15 @@ mod tests {
             users: vec![User::parse("ann:secret").unwrap()],
             ..AuthConfig::default()
         };
-        assert_eq!(access(&users, &table, &mkcol, remote), Access::Challenge);
+        assert_eq!(
+            access(&users, &table, &mkcol, remote, &NO_LINK),
+            Access::Challenge
+        );
         // Before the row was added it was not served at all (501 follows).
-        assert_eq!(access(&users, &M, &mkcol, remote), Access::Allowed);
+        assert_eq!(
+            access(&users, &M, &mkcol, remote, &NO_LINK),
+            Access::Allowed
+        );
     }
 
     fn req(method: Method, auth: Option<&str>) -> RequestHead {
@@ -618,23 +728,29 @@ mod tests {
         let c = AuthConfig::default();
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         assert_eq!(
-            access(&c, &M, &req(Method::Put, None), ip(LOOP)),
+            access(&c, &M, &req(Method::Put, None), ip(LOOP), &NO_LINK),
             Access::Allowed
         );
         assert_eq!(
-            access(&c, &M, &req(Method::Put, None), ip("::1")),
+            access(&c, &M, &req(Method::Put, None), ip("::1"), &NO_LINK),
             Access::Allowed
         );
         assert_eq!(
-            access(&c, &M, &req(Method::Put, None), ip("::ffff:127.0.0.1")),
+            access(
+                &c,
+                &M,
+                &req(Method::Put, None),
+                ip("::ffff:127.0.0.1"),
+                &NO_LINK
+            ),
             Access::Allowed
         );
         assert_eq!(
-            access(&c, &M, &req(Method::Delete, None), ip(REMOTE)),
+            access(&c, &M, &req(Method::Delete, None), ip(REMOTE), &NO_LINK),
             Access::WritesNeedAuth
         );
         assert_eq!(
-            access(&c, &M, &req(Method::Get, None), ip(REMOTE)),
+            access(&c, &M, &req(Method::Get, None), ip(REMOTE), &NO_LINK),
             Access::Allowed
         );
         let open = AuthConfig {
@@ -642,7 +758,7 @@ mod tests {
             ..AuthConfig::default()
         };
         assert_eq!(
-            access(&open, &M, &req(Method::Put, None), ip(REMOTE)),
+            access(&open, &M, &req(Method::Put, None), ip(REMOTE), &NO_LINK),
             Access::Allowed
         );
         assert!(c.summary().contains("this machine only"));
@@ -655,13 +771,16 @@ mod tests {
             ..AuthConfig::default()
         };
         let ip: IpAddr = LOOP.parse().unwrap();
-        assert_eq!(access(&c, &M, &req(Method::Get, None), ip), Access::Allowed);
         assert_eq!(
-            access(&c, &M, &req(Method::Put, None), ip),
+            access(&c, &M, &req(Method::Get, None), ip, &NO_LINK),
+            Access::Allowed
+        );
+        assert_eq!(
+            access(&c, &M, &req(Method::Put, None), ip, &NO_LINK),
             Access::Challenge
         );
         assert_eq!(
-            access(&c, &M, &req(Method::Put, Some("Bearer x")), ip),
+            access(&c, &M, &req(Method::Put, Some("Bearer x")), ip, &NO_LINK),
             Access::Challenge
         );
         let Access::Verify {
@@ -670,7 +789,13 @@ mod tests {
             credential,
             known,
             ..
-        } = access(&c, &M, &req(Method::Put, Some(&basic("ann", "secret"))), ip)
+        } = access(
+            &c,
+            &M,
+            &req(Method::Put, Some(&basic("ann", "secret"))),
+            ip,
+            &NO_LINK,
+        )
         else {
             panic!()
         };
@@ -682,7 +807,13 @@ mod tests {
         assert!(!verify(&credential, "Secret"));
         let Access::Verify {
             known, credential, ..
-        } = access(&c, &M, &req(Method::Put, Some(&basic("bob", "secret"))), ip)
+        } = access(
+            &c,
+            &M,
+            &req(Method::Put, Some(&basic("bob", "secret"))),
+            ip,
+            &NO_LINK,
+        )
         else {
             panic!()
         };
@@ -695,7 +826,7 @@ mod tests {
             ..c
         };
         assert_eq!(
-            access(&reads, &M, &req(Method::Head, None), ip),
+            access(&reads, &M, &req(Method::Head, None), ip, &NO_LINK),
             Access::Challenge
         );
     }

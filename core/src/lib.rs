@@ -24,10 +24,13 @@ mod mime;
 pub mod options;
 mod parse;
 pub mod path;
+pub mod permit;
 pub mod proxy;
 pub mod range;
+pub mod rights;
 pub mod server;
 pub mod service;
+pub mod share;
 pub mod validators;
 mod write;
 

@@ -43,7 +43,7 @@ pub fn escape_log(s: &str, out: &mut String) {
 }
 
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
-pub(crate) fn civil(days: i64) -> (i64, u32, u32) {
+pub fn civil(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

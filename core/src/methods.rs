@@ -16,6 +16,7 @@
 use std::borrow::Cow;
 
 use crate::head::Method;
+use crate::rights::Right;
 
 /// Whether a method changes what is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +84,18 @@ pub enum Shown {
     Listing,
 }
 
+/// The rights a method needs (see [`crate::rights`]): at its target,
+/// and at its `Destination` (COPY, MOVE). A PUT that would replace a file
+/// needs write on top of create; the host checks that against the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Needs {
+    /// At the request's path; `None` for a method that touches nothing
+    /// (OPTIONS).
+    pub target: Option<Right>,
+    /// At the `Destination` header's path.
+    pub destination: Option<Right>,
+}
+
 /// One row of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Row {
@@ -94,6 +107,8 @@ pub struct Row {
     pub body: RequestBody,
     /// The decision that answers it.
     pub action: Action,
+    /// The rights it needs.
+    pub needs: Needs,
 }
 
 impl Row {
@@ -110,72 +125,120 @@ pub const STANDARD: &[Row] = &[
         effect: Effect::Read,
         body: RequestBody::None,
         action: Action::Fetch,
+        needs: Needs {
+            target: Some(Right::Read),
+            destination: None,
+        },
     },
     Row {
         token: "HEAD",
         effect: Effect::Read,
         body: RequestBody::None,
         action: Action::Fetch,
+        needs: Needs {
+            target: Some(Right::Read),
+            destination: None,
+        },
     },
     Row {
         token: "PUT",
         effect: Effect::Write,
         body: RequestBody::Upload,
         action: Action::Store,
+        needs: Needs {
+            target: Some(Right::Create),
+            destination: None,
+        },
     },
     Row {
         token: "DELETE",
         effect: Effect::Write,
         body: RequestBody::None,
         action: Action::Remove,
+        needs: Needs {
+            target: Some(Right::Delete),
+            destination: None,
+        },
     },
     Row {
         token: "OPTIONS",
         effect: Effect::Read,
         body: RequestBody::None,
         action: Action::Describe,
+        needs: Needs {
+            target: None,
+            destination: None,
+        },
     },
     Row {
         token: "PROPFIND",
         effect: Effect::Read,
         body: RequestBody::Document { max: DOCUMENT_MAX },
         action: Action::PropFind,
+        needs: Needs {
+            target: Some(Right::Read),
+            destination: None,
+        },
     },
     Row {
         token: "PROPPATCH",
         effect: Effect::Write,
         body: RequestBody::Document { max: DOCUMENT_MAX },
         action: Action::PropPatch,
+        needs: Needs {
+            target: Some(Right::Write),
+            destination: None,
+        },
     },
     Row {
         token: "MKCOL",
         effect: Effect::Write,
         body: RequestBody::Document { max: DOCUMENT_MAX },
         action: Action::MakeCollection,
+        needs: Needs {
+            target: Some(Right::Create),
+            destination: None,
+        },
     },
     Row {
         token: "COPY",
         effect: Effect::Write,
         body: RequestBody::None,
         action: Action::Copy,
+        needs: Needs {
+            target: Some(Right::Read),
+            destination: Some(Right::Create),
+        },
     },
     Row {
         token: "MOVE",
         effect: Effect::Write,
         body: RequestBody::None,
         action: Action::Move,
+        needs: Needs {
+            target: Some(Right::Manage),
+            destination: Some(Right::Manage),
+        },
     },
     Row {
         token: "LOCK",
         effect: Effect::Write,
         body: RequestBody::Document { max: DOCUMENT_MAX },
         action: Action::Lock,
+        needs: Needs {
+            target: Some(Right::Manage),
+            destination: None,
+        },
     },
     Row {
         token: "UNLOCK",
         effect: Effect::Write,
         body: RequestBody::None,
         action: Action::Unlock,
+        needs: Needs {
+            target: Some(Right::Manage),
+            destination: None,
+        },
     },
 ];
 
@@ -300,6 +363,10 @@ mod tests {
             effect: Effect::Write,
             body: RequestBody::None,
             action: Action::Store,
+            needs: Needs {
+                target: Some(Right::Create),
+                destination: None,
+            },
         };
         let m = Methods::standard().with(row);
         assert_eq!(m.effect(&Method::Other("BIND".into())), Some(Effect::Write));

@@ -88,8 +88,8 @@ function wire(){
  document.querySelectorAll("time").forEach(function(t){var d=new Date(t.dateTime);if(!isNaN(d)){t.title=t.dateTime.replace("T"," ").replace("Z"," UTC");t.textContent=d.toLocaleString();}});
  document.querySelectorAll("tbody tr").forEach(function(tr){var a=tr.querySelector("td.n a"),td=tr.querySelector("td.d");
   if(!a||!td||td.firstChild||a.getAttribute("href")==="../"){return;}
-  var href=a.getAttribute("href"),isdir=href.endsWith("/")?"1":"0";
-  [["ren","Rename"],["mv","Move"],["del","Delete"]].forEach(function(c){var b=document.createElement("button");
+  var href=a.getAttribute("href"),isdir=href.endsWith("/")?"1":"0",t=document.querySelector("table"),can=((t&&t.dataset.can)||"").split(" ");
+  [["ren","Rename"],["mv","Move"],["del","Delete"]].filter(function(c){return can.indexOf(c[0])>=0;}).forEach(function(c){var b=document.createElement("button");
    b.type="button";b.className=c[0];b.textContent=c[1];b.dataset.href=href;b.dataset.label=a.title;b.dataset.dir=isdir;td.append(b);});});
  document.querySelectorAll("button.del").forEach(function(b){b.onclick=function(){var isdir=b.dataset.dir==="1";
   (isdir?count(b.dataset.href,0):Promise.resolve(0)).then(function(n){
@@ -108,8 +108,8 @@ if(mk){mk.onclick=function(){var n=prompt("Name of the new folder");if(!n||n.ind
  req("MKCOL",dir+enc(n)+"/").then(function(x){outcome("New folder "+n,x);refresh();});};}
 wire();
 var files=document.getElementById("files"),folder=document.getElementById("folder");
-files.onchange=function(){send(Array.from(files.files).map(function(f){return [f,f.name];}));};
-folder.onchange=function(){send(Array.from(folder.files).map(function(f){return [f,f.webkitRelativePath||f.name];}));};
+if(files){files.onchange=function(){send(Array.from(files.files).map(function(f){return [f,f.name];}));};}
+if(folder){folder.onchange=function(){send(Array.from(folder.files).map(function(f){return [f,f.webkitRelativePath||f.name];}));};}
 function walk(entry,prefix,out){return new Promise(function(done){
  if(entry.isFile){entry.file(function(f){out.push([f,prefix+f.name]);done();},function(){done();});}
  else if(entry.isDirectory){var r=entry.createReader(),all=[];
@@ -117,13 +117,13 @@ function walk(entry,prefix,out){return new Promise(function(done){
    var p=Promise.resolve();all.forEach(function(e){p=p.then(function(){return walk(e,prefix+entry.name+"/",out);});});p.then(done);},function(){done();});};
   next();}
  else{done();}});}
-document.addEventListener("dragover",function(e){e.preventDefault();document.body.classList.add("drop");});
+if(files){document.addEventListener("dragover",function(e){e.preventDefault();document.body.classList.add("drop");});
 document.addEventListener("dragleave",function(){document.body.classList.remove("drop");});
 document.addEventListener("drop",function(e){e.preventDefault();document.body.classList.remove("drop");
  var out=[],p=Promise.resolve();Array.from(e.dataTransfer.items).forEach(function(it){
   var en=it.webkitGetAsEntry&&it.webkitGetAsEntry();
   if(en){p=p.then(function(){return walk(en,"",out);});}else{var f=it.getAsFile();if(f){out.push([f,f.name]);}}});
- p.then(function(){send(out);});});
+ p.then(function(){send(out);});});}
 })();"#;
 
 pub(super) fn sha256_b64(s: &str) -> String {

@@ -157,6 +157,70 @@ pub fn iso8601(t: std::time::SystemTime) -> String {
     )
 }
 
+/// The controls a page offers, from the visitor's rights there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Controls {
+    /// Upload and New folder (create).
+    pub upload: bool,
+    /// Rename and Move on each row (manage).
+    pub rename: bool,
+    /// Delete on each row.
+    pub delete: bool,
+    /// The folder's contents are shown (read); without, a drop box.
+    pub contents: bool,
+}
+
+impl Controls {
+    /// The controls `rights` allow.
+    pub fn from_rights(rights: crate::rights::Rights) -> Controls {
+        use crate::rights::Right;
+        Controls {
+            upload: rights.allows(Right::Create),
+            rename: rights.allows(Right::Manage),
+            delete: rights.allows(Right::Delete),
+            contents: rights.allows(Right::Read),
+        }
+    }
+
+    /// Every control, and the contents.
+    pub const ALL: Controls = Controls {
+        upload: true,
+        rename: true,
+        delete: true,
+        contents: true,
+    };
+
+    /// Reading only.
+    pub const READ: Controls = Controls {
+        upload: false,
+        rename: false,
+        delete: false,
+        contents: true,
+    };
+
+    fn any(self) -> bool {
+        self.upload || self.rename || self.delete
+    }
+
+    fn all(self) -> bool {
+        self.upload && self.rename && self.delete
+    }
+
+    fn row_actions(self) -> bool {
+        self.contents && (self.rename || self.delete)
+    }
+
+    /// The `data-can` words the script reads.
+    fn can(self) -> &'static str {
+        match (self.rename, self.delete) {
+            (true, true) => "ren mv del",
+            (true, false) => "ren mv",
+            (false, true) => "del",
+            (false, false) => "",
+        }
+    }
+}
+
 /// Renders page `page` of the listing of `dir` as a table (name, size,
 /// modified), in `order` with directories first, a parent row below the
 /// root, a summary line over the whole folder, and links to the other
@@ -167,9 +231,10 @@ pub fn render(
     listing: &mut Listing,
     order: Order,
     page: usize,
-    writable: bool,
+    controls: Controls,
     login_link: bool,
 ) -> String {
+    let writable = controls.any();
     let (dirs, files, total) = listing.totals();
     let page = listing.page(order, page);
     let title_path = dir.href(true);
@@ -191,21 +256,36 @@ pub fn render(
         "<p class=\"archive\">Download this folder: <a href=\"?archive=zip\" download>zip</a> \
          <a href=\"?archive=tar\" download>tar</a></p>\n",
     );
-    if login_link && !writable {
+    if login_link && !controls.all() {
         out.push_str(
             "<p class=\"login\"><a href=\"?login\">Log in</a> to upload and manage files.</p>\n",
         );
     }
     if writable {
-        out.push_str(
-            "<section id=\"upload\"><div class=\"zone\"><strong>Drop files or folders here</strong> or \
+        out.push_str("<section id=\"upload\">");
+        if controls.upload {
+            out.push_str(
+                "<div class=\"zone\"><strong>Drop files or folders here</strong> or \
 <label class=\"btn\">Choose files<input type=\"file\" id=\"files\" multiple></label>\
 <label class=\"btn\">Choose a folder<input type=\"file\" id=\"folder\" webkitdirectory multiple></label>\
-<button type=\"button\" class=\"btn\" id=\"mkdir\">New folder</button></div>\
-<ul id=\"progress\"></ul></section>\n",
-        );
+<button type=\"button\" class=\"btn\" id=\"mkdir\">New folder</button></div>",
+            );
+        }
+        out.push_str("<ul id=\"progress\"></ul></section>\n");
     }
-    out.push_str("<table>\n<thead><tr>");
+    if !controls.contents {
+        out.push_str("<p class=\"drop\">You may add files here; what is here is not shown.</p>\n");
+    }
+    // Row actions the script adds: none for a reader (the table is then
+    // as it always was).
+    match controls.can() {
+        "" => out.push_str("<table>\n<thead><tr>"),
+        can => {
+            out.push_str("<table data-can=\"");
+            out.push_str(can);
+            out.push_str("\">\n<thead><tr>");
+        }
+    }
     for (key, label, class) in [
         (SortKey::Name, "Name", "n"),
         (SortKey::Size, "Size", "s"),
@@ -225,7 +305,8 @@ pub fn render(
             "<th class=\"{class}\"><a href=\"?sort={sort}&amp;order={dir_word}\">{label}{mark}</a></th>"
         ));
     }
-    if writable {
+    let actions = controls.row_actions();
+    if actions {
         out.push_str("<th class=\"d\"></th>");
     }
     out.push_str("</tr></thead>\n<tbody>\n");
@@ -233,7 +314,7 @@ pub fn render(
         out.push_str(
             "<tr><td class=\"n\"><a href=\"../\">../</a></td><td class=\"s\"></td><td class=\"t\"></td>",
         );
-        if writable {
+        if actions {
             out.push_str("<td class=\"d\"></td>");
         }
         out.push_str("</tr>\n");
@@ -276,7 +357,7 @@ pub fn render(
             }
             None => out.push_str("<td class=\"t\"></td>"),
         }
-        if writable {
+        if actions {
             // The script adds Rename, Move and Delete here, from the row's
             // link (its href, and its title: the name as shown): the page
             // stays small for huge folders, and no raw name is repeated.
@@ -399,7 +480,11 @@ mod tests {
             &mut l,
             Order::from_target(target),
             page_of(target),
-            writable,
+            if writable {
+                Controls::ALL
+            } else {
+                Controls::READ
+            },
             false,
         )
     }

@@ -131,7 +131,40 @@ pub fn access_reply(
             };
             Some(text_reply(StatusCode::FORBIDDEN, Some(method), text, now))
         }
+        Access::Forbidden(why) => Some(forbidden_reply(*why, method, now)),
     }
+}
+
+/// 403 with one line saying which right the rules (or a share link) did
+/// not give.
+pub fn forbidden_reply(why: crate::permit::Forbidden, method: &Method, now: SystemTime) -> Reply {
+    use crate::permit::Forbidden;
+    use crate::rights::Right;
+    use crate::share::ShareError;
+    let text: &'static [u8] = match why {
+        Forbidden::Lacks(Right::Read) => b"403 Forbidden: no read right here\n",
+        Forbidden::Lacks(Right::Create) => b"403 Forbidden: no right to add files here\n",
+        Forbidden::Lacks(Right::Write) => {
+            b"403 Forbidden: you may add new names here but not replace what exists\n"
+        }
+        Forbidden::Lacks(Right::Delete) => {
+            b"403 Forbidden: no delete right here (or on something beneath)\n"
+        }
+        Forbidden::Lacks(Right::Manage) => {
+            b"403 Forbidden: no right to move, rename or lock here (or beneath)\n"
+        }
+        Forbidden::LacksAtDestination(Right::Write) => {
+            b"403 Forbidden: no right to replace at the destination (send Overwrite: F)\n"
+        }
+        Forbidden::LacksAtDestination(_) => {
+            b"403 Forbidden: no right to put things at the destination\n"
+        }
+        Forbidden::Share(ShareError::Expired) => b"403 Forbidden: this share link has expired\n",
+        Forbidden::Share(_) => {
+            b"403 Forbidden: this share link is not valid here (altered, for another path, or revoked)\n"
+        }
+    };
+    text_reply(StatusCode::FORBIDDEN, Some(method), text, now)
 }
 
 /// 401 with `WWW-Authenticate: Basic realm="pared", charset="UTF-8"`: the

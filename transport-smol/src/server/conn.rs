@@ -413,7 +413,7 @@ impl Conn<'_> {
                     Ok(plan) => plan,
                     Err(step) => {
                         let (host, r) = (shared.host.clone(), req.clone());
-                        smol::unblock(move || step.run(&host, &r, SystemTime::now())).await
+                        smol::unblock(move || (*step).run(&host, &r, SystemTime::now())).await
                     }
                 },
                 Plan::ReceiveDocument { limit, then } => {

@@ -24,7 +24,7 @@ use pared_host::conn_slots::{pending, Slots};
 use pared_host::fs::remove_unfinished_uploads;
 use pared_host::listener::transient_accept_error;
 use pared_host::shutdown::POLL;
-use pared_host::{Host, Root, Shutdown};
+use pared_host::{Host, Shutdown, Site};
 use smol::{Async, LocalExecutor, Timer};
 
 use conn::{accept, handle, refuse};
@@ -48,17 +48,17 @@ pub(super) struct Shared {
     pub(super) permits: Option<Arc<smol::lock::Semaphore>>,
 }
 
-/// Serves `root` on `listener` until `stop` is requested, then lets
+/// Serves `site` (its root, under its access policy) on `listener` until `stop` is requested, then lets
 /// in-flight requests finish within the grace period and removes the
 /// temporaries of unfinished uploads.
 pub fn serve(
     listener: TcpListener,
-    root: Root,
+    site: Site,
     opts: ServerOptions,
     stop: Shutdown,
     tls: Option<Arc<pared_host::tls::TlsServerConfig>>,
 ) -> io::Result<()> {
-    pared_host::fs::sweep_stale_uploads(&root);
+    pared_host::fs::sweep_stale_uploads(&site.root);
     pared_host::listener::prepare_process();
     pared_host::listener::nodelay_for_accepted(&listener);
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -66,7 +66,7 @@ pub fn serve(
         .max_connections
         .map(|n| Arc::new(smol::lock::Semaphore::new(n)));
     let shared = Arc::new(Shared {
-        host: Arc::new(Host::new(root, &opts)),
+        host: Arc::new(Host::new(site, &opts)),
         tls,
         slots: Slots::new(&opts),
         batches: Batches::new(),

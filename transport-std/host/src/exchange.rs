@@ -18,14 +18,16 @@
 //! driver.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use pared_core::methods::{Action, RequestBody, Row};
 use pared_core::path::RelPath;
+use pared_core::rights::{Right, Rights};
 use pared_core::service::{self, FsFailure, Route, ServiceConfig};
 use pared_core::{RequestHead, ServerOptions};
 
-use crate::access::{AccessControl, Decision, Pending};
+use crate::access::{AccessControl, Decision, Pending, Policy};
 use crate::dav;
 use crate::fs::{Cached, Root, Upload};
 use crate::steps::{self, Preload, Prepared, PutStart, INLINE_BODY};
@@ -35,8 +37,30 @@ use crate::steps::{self, Preload, Prepared, PutStart, INLINE_BODY};
 #[derive(Debug)]
 pub struct Host {
     root: Root,
-    access: AccessControl,
+    policy: Policy,
     service: ServiceConfig,
+}
+
+/// What a server serves: its root, and the access policy it judges
+/// requests by (which a reload swaps while it runs).
+#[derive(Debug)]
+pub struct Site {
+    /// The folder served.
+    pub root: Root,
+    /// Who may do what.
+    pub policy: Policy,
+}
+
+impl Site {
+    /// `root` under the flags' and rules' access settings of `opts`,
+    /// without share links.
+    pub fn new(root: Root, opts: &ServerOptions) -> Site {
+        let access = AccessControl::new(opts.auth.clone(), opts.service.methods.clone(), None);
+        Site {
+            root,
+            policy: Policy::new(access),
+        }
+    }
 }
 
 /// What to do next with a request.
@@ -93,11 +117,15 @@ pub struct Answer {
 struct Who {
     peer: IpAddr,
     user: Option<String>,
-    /// The visitor may write, so a listing shows its controls.
-    writable: bool,
-    /// Reads need credentials: every answer is `Cache-Control: private`,
-    /// so no shared cache hands it to someone else.
-    private: bool,
+    /// What the visitor may do at the target, so a listing shows only
+    /// the controls they may use, and a PUT without write never replaces.
+    rights: Rights,
+    /// A cookie that keeps a share link given in the query (boxed: a
+    /// step stays small).
+    set_cookie: Option<Box<str>>,
+    /// The access control the request started under (a reload does not
+    /// change it halfway).
+    access: Arc<AccessControl>,
 }
 
 /// A piece of work that may wait on the disk or the CPU.
@@ -148,11 +176,11 @@ pub struct AfterBody {
 }
 
 impl Host {
-    /// The host of a server on `root` with `opts`.
-    pub fn new(root: Root, opts: &ServerOptions) -> Host {
+    /// The host of a server on `site` with `opts`.
+    pub fn new(site: Site, opts: &ServerOptions) -> Host {
         Host {
-            root,
-            access: AccessControl::new(opts.auth.clone(), opts.service.methods.clone()),
+            root: site.root,
+            policy: site.policy,
             service: opts.service.clone(),
         }
     }
@@ -165,14 +193,16 @@ impl Host {
     /// The first plan for `req` from `peer`: a refusal, a credential to
     /// verify, or the route's first step.
     pub fn start(&self, req: &RequestHead, peer: IpAddr, now: SystemTime) -> Plan {
-        match self.access.check(req, peer, now) {
+        let access = self.policy.current();
+        match access.check(req, peer, now) {
             Decision::Verify(pending) => Plan::Run(Step {
                 kind: StepKind::Verify(Box::new(pending)),
                 who: Who {
                     peer,
                     user: None,
-                    writable: false,
-                    private: self.access.reads_need_auth(),
+                    rights: Rights::NONE,
+                    set_cookie: None,
+                    access,
                 },
             }),
             decision => self.admitted(decision, req, peer, now),
@@ -187,12 +217,14 @@ impl Host {
         peer: IpAddr,
         now: SystemTime,
     ) -> Plan {
-        let admitted = self.access.admit(decision, &self.service, req, peer, now);
+        let access = self.policy.current();
+        let admitted = access.admit(decision, &self.service, req, peer, now);
         let who = Who {
             peer,
             user: admitted.user,
-            writable: admitted.writable,
-            private: self.access.reads_need_auth(),
+            rights: admitted.rights,
+            set_cookie: admitted.set_cookie.map(String::into_boxed_str),
+            access,
         };
         let kind = match admitted.route {
             Route::Reply(reply) => return send(Prepared::reply(reply), who),
@@ -225,8 +257,17 @@ impl Host {
 }
 
 fn send(mut prepared: Prepared, who: Who) -> Plan {
-    if who.private && !prepared.head.headers.contains("cache-control") {
+    // Reads need credentials: every answer is private, so no shared
+    // cache hands it to someone else.
+    if who.access.reads_need_auth() && !prepared.head.headers.contains("cache-control") {
         prepared.head.headers.append("Cache-Control", "private");
+    }
+    if let Some(cookie) = who.set_cookie {
+        // A share link's answer is for its holder alone.
+        prepared.head.headers.append("Set-Cookie", &*cookie);
+        if !prepared.head.headers.contains("cache-control") {
+            prepared.head.headers.append("Cache-Control", "private");
+        }
     }
     Plan::Send(Answer {
         prepared,
@@ -240,7 +281,7 @@ impl Step {
         let Step { kind, who } = self;
         match kind {
             StepKind::Verify(pending) => {
-                let decision = host.access.verify(*pending, req, now);
+                let decision = who.access.verify(*pending, req, now);
                 host.admitted(decision, req, who.peer, now)
             }
             StepKind::Fetch(path) => {
@@ -249,8 +290,16 @@ impl Step {
                     let reply = service::see_other_reply(&back, now);
                     return send(Prepared::reply(reply), who);
                 }
-                let login = !who.writable && who.user.is_none() && host.access.has_users();
-                let read = steps::read(&host.root, req, &path, now, who.writable, login);
+                let login = who.user.is_none() && who.access.has_users();
+                let access = &who.access;
+                let user = who.user.as_deref();
+                let view = steps::View {
+                    rights: who.rights,
+                    login_link: login,
+                    may_read: &|p| access.may_read(p, user),
+                    varies_below: access.varies_below(&path),
+                };
+                let read = steps::read(&host.root, req, &path, now, &view);
                 host.served(steps::preload(read, INLINE_BODY), who)
             }
             StepKind::Preload(prepared) => host.served(steps::preload(*prepared, INLINE_BODY), who),
@@ -278,14 +327,17 @@ impl Step {
                 }
                 .run(host, req, now)
             }
-            StepKind::Store(path) => match steps::begin_put(&host.root, req, &path, now) {
-                PutStart::Upload(upload) => Plan::Receive(Receive {
-                    upload,
-                    limit: host.service.max_upload,
-                    then: AfterBody { path, who },
-                }),
-                PutStart::Refused(prepared) => send(prepared, who),
-            },
+            StepKind::Store(path) => {
+                let create_only = !who.rights.allows(Right::Write);
+                match steps::begin_put(&host.root, req, &path, now, create_only) {
+                    PutStart::Upload(upload) => Plan::Receive(Receive {
+                        upload,
+                        limit: host.service.max_upload,
+                        then: AfterBody { path, who },
+                    }),
+                    PutStart::Refused(prepared) => send(prepared, who),
+                }
+            }
             StepKind::Commit(upload, path) => send(steps::finish_put(*upload, req, &path), who),
         }
     }
@@ -294,25 +346,30 @@ impl Step {
     /// async executor) when it can finish without waiting: a GET whose
     /// path, inode, digest and small body are all in memory. Otherwise
     /// gives the step back (perhaps advanced) to [`Step::run`] elsewhere.
-    pub fn try_inline(self, host: &Host, req: &RequestHead, now: SystemTime) -> Result<Plan, Step> {
+    pub fn try_inline(
+        self,
+        host: &Host,
+        req: &RequestHead,
+        now: SystemTime,
+    ) -> Result<Plan, Box<Step>> {
         let Step { kind, who } = self;
         let prepared = match kind {
             StepKind::Fetch(path) => match steps::read_cached(&host.root, req, &path, now) {
                 Cached::Done(prepared) => prepared,
                 Cached::Miss => {
                     let kind = StepKind::Fetch(path);
-                    return Err(Step { kind, who });
+                    return Err(Box::new(Step { kind, who }));
                 }
             },
             StepKind::Preload(prepared) => *prepared,
-            kind => return Err(Step { kind, who }),
+            kind => return Err(Box::new(Step { kind, who })),
         };
         match steps::preload_cached(prepared, INLINE_BODY) {
             Preload::Ready(prepared) => Ok(host.served(prepared, who)),
-            Preload::Miss(prepared) => Err(Step {
+            Preload::Miss(prepared) => Err(Box::new(Step {
                 kind: StepKind::Preload(Box::new(prepared)),
                 who,
-            }),
+            })),
         }
     }
 }

@@ -43,12 +43,14 @@ pub mod memory;
 pub mod metrics;
 pub mod next_request;
 pub mod recv_buf;
+pub mod reload;
 pub mod service_manager;
+pub mod share_key;
 pub mod shutdown;
 pub mod steps;
 pub mod tls;
 pub mod wait;
 
-pub use exchange::{Answer, Host, Plan};
+pub use exchange::{Answer, Host, Plan, Site};
 pub use fs::Root;
 pub use shutdown::Shutdown;

@@ -23,23 +23,6 @@ impl Shutdown {
         Ok(s)
     }
 
-    /// SIGHUP for a server with nothing to reload (no TLS certificate):
-    /// one line on stderr, and the server goes on (the default action
-    /// would end it without its graceful shutdown).
-    pub fn ignore_sighup() -> io::Result<()> {
-        let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])?;
-        std::thread::Builder::new()
-            .name("pared-sighup".into())
-            .spawn(move || {
-                for _ in signals.forever() {
-                    eprintln!(
-                        "pared: SIGHUP: nothing to reload (no TLS certificate); still serving"
-                    );
-                }
-            })?;
-        Ok(())
-    }
-
     /// Requests a shutdown (as a signal would).
     pub fn trigger(&self) {
         self.0.store(true, Ordering::SeqCst);

@@ -8,7 +8,9 @@ use std::io;
 use std::time::SystemTime;
 
 use pared_core::path::RelPath;
+use pared_core::permit::Forbidden;
 use pared_core::range::Pieces;
+use pared_core::rights::{Right, Rights};
 use pared_core::service::{self, DigestPlan, FileKind, ReadStep, Reply, ReplyBody, WriteGuard};
 use pared_core::{archive, listing, RequestHead, ResponseHead, StatusCode};
 
@@ -134,22 +136,87 @@ impl Prepared {
     }
 }
 
+/// What a visitor may see and do where they read.
+pub struct View<'a> {
+    /// Their rights at the path: the page shows only the controls they
+    /// may use; without read, a folder shows its upload controls alone
+    /// (a drop box).
+    pub rights: Rights,
+    /// Offer a "Log in" link (users exist, the visitor is anonymous).
+    pub login_link: bool,
+    /// Whether they may read a path beneath (archives and search leave
+    /// out what they may not).
+    pub may_read: &'a dyn Fn(&RelPath) -> bool,
+    /// True when rules differ beneath the path, so walks must ask
+    /// `may_read` as they go.
+    pub varies_below: bool,
+}
+
+impl View<'static> {
+    /// A visitor who may read everything and nothing more.
+    pub fn reader() -> View<'static> {
+        View {
+            rights: Rights::READ,
+            login_link: false,
+            may_read: &|_| true,
+            varies_below: false,
+        }
+    }
+}
+
+/// Whether a walk may take a relative path beneath its folder.
+type WalkFilter<'b> = Box<dyn Fn(&str) -> bool + 'b>;
+
+impl View<'_> {
+    /// The filter a walk below `path` uses: `None` when everything
+    /// beneath may be read.
+    fn walk_filter<'b>(&'b self, path: &'b RelPath) -> Option<WalkFilter<'b>> {
+        self.varies_below.then(move || -> WalkFilter<'b> {
+            Box::new(move |rel: &str| {
+                let mut p = path.clone();
+                for seg in rel.split('/') {
+                    match p.join(seg) {
+                        Ok(next) => p = next,
+                        Err(_) => return false,
+                    }
+                }
+                (self.may_read)(&p)
+            })
+        })
+    }
+}
+
 /// GET or HEAD of `path`: a file, a redirect, an index file, a listing or
 /// an error.
-/// `writable`: the visitor may write, so a listing shows its upload and
-/// delete controls.
+/// `view` says what the visitor may see and do there.
 pub fn read(
     root: &Root,
     req: &RequestHead,
     path: &RelPath,
     now: SystemTime,
-    writable: bool,
-    login_link: bool,
+    view: &View<'_>,
 ) -> Prepared {
     let opened = root.open_read(path);
+    let readable = view.rights.allows(Right::Read);
+    if !readable {
+        // Let in only for a drop box's page (see `permit`): anything but
+        // the plain page of a folder is refused.
+        let plain_page = archive::format_of(&req.target).is_none()
+            && listing::search::query_of(&req.target).is_none()
+            && !listing::wants_json(&req.target, req.headers.get_str("accept"));
+        let is_dir = matches!(&opened, Ok(o) if o.meta.kind == FileKind::Dir);
+        if !(plain_page && is_dir) {
+            return Prepared::reply(service::forbidden_reply(
+                Forbidden::Lacks(Right::Read),
+                &req.method,
+                now,
+            ));
+        }
+    }
     if let (Some(format), Ok(o)) = (archive::format_of(&req.target), &opened) {
         if o.meta.kind == FileKind::Dir {
-            return archive_of(root, req, path, &o.file, format, now);
+            let filter = view.walk_filter(path);
+            return archive_of(root, req, path, &o.file, format, now, filter.as_deref());
         }
     }
     let meta = opened.as_ref().map(|o| o.meta).map_err(|f| *f);
@@ -170,7 +237,8 @@ pub fn read(
             if let Some(query) = listing::search::query_of(&req.target) {
                 return match opened {
                     Ok(Opened { file, .. }) => {
-                        let found = root.search(&file, path, &query);
+                        let filter = view.walk_filter(path);
+                        let found = root.search(&file, path, &query, filter.as_deref());
                         let body = if json {
                             listing::search::render_search_json(path, &query, &found)
                         } else {
@@ -184,12 +252,26 @@ pub fn read(
                     }
                 };
             }
+            let controls = listing::Controls::from_rights(view.rights);
+            if !readable {
+                // A drop box: its upload controls, none of its contents.
+                let html = listing::render(
+                    path,
+                    &mut listing::Listing::default(),
+                    order,
+                    0,
+                    controls,
+                    view.login_link,
+                );
+                let reply = service::listing_reply(req, Some(html.len()), now);
+                return Prepared::build(reply, None, html.into_bytes());
+            }
             let rendered = opened.map(|Opened { file, .. }| {
                 root.with_listing(&file, path, |entries| {
                     if json {
                         listing::render_json(path, entries, order, page)
                     } else {
-                        listing::render(path, entries, order, page, writable, login_link)
+                        listing::render(path, entries, order, page, controls, view.login_link)
                     }
                 })
             });
@@ -220,8 +302,9 @@ fn archive_of(
     dir: &File,
     format: archive::Format,
     now: SystemTime,
+    readable: Option<&dyn Fn(&str) -> bool>,
 ) -> Prepared {
-    let entries = match root.archive_entries(dir, path) {
+    let entries = match root.archive_entries(dir, path, readable) {
         Ok(e) => e,
         Err(e) => {
             return Prepared::reply(service::error_reply(
@@ -393,8 +476,36 @@ fn file_prepared(
 /// Starts a PUT of `path`: its preconditions are checked against the
 /// current file first, so a write that cannot succeed is refused (412)
 /// before its body is read; the check is repeated atomically at commit.
-pub fn begin_put(root: &Root, req: &RequestHead, path: &RelPath, now: SystemTime) -> PutStart {
-    let guard = service::write_guard(req);
+/// `create_only`: the visitor may add new names but not replace (a drop
+/// box): a PUT to a name that exists is refused with 403, and the commit
+/// never replaces, even if the name appears meanwhile (412 then).
+pub fn begin_put(
+    root: &Root,
+    req: &RequestHead,
+    path: &RelPath,
+    now: SystemTime,
+    create_only: bool,
+) -> PutStart {
+    let mut guard = service::write_guard(req);
+    if create_only {
+        if root.meta(path).is_ok() {
+            return PutStart::Refused(Prepared::reply(service::forbidden_reply(
+                pared_core::permit::Forbidden::Lacks(pared_core::rights::Right::Write),
+                &req.method,
+                now,
+            )));
+        }
+        // Other preconditions (If-Match) name a file that is not there:
+        // evaluated below against none; the commit is create-only.
+        if guard == WriteGuard::Locked && !service::write_allowed(req, None, now) {
+            return PutStart::Refused(Prepared::reply(service::error_reply(
+                StatusCode::PRECONDITION_FAILED,
+                Some(&req.method),
+                now,
+            )));
+        }
+        guard = WriteGuard::CreateOnly;
+    }
     if guard != WriteGuard::None {
         let current = match root.meta(path) {
             Ok(m) if m.kind == FileKind::File => Some(Some(m)),

@@ -70,7 +70,7 @@ fn a_body_out_of_the_page_cache_is_a_miss_until_read() {
         steps::read_cached(&root, &req, &rel, now),
         Cached::Miss
     ));
-    let warm = steps::read(&root, &req, &rel, now, false, false);
+    let warm = steps::read(&root, &req, &rel, now, &steps::View::reader());
     assert_eq!(warm.head.status.as_u16(), 200);
     let Cached::Done(prepared) = steps::read_cached(&root, &req, &rel, now) else {
         panic!("the second read of a file just opened misses");
@@ -171,7 +171,7 @@ fn a_directory_always_takes_the_blocking_step() {
     let root = Root::open(&dir).expect("root");
     let req = request("GET /sub/ HTTP/1.0\r\n\r\n");
     let rel = resolve_target("/sub/").expect("path");
-    let _ = steps::read(&root, &req, &rel, SystemTime::now(), false, false);
+    let _ = steps::read(&root, &req, &rel, SystemTime::now(), &steps::View::reader());
     assert!(matches!(
         steps::read_cached(&root, &req, &rel, SystemTime::now()),
         Cached::Miss

@@ -15,7 +15,7 @@ use pared_host::conn_slots::{pending, Slot, Slots};
 use pared_host::fs::remove_unfinished_uploads;
 use pared_host::listener::{nodelay_for_accepted, prepare_process, transient_accept_error};
 use pared_host::shutdown::{Shutdown, POLL};
-use pared_host::{Host, Root};
+use pared_host::{Host, Site};
 
 use super::conn::{handle, refuse, resume};
 use crate::parking::ParkingLot;
@@ -64,22 +64,22 @@ pub(super) struct Shared {
     parking: ParkingLot<Parked>,
 }
 
-/// Serves `root` on `listener` until `stop` is requested, then lets
+/// Serves `site` (its root, under its access policy) on `listener` until `stop` is requested, then lets
 /// in-flight requests finish within the grace period and removes the
 /// temporaries of unfinished uploads.
 pub fn serve(
     listener: TcpListener,
-    root: Root,
+    site: Site,
     opts: ServerOptions,
     stop: Shutdown,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> io::Result<()> {
     listener.set_nonblocking(false)?;
-    pared_host::fs::sweep_stale_uploads(&root);
+    pared_host::fs::sweep_stale_uploads(&site.root);
     prepare_process();
     nodelay_for_accepted(&listener);
     let shared = Arc::new(Shared {
-        host: Host::new(root, &opts),
+        host: Host::new(site, &opts),
         tls,
         slots: Slots::new(&opts),
         connection: Arc::new(opts.connection),

@@ -54,11 +54,18 @@ impl CrcCache {
 const MAX_DEPTH: usize = 64;
 
 impl Root {
-    /// The entries of the folder `path` (opened as `dir`) for its archive.
-    pub fn archive_entries(&self, dir: &File, path: &RelPath) -> io::Result<Vec<ArchiveEntry>> {
+    /// The entries of the folder `path` (opened as `dir`) for its archive;
+    /// with `readable`, only the relative paths it allows (a folder left
+    /// out is not walked).
+    pub fn archive_entries(
+        &self,
+        dir: &File,
+        path: &RelPath,
+        readable: Option<&dyn Fn(&str) -> bool>,
+    ) -> io::Result<Vec<ArchiveEntry>> {
         let _turn = FOLDER_READS.enter();
         let mut out = Vec::new();
-        self.walk_into(dir, path, "", 0, &mut out)?;
+        self.walk_into(dir, path, "", 0, readable, &mut out)?;
         Ok(out)
     }
 
@@ -68,6 +75,7 @@ impl Root {
         path: &RelPath,
         prefix: &str,
         depth: usize,
+        readable: Option<&dyn Fn(&str) -> bool>,
         out: &mut Vec<ArchiveEntry>,
     ) -> io::Result<()> {
         let mut here = Vec::new();
@@ -84,6 +92,9 @@ impl Root {
             } else {
                 format!("{prefix}/{name}")
             };
+            if readable.is_some_and(|may| !may(&rel)) {
+                continue;
+            }
             if !is_dir {
                 // A link leaving its folder is listed undescribed (id 0):
                 // it cannot be read, so it is not archived.
@@ -116,7 +127,7 @@ impl Root {
                 mtime_ns: mtime,
                 id,
             });
-            self.walk_into(&File::from(sub), path, &rel, depth + 1, out)?;
+            self.walk_into(&File::from(sub), path, &rel, depth + 1, readable, out)?;
         }
         Ok(())
     }

@@ -16,9 +16,16 @@ use super::{os_path, Root};
 
 impl Root {
     /// The names under the folder `path` (opened as `dir`) that contain
-    /// `query` (lower-cased), breadth first. At most two searches or
-    /// folder reads run at once.
-    pub fn search(&self, dir: &File, path: &RelPath, query: &str) -> Results {
+    /// `query` (lower-cased), breadth first; with `readable`, only the
+    /// relative paths it allows (a folder left out is not walked). At
+    /// most two searches or folder reads run at once.
+    pub fn search(
+        &self,
+        dir: &File,
+        path: &RelPath,
+        query: &str,
+        readable: Option<&dyn Fn(&str) -> bool>,
+    ) -> Results {
         let _turn = FOLDER_READS.enter();
         let deadline = Instant::now() + Duration::from_millis(MAX_MILLIS);
         let base = os_path(path);
@@ -54,6 +61,9 @@ impl Root {
                     } else {
                         format!("{prefix}/{name}")
                     };
+                    if readable.is_some_and(|may| !may(&rel)) {
+                        return true;
+                    }
                     if matches(name, query) {
                         results.found.push(Found {
                             path: rel.clone(),

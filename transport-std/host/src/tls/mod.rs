@@ -31,7 +31,7 @@ pub mod client_trust;
 pub mod server_cert;
 
 pub use client_trust::{client_config, load_certs, parse_pin, ClientTrust};
-pub use server_cert::{load_pair, reload_on_sighup, self_signed, server_config, ServerCert};
+pub use server_cert::{load_pair, self_signed, server_config, ServerCert};
 
 /// Why TLS failed: each cause its own variant, with one line for the
 /// user as its message.

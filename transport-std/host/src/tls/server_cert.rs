@@ -2,7 +2,6 @@
 //! or made in memory (`--tls-self-signed`), and the server configuration
 //! that presents it.
 
-use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -43,31 +42,6 @@ impl ServerCert {
             *c = Arc::new(key);
         }
     }
-}
-
-/// Reloads the certificate and key from their files on SIGHUP (renewal
-/// without dropping connections); a pair that fails to load or does not
-/// match keeps the old one, and one line on stderr says why.
-pub fn reload_on_sighup(
-    holder: Arc<ServerCert>,
-    cert: std::path::PathBuf,
-    key: std::path::PathBuf,
-) -> io::Result<()> {
-    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])?;
-    std::thread::Builder::new()
-        .name("pared-sighup".into())
-        .spawn(move || {
-            for _ in signals.forever() {
-                match load_pair(&cert, &key) {
-                    Ok(pair) => {
-                        holder.replace(pair);
-                        eprintln!("pared: SIGHUP: certificate and key reloaded");
-                    }
-                    Err(e) => eprintln!("pared: SIGHUP: kept the old certificate: {e}"),
-                }
-            }
-        })?;
-    Ok(())
 }
 
 /// A certificate chain (PEM) and its private key (PEM: PKCS#8, PKCS#1 or
