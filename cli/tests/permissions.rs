@@ -126,6 +126,9 @@ fn each_right_granted_and_refused(rt: &str) {
     assert_eq!(std::fs::read(r.join("drop/old.txt")).unwrap(), b"old");
     assert_eq!(status(&s, "GET", "/drop/old.txt", None, &[]), 401);
     assert_eq!(status(&s, "MKCOL", "/drop/sub/", None, &[]), 201);
+    assert_eq!(status(&s, "MKCOL", "/new-folder/", None, &[]), 401);
+    assert_eq!(status(&s, "MKCOL", "/team/keep/sub/", Some(ANN), &[]), 403);
+    assert_eq!(status(&s, "MKCOL", "/team/sub/", Some(ANN), &[]), 201);
     assert_eq!(status(&s, "PUT", "/hello2.txt", None, &[]), 401);
     // write: bob replaces in /team/; ann, whose longest rule under
     // /team/keep/ grants read only, does not (bob's rules have no such
