@@ -87,4 +87,88 @@ fn huge_directory(rt: &str) {
     );
 }
 
-per_runtime!(page_in_chromium, huge_directory);
+/// The page sends a large file in parts (the resumable-upload draft)
+/// through nginx with a 10 MiB body cap, and resumes by itself after the
+/// network is cut (nginx stopped and started again mid-upload).
+fn page_resumes_through_a_capped_proxy(rt: &str) {
+    require_tool("chromium");
+    require_tool("chromedriver");
+    require_python_module("selenium");
+    let root = tempfile::tempdir().unwrap();
+    let mut pared = Server::start_with(rt, root.path(), &["--public-writes"], false);
+    let conf = format!(
+        "server {{ listen 127.0.0.1:{{port}}; client_max_body_size 10m; \
+         location / {{ proxy_pass http://127.0.0.1:{}; proxy_http_version 1.1; \
+         proxy_set_header Connection \"\"; }} }}",
+        pared.port
+    );
+    let nginx = Nginx::start(&conf);
+    let port = nginx.port;
+    // The cap is real: one 11 MiB PUT through it is refused.
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    std::io::Write::write_all(
+        &mut c,
+        b"PUT /whole.bin HTTP/1.1\r\nHost: localhost\r\nContent-Length: 11534336\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(read_response(&mut c, false).status, 413);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/resumable.py");
+    let py = Command::new("python3")
+        .arg(script)
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .arg(root.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    // Once 24 MiB are in, cut the network: stop nginx, start it again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let held = resumable_bytes(root.path());
+        if held >= 24 << 20 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upload never got going"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    drop(nginx);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let _nginx = Nginx::start_at(port, &conf);
+    let o = py.wait_with_output().expect("python3");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "ok",
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!root
+        .path()
+        .read_dir()
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with(".pared-")));
+    // The page really resumed: it asked the server for the offset.
+    pared.terminate(std::time::Duration::from_secs(10));
+    let log = pared.stderr_text();
+    assert!(
+        log.lines().any(|l| l.contains("\"HEAD /big.iso?upload=")),
+        "no offset retrieval in the log"
+    );
+    let parts = log
+        .lines()
+        .filter(|l| l.contains("\"PATCH /big.iso?upload="))
+        .count();
+    assert!(parts >= 13, "100 MiB in 8 MiB parts: {parts} PATCHes");
+}
+
+per_runtime!(
+    page_resumes_through_a_capped_proxy,
+    page_in_chromium,
+    huge_directory
+);

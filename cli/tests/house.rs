@@ -32,7 +32,7 @@ fn options_from_the_table(rt: &str) {
         assert_eq!(r.status, 200, "OPTIONS {target}");
         assert_eq!(
             r.header("allow").as_deref(),
-            Some("GET, HEAD, PUT, DELETE, OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK"),
+            Some("GET, HEAD, PUT, DELETE, OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK, POST, PATCH"),
             "OPTIONS {target}"
         );
         assert_eq!(r.header("content-length").as_deref(), Some("0"));

@@ -67,7 +67,7 @@ fn statuses_and_headers(rt: &str) {
     let cases: &[(&[u8], u16)] = &[
         (b"GET /missing HTTP/1.0\r\n\r\n", 404),
         (b"GET /.secret HTTP/1.0\r\n\r\n", 403),
-        (b"POST /hello.txt HTTP/1.0\r\nContent-Length: 0\r\n\r\n", 501),
+        (b"POST /hello.txt HTTP/1.0\r\nContent-Length: 0\r\n\r\n", 405),
         (b"GET / HTTP/2.0\r\n\r\n", 505),
         (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\n\r\n", 400),
@@ -92,7 +92,7 @@ fn statuses_and_headers(rt: &str) {
     assert_eq!(
         r.header("allow").as_deref(),
         Some(
-            "GET, HEAD, PUT, DELETE, OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK"
+            "GET, HEAD, PUT, DELETE, OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK, POST, PATCH"
         )
     );
 

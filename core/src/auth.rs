@@ -392,7 +392,7 @@ pub fn access(
     shared: &crate::share::Presented,
 ) -> Access {
     let row = methods.find(&req.method);
-    let need = row.and_then(|r| r.needs.target);
+    let need = row.and_then(|r| crate::permit::target_need(r, req));
     let moves = row.is_some_and(|r| r.needs.destination.is_some());
     // A share link alone covers what it grants on its path (an upload
     // link opens its folder's page too, with no contents).
@@ -431,7 +431,10 @@ pub fn access(
 /// writes from this machine, from everyone (`--public-writes`), or from
 /// logged-in users.
 fn by_flags(config: &AuthConfig, methods: &Methods, req: &RequestHead, peer: IpAddr) -> Access {
-    let write = methods.effect(&req.method) == Some(Effect::Write);
+    // Every request about a resumable upload (its offset too) is part of
+    // a write.
+    let write = methods.effect(&req.method) == Some(Effect::Write)
+        || crate::resumable::upload_id(&req.target).is_some();
     if config.users.is_empty() {
         if !write || config.public_writes {
             return Access::Allowed;

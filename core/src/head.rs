@@ -151,6 +151,8 @@ impl StatusCode {
     pub const LOCKED: StatusCode = StatusCode(423);
     /// 424 Failed Dependency (WebDAV).
     pub const FAILED_DEPENDENCY: StatusCode = StatusCode(424);
+    /// 429 Too Many Requests (too many unfinished resumable uploads).
+    pub const TOO_MANY_REQUESTS: StatusCode = StatusCode(429);
     /// 502 Bad Gateway (a COPY or MOVE to another server).
     pub const BAD_GATEWAY: StatusCode = StatusCode(502);
 
@@ -213,6 +215,7 @@ impl StatusCode {
             423 => "Locked",
             424 => "Failed Dependency",
             429 => "Too Many Requests",
+            460 => "Checksum Mismatch",
             431 => "Request Header Fields Too Large",
             500 => "Internal Server Error",
             501 => "Not Implemented",

@@ -27,6 +27,7 @@ pub mod path;
 pub mod permit;
 pub mod proxy;
 pub mod range;
+pub mod resumable;
 pub mod rights;
 pub mod server;
 pub mod service;

@@ -69,6 +69,9 @@ pub enum Action {
     Lock,
     /// Give a lock up (UNLOCK).
     Unlock,
+    /// Create or append to a resumable upload (POST, PATCH: the IETF
+    /// draft and tus; see [`crate::resumable`]).
+    Resume,
 }
 
 /// What a client prints for a response (see [`Methods::shown_as`]).
@@ -240,6 +243,26 @@ pub const STANDARD: &[Row] = &[
             destination: None,
         },
     },
+    Row {
+        token: "POST",
+        effect: Effect::Write,
+        body: RequestBody::Upload,
+        action: Action::Resume,
+        needs: Needs {
+            target: Some(Right::Create),
+            destination: None,
+        },
+    },
+    Row {
+        token: "PATCH",
+        effect: Effect::Write,
+        body: RequestBody::Upload,
+        action: Action::Resume,
+        needs: Needs {
+            target: Some(Right::Create),
+            destination: None,
+        },
+    },
 ];
 
 /// The largest XML body a WebDAV method takes (PROPFIND, PROPPATCH, LOCK,
@@ -346,11 +369,11 @@ mod tests {
         assert_eq!(m.effect(&Method::Get), Some(Effect::Read));
         assert_eq!(m.effect(&Method::Put), Some(Effect::Write));
         assert_eq!(m.effect(&Method::Delete), Some(Effect::Write));
-        assert_eq!(m.effect(&Method::Post), None);
+        assert_eq!(m.effect(&Method::Post), Some(Effect::Write));
         assert_eq!(m.effect(&Method::Other("get".into())), None);
         assert_eq!(
             m.allow(false),
-            "GET, HEAD, PUT, DELETE, OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK"
+            "GET, HEAD, PUT, DELETE, OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK, POST, PATCH"
         );
         assert_eq!(m.allow(true), "GET, HEAD, OPTIONS, PROPFIND");
         assert_eq!(m.find_token("put").map(|r| r.token), Some("PUT"));
@@ -370,7 +393,7 @@ mod tests {
         };
         let m = Methods::standard().with(row);
         assert_eq!(m.effect(&Method::Other("BIND".into())), Some(Effect::Write));
-        assert!(m.allow(false).ends_with(", UNLOCK, BIND"));
+        assert!(m.allow(false).ends_with(", UNLOCK, POST, PATCH, BIND"));
         assert_eq!(m.allow(true), "GET, HEAD, OPTIONS, PROPFIND");
         let m = m.with(Row {
             effect: Effect::Read,

@@ -75,7 +75,7 @@ pub fn check_rules(
     let Ok(path) = resolve_target(&req.target) else {
         return Ok(());
     };
-    if let Some(need) = row.needs.target {
+    if let Some(need) = target_need(row, req) {
         if !holds(config, &path, user, need, shared)
             && !drop_box_page(config, req, &path, user, need, shared)
         {
@@ -103,6 +103,16 @@ pub fn check_rules(
         }
     }
     Ok(())
+}
+
+/// The right a request needs at its target: its row's, except that
+/// every request about a resumable upload (`?upload=`: its offset, its
+/// cancel) needs what making it needed, create.
+pub fn target_need(row: &crate::methods::Row, req: &RequestHead) -> Option<Right> {
+    if crate::resumable::upload_id(&req.target).is_some() {
+        return Some(Right::Create);
+    }
+    row.needs.target
 }
 
 /// True for a GET or HEAD of a folder's page by a visitor who may add

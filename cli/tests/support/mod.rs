@@ -367,9 +367,14 @@ impl Nginx {
     /// Starts nginx with `http_body` (the inside of `http { }`, where
     /// `{port}` is the port to listen on) and waits until it accepts.
     pub fn start(http_body: &str) -> Nginx {
+        Nginx::start_at(free_port(), http_body)
+    }
+
+    /// Like [`Nginx::start`], on `port` (to start it again where an
+    /// earlier one listened).
+    pub fn start_at(port: u16, http_body: &str) -> Nginx {
         require_tool("nginx");
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
         let p = dir.path().display().to_string();
         let conf = format!(
             "user root;\nworker_processes 1;\npid {p}/nginx.pid;\nerror_log {p}/error.log;\n\
@@ -573,4 +578,22 @@ pub fn spawn_server_lines(
         .expect("start pared server");
     let out = BufReader::new(child.stdout.take().expect("stdout"));
     (child, out)
+}
+
+/// The size of the largest resumable-upload temporary in `dir` (0 when
+/// there is none): how far an upload in progress has come.
+pub fn resumable_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(".pared-resumable-")
+                })
+                .map(|e| e.metadata().map_or(0, |m| m.len()))
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0)
 }

@@ -45,7 +45,41 @@ function digest(file){
   var s="",a=new Uint8Array(h);for(var i=0;i<a.length;i++){s+=String.fromCharCode(a[i]);}
   return "sha-256=:"+btoa(s)+":";}).catch(function(){return null;});
 }
-function put(file,rel,overwrite){return digest(file).then(function(d){return new Promise(function(resolve){
+var PART=8388608;
+function hdr(x,n){var v=x.getResponseHeader(n);return v===null?null:v.trim();}
+function bigput(file,rel,overwrite){return new Promise(function(resolve){
+ var li=document.createElement("li"),label=document.createElement("span"),bar=document.createElement("progress"),cancel=document.createElement("button");
+ label.textContent=rel;bar.max=file.size;bar.value=0;cancel.type="button";cancel.textContent="Cancel";
+ li.append(label," ",bar," ",cancel);list.append(li);
+ var key="pared-upload:"+location.pathname+rel+":"+file.size+":"+file.lastModified,loc=null,cur=null,stop=false,tries=0;
+ function end(ok,text){label.textContent=rel+": "+text;li.className=ok?"ok":"bad";cancel.remove();if(ok){bar.value=bar.max;}resolve(ok);}
+ function x(method,url,h,body,on,prog){var r=new XMLHttpRequest();cur=r;r.open(method,url);Object.keys(h).forEach(function(k){r.setRequestHeader(k,h[k]);});
+  r.onload=function(){on(r);};r.onerror=r.onabort=function(){on(null);};if(prog){r.upload.onprogress=prog;}r.send(body);}
+ function retry(){if(stop){return;}tries++;if(tries>120){localStorage.removeItem(key);end(false,"not sent");return;}
+  label.textContent=rel+": connection lost, resuming";setTimeout(offset,1000);}
+ function offset(){x("HEAD",loc,{},null,function(r){if(stop){return;}
+  if(r&&r.status===204){send(parseInt(hdr(r,"Upload-Offset"),10));}
+  else if(r&&r.status===404){localStorage.removeItem(key);create();}
+  else{retry();}});}
+ function send(off){bar.value=off;label.textContent=rel;var last=off+PART>=file.size;
+  var h={"Content-Type":"application/partial-upload","Upload-Offset":String(off),"Upload-Complete":last?"?1":"?0"};
+  x("PATCH",loc,h,file.slice(off,Math.min(file.size,off+PART)),function(r){if(stop){return;}
+   if(r===null||r.status===0||r.status>=500){retry();return;}
+   tries=0;
+   if(hdr(r,"Upload-Complete")==="?1"){localStorage.removeItem(key);end(r.status<300,r.status+" "+r.statusText);return;}
+   if(r.status===204){send(parseInt(hdr(r,"Upload-Offset"),10));return;}
+   if(r.status===409){send(parseInt(hdr(r,"Upload-Offset"),10));return;}
+   localStorage.removeItem(key);end(false,r.status+" "+r.statusText);},function(e){bar.value=off+e.loaded;});}
+ function create(){var h={"Upload-Complete":"?0","Upload-Length":String(file.size)};if(!overwrite){h["If-None-Match"]="*";}
+  x("PUT",dir+enc(rel),h,null,function(r){if(stop){return;}
+   if(r===null||r.status===0||r.status>=500){tries++;if(tries>120){end(false,"not sent");return;}setTimeout(create,1000);return;}
+   if(r.status===412&&!overwrite){li.remove();if(confirm(rel+" exists. Replace it?")){bigput(file,rel,true).then(resolve);}else{resolve(false);}return;}
+   if(r.status!==201){end(false,r.status+" "+r.statusText);return;}
+   loc=hdr(r,"Location");localStorage.setItem(key,loc);send(0);});}
+ cancel.onclick=function(){stop=true;if(cur){cur.abort();}localStorage.removeItem(key);
+  if(loc){var d=new XMLHttpRequest();d.open("DELETE",loc);d.send();}end(false,"cancelled");};
+ loc=localStorage.getItem(key);if(loc){offset();}else{create();}});}
+function put(file,rel,overwrite){if(file.size>PART){return bigput(file,rel,overwrite);}return digest(file).then(function(d){return new Promise(function(resolve){
  var li=document.createElement("li"),label=document.createElement("span"),bar=document.createElement("progress"),cancel=document.createElement("button");
  label.textContent=rel;bar.max=file.size||1;bar.value=0;cancel.type="button";cancel.textContent="Cancel";
  li.append(label," ",bar," ",cancel);list.append(li);

@@ -124,6 +124,8 @@ pub enum FsFailure {
     /// handle that retries did not cure, or an upload temporary another
     /// host removed): 503 with Retry-After, never 500.
     Unavailable,
+    /// More bytes than the upload's declared length (413).
+    TooLarge,
     /// Anything else (500).
     Other,
 }
@@ -140,6 +142,7 @@ impl FsFailure {
             FsFailure::DigestMismatch => StatusCode::BAD_REQUEST,
             FsFailure::NameTooLong => StatusCode::URI_TOO_LONG,
             FsFailure::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            FsFailure::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             FsFailure::Other => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -187,6 +190,8 @@ pub enum Route {
     Dav(crate::methods::Action, RelPath),
     /// Answer at once, reading no body.
     Reply(Reply),
+    /// A resumable upload's creation, offset, append or cancel.
+    Resumable(crate::resumable::Op),
 }
 
 /// What to do after opening a path for reading.

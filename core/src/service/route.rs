@@ -30,11 +30,27 @@ pub fn route(config: &ServiceConfig, req: &RequestHead, now: SystemTime) -> Rout
     if row.action == Action::Describe && req.target == "*" {
         return Route::Reply(options_reply(config, now));
     }
+    if crate::resumable::applies(req)
+        && matches!(
+            row.action,
+            Action::Store | Action::Resume | Action::Fetch | Action::Remove
+        )
+    {
+        return match crate::resumable::classify(req) {
+            Ok(op) => Route::Resumable(op),
+            Err(status) => err(status),
+        };
+    }
     let path = match resolve_target(&req.target) {
         Ok(p) => p,
         Err(e) => return err(e.status()),
     };
     match row.action {
+        // Only resumable uploads use POST and PATCH.
+        Action::Resume => Route::Reply(with_allow(
+            error_reply(StatusCode::METHOD_NOT_ALLOWED, Some(&req.method), now),
+            &config.methods.allow(config.read_only),
+        )),
         Action::Fetch => Route::Read(path),
         Action::Describe => Route::Reply(options_reply(config, now)),
         Action::Remove => Route::Delete(path),
@@ -92,6 +108,9 @@ pub fn options_reply(config: &ServiceConfig, now: SystemTime) -> Reply {
     // Office's clients to speak WebDAV.
     head.headers.append("DAV", "1, 2");
     head.headers.append("MS-Author-Via", "DAV");
+    if !config.read_only {
+        crate::resumable::replies::describe(&mut head.headers, config.max_upload);
+    }
     head.headers.append("Content-Length", "0");
     Reply {
         head,

@@ -31,7 +31,12 @@ fn routes() {
         route(&c, &req(Method::Get, "/a"), now),
         Route::Read(resolve_target("/a").unwrap())
     );
-    assert_eq!(status(&route(&c, &req(Method::Post, "/a"), now)), 501);
+    assert_eq!(
+        status(&route(&c, &req(Method::Other("BREW".into()), "/a"), now)),
+        501
+    );
+    // POST serves resumable uploads alone: a plain one is 405.
+    assert_eq!(status(&route(&c, &req(Method::Post, "/a"), now)), 405);
     assert_eq!(status(&route(&c, &req(Method::Get, "/../a"), now)), 403);
     assert_eq!(status(&route(&c, &req(Method::Get, "/%zz"), now)), 400);
     assert_eq!(status(&route(&c, &req(Method::Put, "/a"), now)), 400);
@@ -85,7 +90,7 @@ fn routes() {
     assert_eq!(
         r.head.headers.get_str("allow"),
         Some(
-            "GET, HEAD, PUT, DELETE, OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK"
+            "GET, HEAD, PUT, DELETE, OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK, POST, PATCH"
         )
     );
     // A chunked HTTP/1.1 upload has no declared length.

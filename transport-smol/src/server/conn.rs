@@ -431,9 +431,10 @@ impl Conn<'_> {
                     upload,
                     limit,
                     then,
+                    interim,
                 }) => {
                     self.conn.limit_body(limit);
-                    match self.receive_upload(upload).await {
+                    match self.receive_upload(upload, interim.as_deref()).await {
                         Ok(received) => then.finish(received, SystemTime::now()),
                         Err(Stop::Protocol(e)) => {
                             self.answer_error(e, Some(&req), started).await;

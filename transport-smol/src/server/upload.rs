@@ -93,8 +93,15 @@ impl Conn<'_> {
     pub(super) async fn receive_upload(
         &mut self,
         upload: Upload,
+        interim: Option<&[u8]>,
     ) -> Result<Result<Upload, FsFailure>, Stop> {
         self.continue_body().await?;
+        if let Some(bytes) = interim {
+            self.out.clear();
+            self.out.extend_from_slice(bytes);
+            self.write_out(self.out.len(), rustix::net::SendFlags::empty())
+                .await?;
+        }
         let small = self.buf.limit();
         self.buf.resize(UPLOAD_READ);
         let result = self.stream_upload(upload).await;

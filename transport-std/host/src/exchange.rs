@@ -153,6 +153,10 @@ enum StepKind {
     Commit(Box<Upload>, RelPath),
     /// A WebDAV method, with its body.
     Dav(Action, RelPath, Vec<u8>),
+    /// A resumable upload's creation, offset, append or cancel.
+    Resume(Box<pared_core::resumable::Op>),
+    /// Commit a resumable upload whose last bytes came in.
+    CommitResumable(Box<Upload>, RelPath, pared_core::resumable::Protocol),
 }
 
 /// An upload waiting for its body.
@@ -166,6 +170,9 @@ pub struct Receive {
     pub limit: Option<u64>,
     /// What follows once the body is in.
     pub then: AfterBody,
+    /// An interim response to send before reading the body (a resumable
+    /// upload's `104 Upload Resumption Supported`).
+    pub interim: Option<Vec<u8>>,
 }
 
 /// The rest of an upload's exchange once its body was read.
@@ -173,6 +180,8 @@ pub struct Receive {
 pub struct AfterBody {
     path: RelPath,
     who: Who,
+    /// For a resumable upload: what its request asked.
+    resume: Option<Box<crate::resume::Pending>>,
 }
 
 impl Host {
@@ -231,6 +240,7 @@ impl Host {
             Route::Read(path) => StepKind::Fetch(path),
             Route::Delete(path) => StepKind::Remove(path),
             Route::Write { path, .. } => StepKind::BeginStore(path),
+            Route::Resumable(op) => StepKind::Resume(Box::new(op)),
             Route::Dav(action, path) => match self.service.methods.find(&req.method) {
                 Some(Row {
                     body: RequestBody::Document { max },
@@ -333,12 +343,65 @@ impl Step {
                     PutStart::Upload(upload) => Plan::Receive(Receive {
                         upload,
                         limit: host.service.max_upload,
-                        then: AfterBody { path, who },
+                        then: AfterBody {
+                            path,
+                            who,
+                            resume: None,
+                        },
+                        interim: None,
                     }),
                     PutStart::Refused(prepared) => send(prepared, who),
                 }
             }
             StepKind::Commit(upload, path) => send(steps::finish_put(*upload, req, &path), who),
+            StepKind::Resume(op) => {
+                let user = who.user.clone().unwrap_or_default();
+                let create_only = !who.rights.allows(Right::Write);
+                let has_body = !matches!(
+                    pared_core::body::request_framing(req),
+                    Ok(pared_core::Framing::Empty | pared_core::Framing::Length(0))
+                );
+                let client = match &who.user {
+                    Some(u) => format!("user {u}"),
+                    None => format!("address {}", who.peer.to_canonical()),
+                };
+                match crate::resume::start(
+                    &host.root,
+                    *op,
+                    &user,
+                    &client,
+                    create_only,
+                    has_body,
+                    host.service.max_upload,
+                    now,
+                ) {
+                    crate::resume::Start::Answer(reply) => send(Prepared::reply(reply), who),
+                    crate::resume::Start::Receive {
+                        upload,
+                        limit,
+                        pending,
+                        interim,
+                    } => Plan::Receive(Receive {
+                        upload: *upload,
+                        limit,
+                        then: AfterBody {
+                            path: pending.path.clone(),
+                            who,
+                            resume: Some(pending),
+                        },
+                        interim,
+                    }),
+                    crate::resume::Start::Commit(upload, path, protocol) => Step {
+                        kind: StepKind::CommitResumable(upload, path, protocol),
+                        who,
+                    }
+                    .run(host, req, now),
+                }
+            }
+            StepKind::CommitResumable(upload, path, protocol) => send(
+                Prepared::reply(crate::resume::commit(*upload, &path, protocol)),
+                who,
+            ),
         }
     }
 
@@ -379,7 +442,25 @@ impl AfterBody {
     /// waits on the disk), or answer why it failed (the upload, dropped,
     /// leaves nothing behind).
     pub fn finish(self, received: Result<Upload, FsFailure>, now: SystemTime) -> Plan {
-        let AfterBody { path, who } = self;
+        let AfterBody { path, who, resume } = self;
+        if let Some(pending) = resume {
+            return match crate::resume::after_body(*pending, received, now) {
+                crate::resume::Start::Answer(reply) => send(Prepared::reply(reply), who),
+                crate::resume::Start::Commit(upload, path, protocol) => Plan::Run(Step {
+                    kind: StepKind::CommitResumable(upload, path, protocol),
+                    who,
+                }),
+                // After a body, nothing asks for another.
+                crate::resume::Start::Receive { .. } => send(
+                    Prepared::reply(service::error_reply(
+                        pared_core::StatusCode::INTERNAL_SERVER_ERROR,
+                        None,
+                        now,
+                    )),
+                    who,
+                ),
+            };
+        }
         match received {
             Ok(upload) => Plan::Run(Step {
                 kind: StepKind::Commit(Box::new(upload), path),

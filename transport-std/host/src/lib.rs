@@ -44,6 +44,7 @@ pub mod metrics;
 pub mod next_request;
 pub mod recv_buf;
 pub mod reload;
+pub mod resume;
 pub mod service_manager;
 pub mod share_key;
 pub mod shutdown;

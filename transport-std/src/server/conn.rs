@@ -345,9 +345,10 @@ impl Conn<'_> {
                     upload,
                     limit,
                     then,
+                    interim,
                 }) => {
                     self.conn.limit_body(limit);
-                    match self.receive_upload(upload) {
+                    match self.receive_upload(upload, interim.as_deref()) {
                         Ok(received) => then.finish(received, SystemTime::now()),
                         Err(Stop::Protocol(e)) => {
                             self.answer_error(e, Some(&req), started);
@@ -390,8 +391,15 @@ impl Conn<'_> {
     /// Streams the request body into the upload; the upload is removed if
     /// anything goes wrong before the body is complete. Returns the upload,
     /// ready to commit, or why it failed.
-    fn receive_upload(&mut self, mut upload: Upload) -> Result<Result<Upload, FsFailure>, Stop> {
+    fn receive_upload(
+        &mut self,
+        mut upload: Upload,
+        interim: Option<&[u8]>,
+    ) -> Result<Result<Upload, FsFailure>, Stop> {
         self.continue_body()?;
+        if let Some(bytes) = interim {
+            self.wire.write_all(bytes)?;
+        }
         let small = self.buf.limit();
         self.buf.resize(UPLOAD_BUFFER);
         let result = self.stream_upload(&mut upload);

@@ -27,6 +27,7 @@ mod digest_store;
 mod dir;
 mod fresh;
 mod gate;
+mod resumable;
 mod search;
 mod stale;
 mod sweep;

@@ -125,6 +125,27 @@ pub fn remove_stale_uploads(root: &Root) -> usize {
                 }
                 continue;
             }
+            // A resumable upload lives across requests and restarts: it
+            // goes only once nothing was written to it for its lifetime.
+            if raw.starts_with(pared_core::resumable::TEMP_PREFIX.as_bytes()) {
+                let expired =
+                    rustix::fs::statat(&dir, OsStr::from_bytes(raw), AtFlags::SYMLINK_NOFOLLOW)
+                        .ok()
+                        .and_then(|st| {
+                            let modified = std::time::UNIX_EPOCH
+                                + Duration::from_secs(u64::try_from(st.st_mtime).unwrap_or(0));
+                            now.duration_since(modified).ok()
+                        })
+                        .is_some_and(|age| {
+                            age >= Duration::from_secs(pared_core::resumable::MAX_AGE_SECS)
+                        });
+                if expired
+                    && rustix::fs::unlinkat(&dir, OsStr::from_bytes(raw), AtFlags::empty()).is_ok()
+                {
+                    removed += 1;
+                }
+                continue;
+            }
             if item.file_type() == FileType::Directory {
                 subdirs.push(raw.to_vec());
             }

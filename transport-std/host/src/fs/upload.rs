@@ -188,6 +188,7 @@ impl Root {
             expected,
             guard,
             writeback: WriteBack::new(),
+            resumable: None,
         })
     }
 
@@ -196,7 +197,12 @@ impl Root {
     /// other symlink, a socket, fifo or device is 409 (pared neither writes
     /// through a link nor replaces one with a file); a regular file,
     /// a directory (reported at commit) or nothing may go on.
-    fn check_final(&self, dir: &OwnedFd, name: &str, path: &RelPath) -> Result<(), FsFailure> {
+    pub(super) fn check_final(
+        &self,
+        dir: &OwnedFd,
+        name: &str,
+        path: &RelPath,
+    ) -> Result<(), FsFailure> {
         match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => match FileType::from_raw_mode(st.st_mode) {
                 FileType::RegularFile | FileType::Directory => Ok(()),
@@ -264,6 +270,20 @@ pub struct Upload {
     expected: Vec<Digest>,
     guard: WriteGuard,
     writeback: WriteBack,
+    /// A resumable upload's own state: its bytes outlive the request.
+    resumable: Option<Box<Resumable>>,
+}
+
+/// What a resumable upload adds (see `fs/resumable.rs`).
+#[derive(Debug)]
+pub(super) struct Resumable {
+    /// This request's mark on the temporary: when another request for
+    /// the same upload replaces it, this one stops.
+    pub owner: [u8; 16],
+    /// Where this request's bytes began.
+    pub start: u64,
+    /// The upload's lasting state.
+    pub state: pared_core::resumable::UploadState,
 }
 
 /// An upload hands its hashing to a helper thread once this much is
@@ -352,8 +372,117 @@ impl Hashing {
 }
 
 impl Upload {
+    /// An upload into a resumable upload's temporary `tmp` in `dir`, which
+    /// holds `written` bytes already; `file` is open and locked.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn resumable(
+        digests: Arc<DigestCache>,
+        dir: Arc<OwnedFd>,
+        tmp: String,
+        name: String,
+        file: File,
+        written: u64,
+        guard: WriteGuard,
+        resumable: Resumable,
+    ) -> Upload {
+        let expected = pared_core::resumable::expected(&resumable.state);
+        Upload {
+            digests,
+            dir,
+            tmp,
+            name,
+            file: Some(file),
+            id: u64::MAX,
+            hashing: None,
+            written,
+            length: resumable.state.length,
+            expected,
+            guard,
+            writeback: WriteBack::new(),
+            resumable: Some(Box::new(resumable)),
+        }
+    }
+
+    /// The bytes the temporary holds: a resumable upload's offset.
+    pub fn offset(&self) -> u64 {
+        self.written
+    }
+
+    /// A resumable upload's lasting state.
+    pub fn upload_state(&self) -> Option<&pared_core::resumable::UploadState> {
+        self.resumable.as_ref().map(|r| &r.state)
+    }
+
+    /// Ends a request that did not finish a resumable upload: the bytes
+    /// so far go to disk, and the offset they make is returned. The
+    /// upload is kept for the next request.
+    pub fn checkpoint(mut self) -> Result<u64, FsFailure> {
+        let file = self.file.take().ok_or(FsFailure::Conflict)?;
+        file.sync_data().map_err(|e| failure(&e))?;
+        Ok(self.written)
+    }
+
+    /// Checks this request's bytes against a tus `Upload-Checksum`; on a
+    /// mismatch they are cut off again and false is returned.
+    pub fn check_part(
+        &mut self,
+        sum: &pared_core::resumable::fields::Checksum,
+    ) -> Result<bool, FsFailure> {
+        use sha2::Digest as _;
+        use std::os::unix::fs::FileExt;
+        let (Some(r), Some(f)) = (&self.resumable, &self.file) else {
+            return Err(FsFailure::Other);
+        };
+        let mut sha1 = sha1::Sha1::new();
+        let mut sha256 = sha2::Sha256::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut at = r.start;
+        while at < self.written {
+            let want = usize::try_from(self.written - at).map_or(buf.len(), |n| n.min(buf.len()));
+            let n = f.read_at(&mut buf[..want], at).map_err(|e| failure(&e))?;
+            if n == 0 {
+                return Err(FsFailure::Other);
+            }
+            if sum.sha256 {
+                sha256.update(&buf[..n]);
+            } else {
+                sha1.update(&buf[..n]);
+            }
+            at += n as u64;
+        }
+        let got: Vec<u8> = if sum.sha256 {
+            sha256.finalize().to_vec()
+        } else {
+            sha1.finalize().to_vec()
+        };
+        if got == sum.digest {
+            return Ok(true);
+        }
+        f.set_len(r.start).map_err(|e| failure(&e))?;
+        self.written = r.start;
+        Ok(false)
+    }
+
     /// Appends body bytes to the temporary file.
     pub fn write(&mut self, data: &[u8]) -> Result<(), FsFailure> {
+        if let Some(r) = &self.resumable {
+            if self
+                .file
+                .as_ref()
+                .is_some_and(|f| super::resumable::superseded(f, &r.owner))
+            {
+                // Another request took the upload over: let go of it (and
+                // of its lock) at once.
+                self.file = None;
+                return Err(FsFailure::Conflict);
+            }
+            if self
+                .length
+                .is_some_and(|l| self.written + data.len() as u64 > l)
+            {
+                return Err(FsFailure::TooLarge);
+            }
+        }
         let Some(f) = &mut self.file else {
             return Err(FsFailure::Other);
         };
@@ -375,9 +504,17 @@ impl Upload {
         // The disk writes the tail while the hashing helper catches up;
         // most of the body was written back as it arrived.
         self.writeback.finish(&file, self.written);
-        let computed = self.hashing.take().ok_or(FsFailure::Other)?.finish()?;
+        let computed = match self.hashing.take() {
+            Some(h) => h.finish()?,
+            // A resumable upload came in several requests: hash it whole.
+            None => super::resumable::hash_whole(&file, &self.expected)?,
+        };
         if !digest::matches(&self.expected, &computed) {
             return Err(FsFailure::DigestMismatch);
+        }
+        if self.resumable.is_some() {
+            // The stored file keeps none of the upload's bookkeeping.
+            super::resumable::forget_state(&file);
         }
         let sha256 = computed
             .into_iter()
@@ -483,6 +620,13 @@ impl Upload {
 
 impl Drop for Upload {
     fn drop(&mut self) {
+        if self.resumable.is_some() {
+            // Whatever arrived is kept for the next request to resume.
+            if let Some(f) = self.file.take() {
+                let _ = f.sync_data();
+            }
+            return;
+        }
         if !self.tmp.is_empty() {
             self.file = None;
             let _ = rustix::fs::unlinkat(&*self.dir, self.tmp.as_str(), AtFlags::empty());
