@@ -485,7 +485,102 @@ fn unfinished_uploads_are_bounded_per_client(rt: &str) {
     assert_eq!(create("u16").status, 201);
 }
 
+fn tus_create(s: &Server, folder: &str, name_b64: &str, len: u64) -> Response {
+    ask(
+        s,
+        &format!(
+            "POST {folder} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nTus-Resumable: 1.0.0\r\n\
+             Upload-Length: {len}\r\nUpload-Metadata: filename {name_b64}\r\nContent-Length: 0\r\n\r\n"
+        ),
+        b"",
+    )
+}
+
+fn tus_patch(s: &Server, loc: &str, offset: u64, body: &[u8]) -> Response {
+    ask(
+        s,
+        &format!(
+            "PATCH {loc} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nTus-Resumable: 1.0.0\r\n\
+             Content-Type: application/offset+octet-stream\r\nUpload-Offset: {offset}\r\n\
+             Content-Length: {}\r\n\r\n",
+            body.len()
+        ),
+        body,
+    )
+}
+
+/// A drop box (create only) takes resumable uploads of new names, never
+/// replaces a file, not even one that appears while the upload runs; an
+/// upload share link works for a client without cookies.
+fn drop_boxes_and_share_links(rt: &str) {
+    let root = fixture();
+    std::fs::create_dir(root.path().join("drop")).unwrap();
+    let s = Server::start(rt, root.path(), &["--rule", "*:create:/drop/"]);
+    // "x.txt" and "y.txt" in base64.
+    let r = tus_create(&s, "/drop/", "eC50eHQ=", 3);
+    assert_eq!(r.status, 201, "{}", r.head);
+    let done = tus_patch(&s, &location(&r), 0, b"abc");
+    assert_eq!(done.status, 204, "{}", done.head);
+    assert_eq!(
+        std::fs::read(root.path().join("drop/x.txt")).unwrap(),
+        b"abc"
+    );
+    assert_eq!(
+        tus_create(&s, "/drop/", "eC50eHQ=", 3).status,
+        403,
+        "no replacing"
+    );
+    let r = tus_create(&s, "/drop/", "eS50eHQ=", 3);
+    let loc = location(&r);
+    std::fs::write(root.path().join("drop/y.txt"), b"first").unwrap();
+    let late = tus_patch(&s, &loc, 0, b"def");
+    assert_eq!(late.status, 412, "{}", late.head);
+    assert_eq!(
+        std::fs::read(root.path().join("drop/y.txt")).unwrap(),
+        b"first"
+    );
+    drop(s);
+    // An upload link, followed by a client that keeps no cookies.
+    let state = tempfile::tempdir().unwrap();
+    let st = state.path().to_str().unwrap();
+    let s = Server::start(
+        rt,
+        root.path(),
+        &["--auth", "ann:pw", "--auth-reads", "--state-dir", st],
+    );
+    let out = Command::new(pared())
+        .args([
+            "share",
+            "/drop/",
+            "--upload",
+            "--state-dir",
+            st,
+            "--url",
+            "http://x",
+        ])
+        .output()
+        .unwrap();
+    let link = String::from_utf8(out.stdout).unwrap();
+    let token = link
+        .trim()
+        .split("share=")
+        .nth(1)
+        .expect("a token")
+        .to_owned();
+    // "z.txt" in base64.
+    let r = tus_create(&s, &format!("/drop/?share={token}"), "ei50eHQ=", 2);
+    assert_eq!(r.status, 201, "{}", r.head);
+    let loc = location(&r);
+    assert!(loc.contains(&format!("&share={token}")), "{loc}");
+    assert_eq!(tus_patch(&s, &loc, 0, b"zz").status, 204);
+    assert_eq!(
+        std::fs::read(root.path().join("drop/z.txt")).unwrap(),
+        b"zz"
+    );
+}
+
 per_runtime!(
+    drop_boxes_and_share_links,
     unfinished_uploads_are_bounded_per_client,
     draft_flows,
     interim_response_names_the_upload,

@@ -295,6 +295,14 @@ pub fn tokens(req: &RequestHead) -> Vec<&str> {
     out
 }
 
+/// The token in the target's query, if any: kept on the URLs pared hands
+/// out for the request (a resumable upload's `Location`), so a client
+/// that follows them without cookies still holds the link.
+pub fn query_token(target: &str) -> Option<&str> {
+    let (_, q) = target.split_once('?')?;
+    q.split('&').find_map(|p| p.strip_prefix("share="))
+}
+
 /// True when the token came in the query (so the answer hands it back as
 /// a cookie).
 pub fn in_query(req: &RequestHead, token: &str) -> bool {

@@ -365,12 +365,16 @@ impl Step {
                     Some(u) => format!("user {u}"),
                     None => format!("address {}", who.peer.to_canonical()),
                 };
+                let asker = crate::resume::Asker {
+                    user: &user,
+                    client: &client,
+                    create_only,
+                    share: pared_core::share::query_token(&req.target),
+                };
                 match crate::resume::start(
                     &host.root,
                     *op,
-                    &user,
-                    &client,
-                    create_only,
+                    &asker,
                     has_body,
                     host.service.max_upload,
                     now,

@@ -109,20 +109,30 @@ fn failed(f: FsFailure, protocol: Protocol, max: Option<u64>, now: SystemTime) -
     Start::Answer(r)
 }
 
-/// Starts `op` for `user` (empty: anonymous), who is `client` for the
-/// quota. `create_only`: the visitor may not replace an existing file.
-/// `has_body`: the request carries content.
-#[allow(clippy::too_many_arguments)]
+/// Who asks, for [`start`].
+#[derive(Debug)]
+pub struct Asker<'a> {
+    /// The user (empty: anonymous); an upload is theirs alone.
+    pub user: &'a str,
+    /// Who counts against the quota: the user, or the address.
+    pub client: &'a str,
+    /// The visitor may not replace an existing file (create only): the
+    /// upload never will, even if the name appears before it completes.
+    pub create_only: bool,
+    /// A share link given in the query, kept on the upload's URL.
+    pub share: Option<&'a str>,
+}
+
+/// Starts `op` for `who`. `has_body`: the request carries content.
 pub fn start(
     root: &Root,
     op: Op,
-    user: &str,
-    client: &str,
-    create_only: bool,
+    who: &Asker<'_>,
     has_body: bool,
     max: Option<u64>,
     now: SystemTime,
 ) -> Start {
+    let (user, client, create_only) = (who.user, who.client, who.create_only);
     match op {
         Op::Create(c) => {
             let protocol = c.protocol;
@@ -140,6 +150,9 @@ pub fn start(
             }
             let mut state = c.state;
             state.user = user.to_owned();
+            if create_only && state.if_match.is_empty() {
+                state.if_none_match = "*".into();
+            }
             let (id, upload) = match root.create_resumable(&c.path, &state) {
                 Ok(made) => made,
                 Err(f) => return failed(f, protocol, max, now),
@@ -152,7 +165,10 @@ pub fn start(
                 r.head.headers.append("Retry-After", "60");
                 return Start::Answer(r);
             }
-            let location = format!("{}?upload={id}", c.path.href(false));
+            let location = match who.share {
+                Some(t) => format!("{}?upload={id}&share={t}", c.path.href(false)),
+                None => format!("{}?upload={id}", c.path.href(false)),
+            };
             let interim = matches!(protocol, Protocol::Ietf { interim: true })
                 .then(|| replies::interim(&location, max));
             let pending = Box::new(Pending {
