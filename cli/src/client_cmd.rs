@@ -69,9 +69,19 @@ pub struct ClientArgs {
     headers: Vec<String>,
     /// Resume an interrupted -o download: a failed one keeps its partial
     /// file, and the next run asks only for the rest (Range + If-Range;
-    /// a changed remote file starts over).
-    #[arg(short = 'C', long = "continue", requires = "output")]
+    /// a changed remote file starts over). With PUT: take up the
+    /// resumable upload an earlier run of the same file left.
+    #[arg(short = 'C', long = "continue")]
     resume: bool,
+    /// PUT: send the file as a resumable upload in parts of this size
+    /// (e.g. 8M, under a proxy's cap on request bodies). Files over 8 MiB
+    /// go in 8 MiB parts anyway when the server takes resumable uploads.
+    #[arg(long, value_name = "SIZE", value_parser = crate::parse_size)]
+    part_size: Option<u64>,
+    /// PUT in parts: how many times in a row a part cut by the network is
+    /// resumed (waiting 1, 2, 4, 8, 16 s) before the upload stops.
+    #[arg(long, value_name = "N", default_value_t = pared_core::fetch::resumable_put::MAX_RETRIES)]
+    retries: u32,
     /// PUT: send the upload's sha-256 as Content-Digest, so the server
     /// stores it only if it arrives intact.
     #[arg(long)]
@@ -271,6 +281,9 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
         },
         quiet: false,
         status: Default::default(),
+        head: Default::default(),
+        upload_range: None,
+        progress_of: None,
     };
     // `-u USER` without `:PASSWORD`: ask on the terminal, as curl does.
     let user = match args.user.as_deref() {
@@ -390,6 +403,27 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
             target.path = format!("{path}{encoded}{query}");
         }
     }
+    if args.resume && method != Method::Put && args.output.is_none() {
+        return usage("-C resumes an -o download or a PUT".into());
+    }
+    if method == Method::Put {
+        match resumable_put(
+            args,
+            &job,
+            &target,
+            &headers,
+            user.as_ref(),
+            &run_one,
+            &opts,
+        ) {
+            Ok(Some(code)) => return ExitCode::from(code),
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("pared: {e}");
+                return ExitCode::from(e.exit_code());
+            }
+        }
+    }
     let attempt = |target: Target| -> Result<u8, ClientError> {
         let upload_len = job.open_upload()?.map(|(_, len)| len);
         let token = method.as_str().to_owned();
@@ -460,4 +494,67 @@ pub fn run(smol: bool, args: &ClientArgs, mut opts: ClientOptions) -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// A PUT as a resumable upload when it is worth it (a file over one part,
+/// `--part-size`, or `-C`) and the server takes them; `None` when a plain
+/// PUT should go instead.
+fn resumable_put(
+    args: &ClientArgs,
+    job: &Job,
+    target: &Target,
+    headers: &[(String, String)],
+    user: Option<&String>,
+    run_one: pared_host::client::tree::RunSession<'_>,
+    opts: &ClientOptions,
+) -> Result<Option<u8>, ClientError> {
+    use pared_core::fetch::resumable_put::DEFAULT_PART;
+    let (Some(local), Some((_, size))) = (job.upload.as_deref(), job.open_upload()?) else {
+        return Ok(None);
+    };
+    let part = args.part_size.unwrap_or(DEFAULT_PART);
+    if size <= part && args.part_size.is_none() && !args.resume {
+        return Ok(None);
+    }
+    let mut creating: Vec<(String, String)> = Vec::new();
+    if args.create_only {
+        creating.push(("If-None-Match".into(), "*".into()));
+    }
+    if let Some(etag) = &args.if_match {
+        let quoted = if etag.starts_with('"') || etag.starts_with("W/") || etag == "*" {
+            etag.clone()
+        } else {
+            format!("\"{etag}\"")
+        };
+        creating.push(("If-Match".into(), quoted));
+    }
+    if args.digest {
+        if let Some(d) = job.upload_digest()? {
+            creating.push(("Repr-Digest".into(), d.field_value()));
+        }
+    }
+    let memory = pared_host::share_key::default_state_dir()
+        .and_then(|d| pared_host::client::resumable_put::memory_file(&d, &target.url(), local));
+    let make = |m: Method, path: &str, fields: Vec<(String, String)>, len: Option<u64>| {
+        let mut t = target.clone();
+        t.path = path.to_owned();
+        let mut all = headers.to_vec();
+        all.extend(fields);
+        let mut s = Session::new(m, t, all, len, false, opts.max_redirects)?;
+        if let Some(creds) = user {
+            s.basic_auth(creds)?;
+        }
+        Ok(s)
+    };
+    pared_host::client::resumable_put::put(
+        job,
+        &target.path,
+        part,
+        memory.as_deref(),
+        args.resume,
+        args.retries,
+        &creating,
+        &make,
+        run_one,
+    )
 }

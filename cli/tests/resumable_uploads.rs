@@ -579,7 +579,133 @@ fn drop_boxes_and_share_links(rt: &str) {
     );
 }
 
+/// A proxy to `upstream` that forwards every connection both ways, except
+/// that connection number `cut` (from 0) is closed once `after` bytes of
+/// its request went up: a network that drops one upload request midway.
+fn upload_cutting_proxy(upstream: u16, cut: usize, after: usize) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let mut n = 0usize;
+        while Instant::now() < deadline {
+            let Ok((down, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            };
+            down.set_nonblocking(false).unwrap();
+            let up = TcpStream::connect(("127.0.0.1", upstream)).unwrap();
+            let limit = if n == cut { after } else { usize::MAX };
+            n += 1;
+            let (mut d2, mut u2) = (down.try_clone().unwrap(), up.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut u2, &mut d2);
+                let _ = d2.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let (mut down, mut up) = (down, up);
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut sent = 0usize;
+                loop {
+                    let want = buf.len().min(limit - sent);
+                    let got = match down.read(&mut buf[..want]) {
+                        Ok(0) | Err(_) => break,
+                        Ok(g) => g,
+                    };
+                    if up.write_all(&buf[..got]).is_err() {
+                        break;
+                    }
+                    sent += got;
+                    if sent >= limit {
+                        let _ = up.shutdown(std::net::Shutdown::Both);
+                        let _ = down.shutdown(std::net::Shutdown::Both);
+                        return;
+                    }
+                }
+                let _ = up.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    port
+}
+
+/// `pared client PUT` of a large file goes in parts, and a part the
+/// network cuts is resumed from the server's offset by itself.
+fn client_resumes_a_cut_upload_by_itself(rt: &str) {
+    let root = fixture();
+    let mut s = Server::start_with(rt, root.path(), &[], false);
+    // Connections: OPTIONS, the creating PUT, then the first part: cut.
+    let proxy = upload_cutting_proxy(s.port, 2, 3 << 20);
+    let src = tempfile::tempdir().unwrap();
+    let file = src.path().join("big.bin");
+    let data = random_bytes(10 << 20, 21);
+    std::fs::write(&file, &data).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{proxy}/big.bin");
+    let o = client_with_env(
+        rt,
+        &[
+            "PUT",
+            &url,
+            "--upload-from",
+            file.to_str().unwrap(),
+            "--part-size",
+            "8M",
+        ],
+        &[("XDG_STATE_HOME", state.path())],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "201 Created");
+    assert!(err.contains("resuming the upload"), "{err}");
+    assert_eq!(std::fs::read(root.path().join("big.bin")).unwrap(), data);
+    s.terminate(Duration::from_secs(10));
+    let log = s.stderr_text();
+    assert!(log.contains("\"HEAD /big.bin?upload="), "{log}");
+    assert_eq!(log.matches("\"PUT /big.bin ").count(), 1, "{log}");
+}
+
+/// An upload an earlier run left (it gave up) is taken up by `-C`, from
+/// the server's offset, without making a new one.
+fn client_continues_an_earlier_run_with_c(rt: &str) {
+    let root = fixture();
+    let mut s = Server::start_with(rt, root.path(), &[], false);
+    let proxy = upload_cutting_proxy(s.port, 2, 3 << 20);
+    let src = tempfile::tempdir().unwrap();
+    let file = src.path().join("later.bin");
+    let data = random_bytes(9 << 20, 22);
+    std::fs::write(&file, &data).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{proxy}/later.bin");
+    let env = [("XDG_STATE_HOME", state.path())];
+    let path = file.to_str().unwrap();
+    let first = client_with_env(
+        rt,
+        &["PUT", &url, "--upload-from", path, "--retries", "0"],
+        &env,
+    );
+    let err = String::from_utf8_lossy(&first.stderr);
+    assert!(!first.status.success(), "{err}");
+    assert!(err.contains("with -C to resume"), "{err}");
+    assert!(!root.path().join("later.bin").exists());
+    let second = client_with_env(rt, &["PUT", &url, "--upload-from", path, "-C"], &env);
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{err}");
+    assert_eq!(std::fs::read(root.path().join("later.bin")).unwrap(), data);
+    s.terminate(Duration::from_secs(10));
+    let log = s.stderr_text();
+    assert_eq!(
+        log.matches("\"PUT /later.bin ").count(),
+        1,
+        "one upload made: {log}"
+    );
+    assert!(log.contains("\"HEAD /later.bin?upload="), "{log}");
+}
+
 per_runtime!(
+    client_resumes_a_cut_upload_by_itself,
+    client_continues_an_earlier_run_with_c,
     drop_boxes_and_share_links,
     unfinished_uploads_are_bounded_per_client,
     draft_flows,

@@ -14,7 +14,7 @@ use pared_core::fetch::Session;
 use pared_core::ClientOptions;
 use pared_host::client::{
     remove_temporaries_on_signal, shorter, time_left, tls_error, wire_error, ClientError, Job,
-    Next, Progress, ResponseRead, RECV_CAPACITY, UPLOAD_CHUNK,
+    Next, ResponseRead, RECV_CAPACITY, UPLOAD_CHUNK,
 };
 use pared_host::recv_buf::RecvBuf;
 use pared_host::tls::Tls;
@@ -117,8 +117,10 @@ async fn run_async(
             stream.write_all(&out).await.map_err(net)?;
             let mut write_failed = None;
             if hop.upload {
-                if let Some((file, _)) = job.open_upload()? {
-                    write_failed = send_file(&mut stream, file, &mut conn, job).await.err();
+                if let Some((file, len)) = job.open_upload()? {
+                    write_failed = send_file(&mut stream, file, len, &mut conn, job)
+                        .await
+                        .err();
                 }
             }
             Ok::<_, ClientError>(write_failed)
@@ -152,7 +154,8 @@ async fn run_async(
 
 async fn send_file(
     stream: &mut Wire,
-    file: std::fs::File,
+    file: pared_host::client::UploadBody,
+    len: u64,
     conn: &mut Connection,
     job: &Job,
 ) -> Result<(), ClientError> {
@@ -161,7 +164,7 @@ async fn send_file(
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    let mut progress = Progress::new(file.metadata().ok().map(|m| m.len()));
+    let mut progress = job.progress(len);
     let mut state = (file, vec![0u8; UPLOAD_CHUNK]);
     loop {
         let (file, mut chunk) = state;

@@ -2,7 +2,6 @@
 //! session's redirects followed. What it shows and where the body goes
 //! come from the shared client pieces in pared-host.
 
-use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
@@ -12,7 +11,7 @@ use pared_core::fetch::Session;
 use pared_core::ClientOptions;
 use pared_host::client::{
     remove_temporaries_on_signal, shorter, time_left, tls_error, wire_error, ClientError, Job,
-    Next, Progress, ResponseRead, RECV_CAPACITY, UPLOAD_CHUNK,
+    Next, ResponseRead, RECV_CAPACITY, UPLOAD_CHUNK,
 };
 use pared_host::recv_buf::RecvBuf;
 use pared_host::tls::{handshake, Tls, Wire};
@@ -80,8 +79,8 @@ pub fn run(mut session: Session, job: &Job, opts: &ClientOptions) -> Result<u8, 
         stream.write_all(&out).map_err(net)?;
         let mut write_failed = None;
         if hop.upload {
-            if let Some((mut file, _)) = job.open_upload()? {
-                write_failed = send_file(&mut stream, &mut file, &mut conn, job, || {
+            if let Some((mut file, len)) = job.open_upload()? {
+                write_failed = send_file(&mut stream, &mut file, len, &mut conn, job, || {
                     time_left(deadline, opts).map(|_| ())
                 })
                 .err();
@@ -107,7 +106,8 @@ pub fn run(mut session: Session, job: &Job, opts: &ClientOptions) -> Result<u8, 
 
 fn send_file(
     stream: &mut Wire,
-    file: &mut File,
+    file: &mut impl Read,
+    len: u64,
     conn: &mut Connection,
     job: &Job,
     in_time: impl Fn() -> Result<(), ClientError>,
@@ -118,7 +118,7 @@ fn send_file(
         .map(|p| p.display().to_string())
         .unwrap_or_default();
     let mut chunk = vec![0u8; UPLOAD_CHUNK];
-    let mut progress = Progress::new(file.metadata().ok().map(|m| m.len()));
+    let mut progress = job.progress(len);
     loop {
         let n = file.read(&mut chunk).map_err(|source| ClientError::Local {
             path: path.clone(),

@@ -249,9 +249,15 @@ pub fn fixture() -> tempfile::TempDir {
 
 /// Runs `pared --runtime RT client ARGS...` with a time bound.
 pub fn client(runtime: &str, args: &[&str]) -> Output {
+    client_with_env(runtime, args, &[])
+}
+
+/// Like [`client`], with extra environment variables.
+pub fn client_with_env(runtime: &str, args: &[&str], env: &[(&str, &Path)]) -> Output {
     let mut child = Command::new(pared())
         .args(["--runtime", runtime, "client"])
         .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, *v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -10,6 +10,7 @@
 //! visited; every [`Session`] ends in delivery or a [`FetchError`].
 
 pub mod exit;
+pub mod resumable_put;
 pub mod session;
 pub mod target;
 pub mod terminal;

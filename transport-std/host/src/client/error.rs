@@ -106,6 +106,18 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// True for a failure the network caused (a cut, a reset, a timeout,
+    /// a server that was briefly away): worth retrying.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Network { .. }
+                | ClientError::Timeout { .. }
+                | ClientError::Connect { .. }
+                | ClientError::Protocol { .. }
+        )
+    }
+
     /// The process exit code for this failure.
     pub fn exit_code(&self) -> u8 {
         match self {

@@ -42,11 +42,23 @@ pub struct Job {
     pub quiet: bool,
     /// The status of the delivered response, once there is one.
     pub status: std::cell::Cell<Option<u16>>,
+    /// The head of the delivered response, once there is one (the steps
+    /// of a resumable upload read its fields).
+    pub head: std::cell::RefCell<Option<ResponseHead>>,
+    /// Send only these bytes of the upload file: `(start, length)` (a
+    /// part of a resumable upload).
+    pub upload_range: Option<(u64, u64)>,
+    /// The progress line counts this part as `(done before it, whole)`.
+    pub progress_of: Option<(u64, u64)>,
 }
 
+/// The bytes of the upload file a request sends.
+pub type UploadBody = io::Take<File>;
+
 impl Job {
-    /// Opens the upload file and returns it with its length.
-    pub fn open_upload(&self) -> Result<Option<(File, u64)>, ClientError> {
+    /// Opens the upload file (positioned at its range, if any) and
+    /// returns it with the length to send.
+    pub fn open_upload(&self) -> Result<Option<(UploadBody, u64)>, ClientError> {
         let Some(path) = &self.upload else {
             return Ok(None);
         };
@@ -65,7 +77,22 @@ impl Job {
         if !meta.is_file() {
             return Err(local(io::Error::other("not a regular file")));
         }
-        Ok(Some((file, meta.len())))
+        let (start, len) = self.upload_range.unwrap_or((0, meta.len()));
+        let mut file = file;
+        if start > 0 {
+            use std::io::Seek;
+            file.seek(io::SeekFrom::Start(start)).map_err(local)?;
+        }
+        let len = len.min(meta.len().saturating_sub(start));
+        Ok(Some((file.take(len), len)))
+    }
+
+    /// The progress line for sending `len` bytes of the upload.
+    pub fn progress(&self, len: u64) -> super::Progress {
+        match self.progress_of {
+            Some((done, whole)) => super::Progress::starting_at(done, whole),
+            None => super::Progress::new(Some(len)),
+        }
     }
 
     /// The TLS configuration for https exchanges (`-k` warns once).
@@ -144,7 +171,7 @@ impl Job {
             let _ = io::stderr().write_all(&wire);
         }
         let shown = Methods::standard().shown_as(method);
-        if shown == Shown::Head {
+        if shown == Shown::Head && !self.quiet {
             match self.output_file() {
                 // HEAD -o FILE: the head goes into FILE (atomically).
                 Some(path) => {
@@ -212,6 +239,7 @@ impl Job {
             }
             Verdict::Deliver { exit, body } => {
                 self.status.set(Some(head.status.as_u16()));
+                *self.head.borrow_mut() = Some(head.clone());
                 self.show_response(method, head)?;
                 Ok(Some((exit, self.sink(method, head, body)?)))
             }

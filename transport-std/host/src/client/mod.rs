@@ -11,12 +11,13 @@ pub mod output;
 pub mod progress;
 pub mod prompt;
 pub mod response;
+pub mod resumable_put;
 pub mod tree;
 
 pub use error::{
     response_failed, shorter, time_left, timeout_or, tls_error, wire_error, ClientError,
 };
-pub use job::{Job, RECV_CAPACITY, UPLOAD_CHUNK};
+pub use job::{Job, UploadBody, RECV_CAPACITY, UPLOAD_CHUNK};
 pub use output::{partial_path, remove_temporaries_on_signal, Check, Download, Sink};
 pub use progress::Progress;
 pub use response::{Next, ResponseRead};

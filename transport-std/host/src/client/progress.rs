@@ -26,6 +26,14 @@ impl Progress {
         }
     }
 
+    /// A progress line for part of a transfer: `done` of `total` bytes
+    /// went before this part.
+    pub fn starting_at(done: u64, total: u64) -> Progress {
+        let mut p = Progress::new(Some(total));
+        p.done = done;
+        p
+    }
+
     /// Counts `n` more bytes.
     pub fn add(&mut self, n: usize) {
         self.done += n as u64;
