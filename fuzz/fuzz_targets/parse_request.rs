@@ -1,7 +1,9 @@
 //! Arbitrary bytes into the request-head parser, whole and split at
 //! fuzzer-chosen points: no panic, the same verdict for every split, an
-//! accepted head re-serializes and re-parses to an equal head, and the
-//! limits are never exceeded.
+//! accepted head re-serializes and re-parses to an equal head, the
+//! limits are never exceeded, and what a resumable-upload request asks
+//! (core's `resumable::classify`, the kept state of a creation) never
+//! panics and round-trips.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -42,6 +44,14 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(consumed, wire.len());
             }
             other => panic!("re-parse failed: {other:?}"),
+        }
+        if let Ok(pared_core::resumable::Op::Create(c)) = pared_core::resumable::classify(&head) {
+            let kept = c.state.encode();
+            assert!(kept.len() <= pared_core::resumable::MAX_STATE);
+            assert_eq!(
+                pared_core::resumable::UploadState::decode(&kept).as_ref(),
+                Some(&c.state)
+            );
         }
     }
 });

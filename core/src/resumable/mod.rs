@@ -114,6 +114,21 @@ pub fn applies(req: &RequestHead) -> bool {
 /// Reads a resumable-upload request: the operation, or the error status
 /// to answer.
 pub fn classify(req: &RequestHead) -> Result<Op, StatusCode> {
+    let op = classify_inner(req)?;
+    // The state goes in one extended attribute, which file systems cap
+    // at a few KiB (ext4: one block).
+    if let Op::Create(c) = &op {
+        if c.state.encode().len() > MAX_STATE {
+            return Err(StatusCode::BAD_REQUEST);
+        }
+    }
+    Ok(op)
+}
+
+/// The most bytes an upload's kept state may take.
+pub const MAX_STATE: usize = 3072;
+
+fn classify_inner(req: &RequestHead) -> Result<Op, StatusCode> {
     let tus = req.headers.contains("tus-resumable");
     let path = resolve_target(&req.target).map_err(|e| e.status())?;
     if let Some(id) = upload_id(&req.target) {

@@ -28,12 +28,13 @@ pub struct UploadState {
     pub metadata: String,
 }
 
-/// Field values are kept on one line each; a line break in one would
-/// forge another field.
+/// Field values are kept on one line each (a line break would forge
+/// another field) and go back out in header fields (HEAD's
+/// `Upload-Metadata`): only printable ASCII and spaces are kept.
 fn clean(v: Option<&str>) -> String {
     v.unwrap_or("")
         .chars()
-        .filter(|c| *c != '\n' && *c != '\r')
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
         .collect()
 }
 
@@ -59,7 +60,10 @@ impl UploadState {
         format!(
             "pared-upload 1\nuser={}\nlength={length}\ntus={}\nif-match={}\nif-none-match={}\n\
              if-unmodified-since={}\nrepr-digest={}\nmetadata={}\n",
-            clean(Some(&self.user)),
+            self.user
+                .chars()
+                .filter(|c| !c.is_control())
+                .collect::<String>(),
             u8::from(self.tus),
             self.if_match,
             self.if_none_match,

@@ -187,9 +187,12 @@ fn state_round_trips_and_refuses_forged_lines() {
         &[("If-Match", "\"a\""), ("Repr-Digest", "sha-256=:x:")],
     );
     let mut s = UploadState::of_request(&r, Some(9), Protocol::Tus);
-    s.user = "ann\nuser=eve".into();
+    s.user = "zoë\nuser=eve".into();
     let back = UploadState::decode(&s.encode()).unwrap();
-    assert_eq!(back.user, "annuser=eve");
+    assert_eq!(
+        back.user, "zoëuser=eve",
+        "no forged line; names keep their letters"
+    );
     assert_eq!(back.length, Some(9));
     assert!(back.tus);
     assert_eq!(back.if_match, "\"a\"");
@@ -198,6 +201,14 @@ fn state_round_trips_and_refuses_forged_lines() {
         Some("\"a\"")
     );
     assert_eq!(UploadState::decode("something else"), None);
+    // Whatever a client sends, what goes back out in a header is printable.
+    let odd = req(
+        "POST",
+        "/",
+        &[("Upload-Metadata", "filename eA==\u{0}\u{7f}é")],
+    );
+    let kept = UploadState::of_request(&odd, None, Protocol::Tus).metadata;
+    assert_eq!(kept, "filename eA==");
 }
 
 #[test]
@@ -207,4 +218,19 @@ fn checksums_parse() {
     assert!(!c.sha256);
     assert_eq!(c.digest.len(), 20);
     assert_eq!(fields::checksum("md5 AAAA"), None);
+}
+
+#[test]
+fn oversized_state_is_refused_up_front() {
+    let meta = format!("filename eC50eHQ=,note {}", "QUFB".repeat(1000));
+    let r = req(
+        "POST",
+        "/d/",
+        &[
+            ("Tus-Resumable", "1.0.0"),
+            ("Upload-Length", "1"),
+            ("Upload-Metadata", &meta),
+        ],
+    );
+    assert_eq!(classify(&r), Err(StatusCode::BAD_REQUEST));
 }
