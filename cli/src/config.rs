@@ -19,7 +19,8 @@ use std::path::Path;
 
 use clap::{ArgAction, Args as _, FromArgMatches as _};
 
-use crate::{Runtime, ServerArgs};
+use crate::server_cmd::ServerArgs;
+use crate::Runtime;
 
 /// The server's settings from the command line and a config file.
 pub struct Merged {

@@ -248,20 +248,6 @@ fn archives_and_search_leave_out_what_is_hidden(rt: &str) {
     assert!(!found.contains("s-hidden.txt"), "{found}");
 }
 
-fn share(args: &[&str]) -> (String, String) {
-    let out = Command::new(pared())
-        .arg("share")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("pared share");
-    assert!(out.status.success(), "{out:?}");
-    (
-        String::from_utf8(out.stdout).unwrap().trim().to_owned(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
 /// The path and query of a link printed by `pared share`.
 fn target_of(url: &str) -> String {
     let rest = url.split_once("://").unwrap().1;

@@ -548,19 +548,7 @@ fn drop_boxes_and_share_links(rt: &str) {
         root.path(),
         &["--auth", "ann:pw", "--auth-reads", "--state-dir", st],
     );
-    let out = Command::new(pared())
-        .args([
-            "share",
-            "/drop/",
-            "--upload",
-            "--state-dir",
-            st,
-            "--url",
-            "http://x",
-        ])
-        .output()
-        .unwrap();
-    let link = String::from_utf8(out.stdout).unwrap();
+    let (link, _) = share(&["/drop/", "--upload", "--state-dir", st, "--url", "http://x"]);
     let token = link
         .trim()
         .split("share=")

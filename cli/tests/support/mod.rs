@@ -603,3 +603,19 @@ pub fn resumable_bytes(dir: &Path) -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// Runs `pared share ARGS...`, which must succeed: the link (stdout) and
+/// what it said about it (stderr).
+pub fn share(args: &[&str]) -> (String, String) {
+    let out = Command::new(pared())
+        .arg("share")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("pared share");
+    assert!(out.status.success(), "{out:?}");
+    (
+        String::from_utf8(out.stdout).unwrap().trim().to_owned(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}

@@ -449,20 +449,11 @@ impl AfterBody {
         let AfterBody { path, who, resume } = self;
         if let Some(pending) = resume {
             return match crate::resume::after_body(*pending, received, now) {
-                crate::resume::Start::Answer(reply) => send(Prepared::reply(reply), who),
-                crate::resume::Start::Commit(upload, path, protocol) => Plan::Run(Step {
+                crate::resume::Done::Answer(reply) => send(Prepared::reply(reply), who),
+                crate::resume::Done::Commit(upload, path, protocol) => Plan::Run(Step {
                     kind: StepKind::CommitResumable(upload, path, protocol),
                     who,
                 }),
-                // After a body, nothing asks for another.
-                crate::resume::Start::Receive { .. } => send(
-                    Prepared::reply(service::error_reply(
-                        pared_core::StatusCode::INTERNAL_SERVER_ERROR,
-                        None,
-                        now,
-                    )),
-                    who,
-                ),
             };
         }
         match received {

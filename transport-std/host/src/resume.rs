@@ -75,7 +75,25 @@ pub struct Pending {
     max: Option<u64>,
 }
 
-/// What comes of a request, or of its body.
+/// What a resumable request comes to once its body is in.
+#[derive(Debug)]
+pub enum Done {
+    /// Answer this.
+    Answer(Reply),
+    /// The upload is whole: [`commit`] it.
+    Commit(Box<Upload>, RelPath, Protocol),
+}
+
+impl From<Done> for Start {
+    fn from(d: Done) -> Start {
+        match d {
+            Done::Answer(r) => Start::Answer(r),
+            Done::Commit(u, p, proto) => Start::Commit(u, p, proto),
+        }
+    }
+}
+
+/// What comes of a request: an answer, a body to read, or a commit.
 #[derive(Debug)]
 pub enum Start {
     /// Answer this.
@@ -100,13 +118,18 @@ fn answer(status: pared_core::StatusCode, protocol: Protocol, now: SystemTime) -
 }
 
 fn failed(f: FsFailure, protocol: Protocol, max: Option<u64>, now: SystemTime) -> Start {
+    failed_done(f, protocol, max, now).into()
+}
+
+/// The answer to a failure (a too-large one says the limit).
+fn failed_done(f: FsFailure, protocol: Protocol, max: Option<u64>, now: SystemTime) -> Done {
     let mut r = replies::error(f.status(), protocol, now);
     if f == FsFailure::TooLarge {
         r.head
             .headers
             .append("Upload-Limit", replies::limit_value(max));
     }
-    Start::Answer(r)
+    Done::Answer(r)
 }
 
 /// Who asks, for [`start`].
@@ -182,7 +205,7 @@ pub fn start(
                 max,
             });
             if !has_body {
-                return after_body(*pending, Ok(upload), now);
+                return after_body(*pending, Ok(upload), now).into();
             }
             Start::Receive {
                 upload: Box::new(upload),
@@ -241,7 +264,7 @@ pub fn start(
                 max,
             });
             if !has_body {
-                return after_body(*pending, Ok(upload), now);
+                return after_body(*pending, Ok(upload), now).into();
             }
             Start::Receive {
                 upload: Box::new(upload),
@@ -255,16 +278,16 @@ pub fn start(
 
 /// What a resumable request comes to once its body is in: the commit
 /// when the upload is whole, else the bytes kept and the offset said.
-pub fn after_body(p: Pending, received: Result<Upload, FsFailure>, now: SystemTime) -> Start {
+pub fn after_body(p: Pending, received: Result<Upload, FsFailure>, now: SystemTime) -> Done {
     let mut upload = match received {
         Ok(u) => u,
-        Err(f) => return failed(f, p.protocol, p.max, now),
+        Err(f) => return failed_done(f, p.protocol, p.max, now),
     };
     if let Some(sum) = &p.checksum {
         match upload.check_part(sum) {
             Ok(true) => {}
-            Ok(false) => return Start::Answer(replies::checksum_mismatch(upload.offset(), now)),
-            Err(f) => return failed(f, p.protocol, p.max, now),
+            Ok(false) => return Done::Answer(replies::checksum_mismatch(upload.offset(), now)),
+            Err(f) => return failed_done(f, p.protocol, p.max, now),
         }
     }
     let offset = upload.offset();
@@ -275,16 +298,20 @@ pub fn after_body(p: Pending, received: Result<Upload, FsFailure>, now: SystemTi
     if done {
         if p.length.is_some_and(|l| l != offset) {
             // The draft's inconsistent length: the upload stays as it is.
-            return answer(pared_core::StatusCode::BAD_REQUEST, p.protocol, now);
+            return Done::Answer(replies::error(
+                pared_core::StatusCode::BAD_REQUEST,
+                p.protocol,
+                now,
+            ));
         }
         // Finished either way: stored, or refused for good.
         release(&p.id);
-        return Start::Commit(Box::new(upload), p.path, p.protocol);
+        return Done::Commit(Box::new(upload), p.path, p.protocol);
     }
     match upload.checkpoint() {
         Ok(offset) => {
             let expires = now + std::time::Duration::from_secs(pared_core::resumable::MAX_AGE_SECS);
-            Start::Answer(replies::unfinished(
+            Done::Answer(replies::unfinished(
                 p.created.as_deref(),
                 offset,
                 p.max,
@@ -293,7 +320,7 @@ pub fn after_body(p: Pending, received: Result<Upload, FsFailure>, now: SystemTi
                 now,
             ))
         }
-        Err(f) => failed(f, p.protocol, p.max, now),
+        Err(f) => failed_done(f, p.protocol, p.max, now),
     }
 }
 
