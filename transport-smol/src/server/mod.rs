@@ -4,7 +4,9 @@
 //!
 //! An executor thread never waits on the disk. A GET is answered inline
 //! when it needs nothing the kernel would read from the disk: the path is
-//! opened with `RESOLVE_CACHED`, `fstat` reads the in-memory inode, the
+//! opened with `RESOLVE_CACHED`, `fstat` reads the in-memory inode (or a
+//! small file kept open is checked with one `statx`: its open descriptor
+//! pins its path's dentries and its inode in memory), the
 //! digest comes from memory, and a small body (up to 64 KiB) is read with
 //! `preadv2(RWF_NOWAIT)` and leaves with its head in one write. Any miss
 //! runs the same pared-std step on smol's blocking pool. Larger bodies go

@@ -59,7 +59,6 @@ impl Conn<'_> {
                 self.send_pieces_tls(file, &pieces).await
             }
             Payload::File { file, pieces } => {
-                let file = Arc::new(file);
                 // MSG_MORE: the head waits for the file's first bytes, so a
                 // small file leaves in one segment with its head.
                 self.write_out(self.out.len(), SendFlags::MORE).await?;
@@ -253,8 +252,11 @@ impl Conn<'_> {
 
     /// Over TLS: the pieces, the file read on the blocking pool into a
     /// bounded buffer and encrypted (no sendfile).
-    async fn send_pieces_tls(&mut self, file: std::fs::File, pieces: &Pieces) -> Result<u64, Stop> {
-        let file = Arc::new(file);
+    async fn send_pieces_tls(
+        &mut self,
+        file: Arc<std::fs::File>,
+        pieces: &Pieces,
+    ) -> Result<u64, Stop> {
         let mut sent = 0u64;
         let mut chunk = vec![0u8; TLS_CHUNK];
         for piece in pieces.iter() {

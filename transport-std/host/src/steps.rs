@@ -35,8 +35,8 @@ pub enum Payload {
     /// Bytes of the file as `pieces` lays them out (the whole file, a
     /// range, or a multipart body): exactly the head's Content-Length.
     File {
-        /// The open file.
-        file: File,
+        /// The open file (perhaps also kept for the next request).
+        file: std::sync::Arc<File>,
         /// What to send.
         pieces: Pieces,
     },
@@ -110,11 +110,11 @@ impl Prepared {
         Prepared::build(reply, None, bytes)
     }
 
-    fn with_file(reply: Reply, file: Option<File>) -> Prepared {
+    fn with_file(reply: Reply, file: Option<std::sync::Arc<File>>) -> Prepared {
         Prepared::build(reply, file, Vec::new())
     }
 
-    fn build(reply: Reply, file: Option<File>, generated: Vec<u8>) -> Prepared {
+    fn build(reply: Reply, file: Option<std::sync::Arc<File>>, generated: Vec<u8>) -> Prepared {
         let body = match (reply.body, file) {
             (ReplyBody::None, _) => Payload::None,
             (ReplyBody::Static(s), _) => Payload::Static(s),
@@ -196,7 +196,7 @@ pub fn read(
     now: SystemTime,
     view: &View<'_>,
 ) -> Prepared {
-    let opened = root.open_read(path);
+    let opened = root.open_served(path);
     let readable = view.rights.allows(Right::Read);
     if !readable {
         // Let in only for a drop box's page (see `permit`): anything but
@@ -223,7 +223,7 @@ pub fn read(
     match service::read_reply(req, path, meta, now) {
         ReadStep::Reply(reply) => file_prepared(root, req, reply, opened.ok()),
         ReadStep::TryIndex(index) => {
-            let idx = root.open_read(&index);
+            let idx = root.open_served(&index);
             let idx_meta = idx.as_ref().map(|o| o.meta).map_err(|f| *f);
             if let Some(reply) = service::index_reply(req, &index, idx_meta, now) {
                 return file_prepared(root, req, reply, idx.ok());

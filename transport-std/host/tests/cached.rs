@@ -16,7 +16,7 @@ use std::time::SystemTime;
 
 use pared_core::path::resolve_target;
 use pared_core::{Parsed, RequestHead, RequestParser};
-use pared_host::fs::Cached;
+use pared_host::fs::{Cached, HOT_MAX};
 use pared_host::steps::{self, Payload, Preload, Prepared, INLINE_BODY};
 use pared_host::Root;
 
@@ -132,7 +132,10 @@ fn a_body_out_of_the_page_cache_is_a_miss_until_read() {
 fn a_path_out_of_the_dentry_cache_is_a_miss_until_opened() {
     let dir = scratch("dentries");
     let path = dir.join("sub/entry.txt");
-    write_synced(&path, b"entry");
+    // Larger than what is kept open (a kept descriptor pins its path's
+    // dentries: see the next test).
+    let body = vec![b'e'; usize::try_from(HOT_MAX).unwrap() + 1];
+    write_synced(&path, &body);
     let root = Root::open(&dir).expect("root");
     let rel = resolve_target("/sub/entry.txt").expect("path");
     root.open_read(&rel).expect("blocking open");
@@ -149,7 +152,7 @@ fn a_path_out_of_the_dentry_cache_is_a_miss_until_opened() {
         "a path whose dentries were dropped opened without a lookup"
     );
     let opened = root.open_read(&rel).expect("blocking open");
-    assert_eq!(opened.meta.len, 5);
+    assert_eq!(opened.meta.len, HOT_MAX + 1);
     match root.open_read_cached(&rel) {
         Cached::Done(Ok(o)) => assert_eq!(o.meta.id, opened.meta.id),
         other => panic!("open after a blocking lookup missed: {other:?}"),
@@ -161,6 +164,39 @@ fn a_path_out_of_the_dentry_cache_is_a_miss_until_opened() {
         root.open_read_cached(&gone),
         Cached::Done(Err(pared_core::service::FsFailure::NotFound))
     ));
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// A small file served lately is kept open, and its open descriptor pins
+/// the dentries of its path and its inode: dropping the kernel's caches
+/// leaves them, so the inline step still answers (its one `statx` finds
+/// everything in memory), with the same bytes.
+#[test]
+fn a_kept_file_survives_dropped_dentries() {
+    let dir = scratch("kept");
+    write_synced(&dir.join("sub/kept.txt"), b"kept");
+    let root = Root::open(&dir).expect("root");
+    let req = request("GET /sub/kept.txt HTTP/1.0\r\n\r\n");
+    let rel = resolve_target("/sub/kept.txt").expect("path");
+    let first = steps::read(&root, &req, &rel, SystemTime::now(), &steps::View::reader());
+    assert!(matches!(first.body, Payload::File { .. }));
+    if !drop_dentries() {
+        eprintln!("skipped: dropping the dentry cache needs root");
+        return;
+    }
+    let Cached::Done(again) = steps::read_cached(&root, &req, &rel, SystemTime::now()) else {
+        panic!("a kept file missed after the caches were dropped");
+    };
+    let Payload::File { file, .. } = &again.body else {
+        panic!("no file body: {:?}", again.body);
+    };
+    let Payload::File { file: kept, .. } = &first.body else {
+        unreachable!()
+    };
+    assert!(
+        std::sync::Arc::ptr_eq(file, kept),
+        "not the kept descriptor"
+    );
     let _ = fs::remove_dir_all(&dir);
 }
 

@@ -147,7 +147,7 @@ pub struct ArchiveBody {
 struct Files {
     root: Root,
     base: RelPath,
-    open: Option<(usize, File)>,
+    open: Option<(usize, std::sync::Arc<File>)>,
     crcs: Vec<Option<u32>>,
 }
 
@@ -207,7 +207,7 @@ impl Files {
         }
         self.open
             .as_ref()
-            .map(|(_, f)| f)
+            .map(|(_, f)| &**f)
             .ok_or_else(|| io::Error::other("no open file"))
     }
 

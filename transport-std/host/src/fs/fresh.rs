@@ -22,7 +22,7 @@ const WANTED: StatxFlags = StatxFlags::TYPE
     .union(StatxFlags::SIZE)
     .union(StatxFlags::MTIME);
 
-fn meta_from(st: &rustix::fs::Statx) -> Meta {
+pub(super) fn meta_from(st: &rustix::fs::Statx) -> Meta {
     let kind = match FileType::from_raw_mode(u32::from(st.stx_mode)) {
         FileType::RegularFile => FileKind::File,
         FileType::Directory => FileKind::Dir,
@@ -72,6 +72,15 @@ fn shared_kind(magic: u64) -> Option<&'static str> {
         0xFF53_4D42 | 0xFE53_4D42 => "CIFS/SMB",
         0x00C3_6400 => "CephFS",
         _ => return None,
+    })
+}
+
+/// Whether the file system `fd` is on is a network or FUSE one.
+pub(super) fn is_shared(fd: impl AsFd) -> bool {
+    rustix::fs::fstatfs(fd).is_ok_and(|st| {
+        #[allow(clippy::useless_conversion, clippy::unnecessary_cast)]
+        let magic = (st.f_type as i64 as u64) & 0xFFFF_FFFF;
+        shared_kind(magic).is_some()
     })
 }
 

@@ -27,6 +27,7 @@ mod digest_store;
 mod dir;
 mod fresh;
 mod gate;
+mod hot;
 mod resumable;
 mod search;
 mod stale;
@@ -38,6 +39,7 @@ pub mod writeback;
 pub use archive::ArchiveBody;
 pub use digest_store::DIGEST_XATTR;
 pub use dir::Names;
+pub use hot::{HOT_MAX, SLOTS as HOT_SLOTS};
 pub use stale::{retry_stale, STALE_RETRIES};
 pub use sweep::{pared_alive, remove_stale_uploads, sweep_stale_uploads, UPLOAD_PREFIX};
 pub use upload::{remove_unfinished_uploads, Upload};
@@ -102,8 +104,9 @@ pub(super) fn meta_of(fd: impl AsFd) -> io::Result<Meta> {
 /// An object opened beneath the root, with its metadata.
 #[derive(Debug)]
 pub struct Opened {
-    /// The open file or directory.
-    pub file: File,
+    /// The open file or directory (shared with the set of kept small
+    /// files, see [`Root::open_served`]).
+    pub file: Arc<File>,
     /// What it is.
     pub meta: Meta,
 }
@@ -114,6 +117,7 @@ pub struct Root {
     fd: Arc<OwnedFd>,
     digests: Arc<DigestCache>,
     crcs: Arc<archive::CrcCache>,
+    hot: Arc<hot::HotFiles>,
 }
 
 /// Why a step that must not wait on the disk did not complete.
@@ -135,10 +139,14 @@ impl Root {
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
+        // Another host's change may reach a shared file system's
+        // attributes late: keep no descriptors there (see `hot`).
+        let hot = hot::HotFiles::new(!fresh::is_shared(&fd));
         Ok(Root {
             fd: Arc::new(fd),
             digests: Arc::new(DigestCache::new()),
             crcs: Arc::default(),
+            hot: Arc::new(hot),
         })
     }
 
@@ -175,7 +183,7 @@ impl Root {
         // can stay set.
         let meta = meta_of(&fd).map_err(|e| failure(&e))?;
         Ok(Opened {
-            file: File::from(fd),
+            file: Arc::new(File::from(fd)),
             meta,
         })
     }
@@ -189,9 +197,13 @@ impl Root {
     /// blocking path there.
     pub fn open_read_cached(&self, path: &RelPath) -> Cached<Result<Opened, FsFailure>> {
         use rustix::io::Errno;
+        let path = os_path(path);
+        if let Some((file, meta)) = self.hot.get(&*self.fd, &path) {
+            return Cached::Done(Ok(Opened { file, meta }));
+        }
         let opened = rustix::fs::openat2(
             &*self.fd,
-            os_path(path).as_str(),
+            path.as_str(),
             OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC,
             Mode::empty(),
             resolve() | ResolveFlags::CACHED,
@@ -201,10 +213,39 @@ impl Root {
             Err(Errno::AGAIN | Errno::INTR | Errno::INVAL) => return Cached::Miss,
             Err(e) => return Cached::Done(Err(failure(&e.into()))),
         };
-        Cached::Done(meta_of(&fd).map_err(|e| failure(&e)).map(|meta| Opened {
-            file: File::from(fd),
-            meta,
-        }))
+        Cached::Done(self.opened_served(fd, &path))
+    }
+
+    /// The object `path` names, for a GET or HEAD: a small file served
+    /// lately comes from its kept descriptor when one `statx` of the path
+    /// shows the same, unchanged inode (see `hot`); anything else is
+    /// opened like [`Root::open_read`], and a small file is kept.
+    pub fn open_served(&self, path: &RelPath) -> Result<Opened, FsFailure> {
+        let os = os_path(path);
+        if let Some((file, meta)) = self.hot.get(&*self.fd, &os) {
+            return Ok(Opened { file, meta });
+        }
+        stale::retry_stale(&format_args!("GET /{path}"), || {
+            let fd = self
+                .open_at(
+                    &*self.fd,
+                    &os,
+                    OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK,
+                )
+                .map_err(|e| failure(&e))?;
+            self.opened_served(fd, &os)
+        })
+    }
+
+    /// An object just opened for a GET, with its metadata from one
+    /// `statx`; a small regular file is kept for next time.
+    fn opened_served(&self, fd: OwnedFd, os: &str) -> Result<Opened, FsFailure> {
+        let st = rustix::fs::statx(&fd, "", AtFlags::EMPTY_PATH, hot::WANTED)
+            .map_err(|e| failure(&e.into()))?;
+        let meta = fresh::meta_from(&st);
+        let file = Arc::new(File::from(fd));
+        self.hot.put(os, &file, &meta, hot::Identity::of(&st));
+        Ok(Opened { file, meta })
     }
 
     /// The sha-256 recorded for this version of `file`, if any: from
@@ -271,6 +312,8 @@ impl Root {
     ) -> Result<(), FsFailure> {
         let name = path.file_name().ok_or(FsFailure::Conflict)?;
         let dir = self.parent_dir(path, false).map_err(|e| failure(&e))?;
+        // A kept descriptor would hold the removed file's blocks.
+        self.hot.forget(&os_path(path));
         // A symlink GET refuses (it leaves the root) is refused here too;
         // one GET follows is removed itself, never its target. Sockets,
         // fifos and devices are not pared's to delete.

@@ -136,7 +136,7 @@ impl Root {
             return Err(FsFailure::Conflict);
         }
         let mut upload = self.begin_upload(to, Some(src.meta.len), WriteGuard::None, Vec::new())?;
-        let mut file = &src.file;
+        let mut file: &File = &src.file;
         let mut buf = vec![0u8; 256 * 1024];
         loop {
             let n = file.read(&mut buf).map_err(|e| failure(&e))?;
