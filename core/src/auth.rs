@@ -373,7 +373,7 @@ fn stand_in(users: &[User], name: &str) -> Credential {
 /// even where reads do not, so a browser asks for them once and then sends
 /// them with every request (the page then shows its controls).
 pub fn wants_login(req: &RequestHead) -> bool {
-    req.target.split_once('?').is_some_and(|(_, q)| {
+    crate::path::split_query(&req.target).1.is_some_and(|q| {
         q.split('&')
             .any(|p| p == "login" || p.starts_with("login="))
     })
@@ -404,11 +404,7 @@ pub fn access(
                     req.method,
                     crate::head::Method::Get | crate::head::Method::Head
                 )
-                && req
-                    .target
-                    .split('?')
-                    .next()
-                    .is_some_and(|p| p.ends_with('/')))
+                && crate::path::split_query(&req.target).0.ends_with('/'))
     };
     if !moves && need.is_some_and(link_covers) && !req.headers.contains("authorization") {
         return Access::Allowed;

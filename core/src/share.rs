@@ -275,7 +275,7 @@ fn href_of(segments: &[String]) -> String {
 /// `pared_share` cookie (a browser sends one per shared path it holds).
 pub fn tokens(req: &RequestHead) -> Vec<&str> {
     let mut out = Vec::new();
-    if let Some((_, query)) = req.target.split_once('?') {
+    if let Some(query) = crate::path::split_query(&req.target).1 {
         for pair in query.split('&') {
             if let Some(v) = pair.strip_prefix("share=") {
                 out.push(v);
@@ -299,14 +299,14 @@ pub fn tokens(req: &RequestHead) -> Vec<&str> {
 /// out for the request (a resumable upload's `Location`), so a client
 /// that follows them without cookies still holds the link.
 pub fn query_token(target: &str) -> Option<&str> {
-    let (_, q) = target.split_once('?')?;
+    let q = crate::path::split_query(target).1?;
     q.split('&').find_map(|p| p.strip_prefix("share="))
 }
 
 /// True when the token came in the query (so the answer hands it back as
 /// a cookie).
 pub fn in_query(req: &RequestHead, token: &str) -> bool {
-    req.target.split_once('?').is_some_and(|(_, q)| {
+    crate::path::split_query(&req.target).1.is_some_and(|q| {
         q.split('&')
             .any(|p| p.strip_prefix("share=") == Some(token))
     })

@@ -69,7 +69,7 @@ impl Format {
 
 /// The archive a target asks for (`?archive=tar`), if any.
 pub fn format_of(target: &str) -> Option<Format> {
-    let query = target.split_once('?')?.1;
+    let query = crate::path::split_query(target).1?;
     match query.split('&').find_map(|p| p.strip_prefix("archive="))? {
         "tar" => Some(Format::Tar),
         "zip" => Some(Format::Zip),

@@ -160,7 +160,7 @@ impl Listing {
 /// The page a request target asks for (`?page=N`, from 1); 1 when absent
 /// or not a number.
 pub fn page_of(target: &str) -> usize {
-    let query = target.split_once('?').map_or("", |(_, q)| q);
+    let query = crate::path::split_query(target).1.unwrap_or("");
     query
         .split('&')
         .find_map(|pair| pair.strip_prefix("page="))

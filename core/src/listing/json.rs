@@ -43,7 +43,7 @@ pub fn push_json_str(s: &str, out: &mut String) {
 /// `Accept` that names `application/json` and not `text/html` (browsers
 /// name HTML; `curl -H 'Accept: application/json'` does not).
 pub fn wants_json(target: &str, accept: Option<&str>) -> bool {
-    let query = target.split_once('?').map_or("", |(_, q)| q);
+    let query = crate::path::split_query(target).1.unwrap_or("");
     if query.split('&').any(|p| p == "format=json") {
         return true;
     }

@@ -71,7 +71,7 @@ impl Order {
             key: SortKey::Name,
             desc: false,
         };
-        let query = target.split_once('?').map_or("", |(_, q)| q);
+        let query = crate::path::split_query(target).1.unwrap_or("");
         let query = query.split('#').next().unwrap_or("");
         for pair in query.split('&') {
             match pair.split_once('=') {

@@ -25,7 +25,7 @@ pub const MAX_QUERY: usize = 256;
 /// The search a target asks for: `?q=` percent-decoded (`+` is a space),
 /// trimmed, lower-cased; `None` when absent, empty, too long or not UTF-8.
 pub fn query_of(target: &str) -> Option<String> {
-    let query = target.split_once('?')?.1;
+    let query = crate::path::split_query(target).1?;
     let raw = query.split('&').find_map(|p| p.strip_prefix("q="))?;
     let mut bytes = Vec::with_capacity(raw.len());
     let mut it = raw.bytes();

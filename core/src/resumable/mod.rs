@@ -99,7 +99,7 @@ pub enum Op {
 /// The id in `?upload=ID`, when the target has one (32 lower-case hex
 /// digits; anything else is no upload).
 pub fn upload_id(target: &str) -> Option<&str> {
-    let (_, query) = target.split_once('?')?;
+    let query = crate::path::split_query(target).1?;
     let id = query.split('&').find_map(|p| p.strip_prefix("upload="))?;
     (id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then_some(id)
 }
