@@ -33,7 +33,6 @@
 //! may not reach this host's attributes at once, nothing is kept.
 
 use std::fs::File;
-use std::hash::{BuildHasher, RandomState};
 use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex};
 
@@ -86,6 +85,17 @@ impl Identity {
     }
 }
 
+/// The slot of `path`: FNV-1a, a few instructions a byte. Paths that
+/// share a slot only take turns in it: at worst (a client aiming at a
+/// slot) a request takes the confined open, as if nothing were kept.
+fn slot_of(path: &str) -> usize {
+    let h = path.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    // The high bits are the best mixed.
+    (h >> 32) as usize & (SLOTS - 1)
+}
+
 /// One kept file.
 #[derive(Debug)]
 struct Entry {
@@ -101,7 +111,6 @@ struct Entry {
 #[derive(Debug)]
 pub struct HotFiles {
     slots: Box<[Mutex<Option<Entry>>]>,
-    hasher: RandomState,
     enabled: bool,
 }
 
@@ -111,7 +120,6 @@ impl HotFiles {
         let slots = if enabled { SLOTS } else { 0 };
         HotFiles {
             slots: (0..slots).map(|_| Mutex::new(None)).collect(),
-            hasher: RandomState::new(),
             enabled,
         }
     }
@@ -120,8 +128,7 @@ impl HotFiles {
         if !self.enabled {
             return None;
         }
-        let at = self.hasher.hash_one(path) as usize & (SLOTS - 1);
-        self.slots.get(at)
+        self.slots.get(slot_of(path))
     }
 
     /// The kept descriptor of `path` (relative to `root`) when the path
@@ -177,5 +184,81 @@ impl HotFiles {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn kept(dir: &std::path::Path, name: &str) -> (Arc<File>, Meta, Option<Identity>) {
+        let file = File::open(dir.join(name)).unwrap();
+        let st = rustix::fs::statx(&file, "", AtFlags::EMPTY_PATH, WANTED).unwrap();
+        (
+            Arc::new(file),
+            super::super::fresh::meta_from(&st),
+            Identity::of(&st),
+        )
+    }
+
+    #[test]
+    fn a_kept_file_is_used_only_while_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), b"one").unwrap();
+        let root = File::open(dir.path()).unwrap();
+        let hot = HotFiles::new(true);
+        let (file, meta, ident) = kept(dir.path(), "a");
+        hot.put("a", &file, &meta, ident);
+        let (again, m) = hot.get(&root, "a").expect("unchanged: kept");
+        assert!(Arc::ptr_eq(&again, &file));
+        assert_eq!(m, meta);
+        assert!(hot.get(&root, "b").is_none(), "another path");
+
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join("a"))
+            .unwrap();
+        f.write_all(b"!").unwrap();
+        assert!(hot.get(&root, "a").is_none(), "appended: a miss");
+        hot.put("a", &file, &meta, ident);
+        assert!(
+            hot.get(&root, "a").is_none(),
+            "a stale identity never matches"
+        );
+
+        let (file, meta, ident) = kept(dir.path(), "a");
+        hot.put("a", &file, &meta, ident);
+        assert!(hot.get(&root, "a").is_some());
+        hot.forget("a");
+        assert!(hot.get(&root, "a").is_none(), "forgotten");
+    }
+
+    #[test]
+    fn large_files_and_disabled_sets_keep_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("big"), vec![0u8; HOT_MAX as usize + 1]).unwrap();
+        std::fs::write(dir.path().join("small"), b"s").unwrap();
+        let root = File::open(dir.path()).unwrap();
+        let hot = HotFiles::new(true);
+        let (file, meta, ident) = kept(dir.path(), "big");
+        hot.put("big", &file, &meta, ident);
+        assert!(hot.get(&root, "big").is_none());
+        let off = HotFiles::new(false);
+        let (file, meta, ident) = kept(dir.path(), "small");
+        off.put("small", &file, &meta, ident);
+        assert!(off.get(&root, "small").is_none());
+    }
+
+    #[test]
+    fn slots_spread() {
+        let used: std::collections::HashSet<usize> = (0..1000)
+            .map(|i| slot_of(&format!("dir/file-{i}.txt")))
+            .collect();
+        assert!(
+            used.len() > SLOTS * 9 / 10,
+            "{} slots of {SLOTS}",
+            used.len()
+        );
     }
 }
