@@ -25,7 +25,9 @@ use rustix::event::epoll;
 #[derive(Debug)]
 pub struct ParkingLot<T> {
     epoll: OwnedFd,
-    parked: Mutex<HashMap<u64, T>>,
+    /// Boxed: a map's spare room is as large as its entries, and a
+    /// connection's state is some 400 bytes.
+    parked: Mutex<HashMap<u64, Box<T>>>,
     next: AtomicU64,
 }
 
@@ -59,7 +61,7 @@ impl<T: AsFd> ParkingLot<T> {
         {
             return Err(item);
         }
-        parked.insert(id, item);
+        parked.insert(id, Box::new(item));
         Ok(())
     }
 
@@ -87,7 +89,7 @@ impl<T: AsFd> ParkingLot<T> {
         for event in &events {
             if let Some(item) = parked.remove(&event.data.u64()) {
                 let _ = epoll::delete(&self.epoll, item.as_fd());
-                ready.push(item);
+                ready.push(*item);
             }
         }
         Ok(ready)
@@ -105,8 +107,9 @@ impl<T: AsFd> ParkingLot<T> {
             .collect();
         gone.into_iter()
             .filter_map(|id| parked.remove(&id))
-            .inspect(|item| {
+            .map(|item| {
                 let _ = epoll::delete(&self.epoll, item.as_fd());
+                *item
             })
             .collect()
     }

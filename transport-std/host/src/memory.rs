@@ -12,8 +12,9 @@
 //! the threshold explicitly turns the adjustment off; 128 KiB is glibc's
 //! own starting value, and pared's per-request buffers stay below it.
 //!
-//! This is the crate's second `unsafe` call (after `sync_file_range` in
-//! `fs::writeback`): neither rustix nor std wraps `mallopt`.
+//! These are the crate's only `unsafe` calls besides `sync_file_range` in
+//! `fs::writeback`: neither rustix nor std wraps `mallopt` or
+//! `malloc_trim`.
 #![allow(unsafe_code)]
 
 /// Blocks at least this large get mappings of their own.
@@ -28,5 +29,19 @@ pub fn give_back_freed_memory() {
         // its own lock, so it is safe from any thread at any time, and the
         // value is a positive constant within glibc's accepted range.
         let _ = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD as libc::c_int) };
+    }
+}
+
+/// Gives the free pages of every allocator arena back to the system
+/// (`malloc_trim(0)`): a thread that served a burst of connections and
+/// exited leaves its buffers freed but resident in its arena. Call it
+/// when threads have exited, not per request (it walks every arena).
+pub fn trim_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: malloc_trim only releases free pages of glibc's own
+        // arenas under their locks; it touches no memory the program
+        // holds, and is safe from any thread at any time.
+        let _ = unsafe { libc::malloc_trim(0) };
     }
 }

@@ -241,7 +241,16 @@ fn connection_ended(shared: &Arc<Shared>) {
 /// make room, or still parked at shutdown.
 fn keep(shared: &Arc<Shared>) {
     let threads = &shared.threads;
+    let mut were = 0;
     while !shared.stop.requested() {
+        // Threads that exited left their buffers in their arenas: give
+        // the free pages back (a burst of clients, now parked, must not
+        // keep the burst's memory).
+        let now_running = threads.state.lock().map_or(0, |st| st.threads);
+        if now_running < were {
+            pared_host::memory::trim_freed_memory();
+        }
+        were = now_running;
         let ready = shared.parking.wait(POLL).unwrap_or_else(|_| {
             std::thread::sleep(POLL);
             Vec::new()
