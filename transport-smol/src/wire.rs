@@ -36,7 +36,7 @@ pub(crate) async fn tls_write_all<S: AsyncWrite + Unpin>(
     data: &[u8],
 ) -> io::Result<()> {
     let mut rest = data;
-    let mut out = Vec::with_capacity(rest.len().min(64 * 1024) + 64);
+    let mut out = Vec::with_capacity(pared_host::tls::sealed_len(rest.len().min(64 * 1024)));
     while !rest.is_empty() {
         rest = &rest[tls.encrypt(rest, &mut out)?..];
         s.write_all(&out).await?;

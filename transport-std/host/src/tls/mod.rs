@@ -151,6 +151,15 @@ pub fn looks_like_tls(first: u8) -> bool {
 /// Ciphertext read from the socket at a time.
 const CIPHER_READ: usize = 16 * 1024;
 
+/// Room for the ciphertext of `plain` bytes: every record of up to 16 KiB
+/// adds a header, a content type and a tag (22 bytes in TLS 1.3, up to
+/// 29 in 1.2), so 64 bytes a record is ample. Sizing it exactly matters:
+/// a buffer that has to grow past glibc's mmap threshold (128 KiB) is
+/// mapped and unmapped, and its pages faulted in, on every write.
+pub const fn sealed_len(plain: usize) -> usize {
+    plain + (plain / (16 * 1024) + 1) * 64
+}
+
 /// One TLS session, driven by bytes: the same for every runtime.
 #[derive(Debug)]
 pub struct Tls {
@@ -354,7 +363,7 @@ impl Write for Wire {
             Wire::Plain(s) => s.write_all(data),
             Wire::Tls(s, tls) => {
                 let mut rest = data;
-                let mut out = Vec::with_capacity(rest.len().min(64 * 1024) + 64);
+                let mut out = Vec::with_capacity(sealed_len(rest.len().min(64 * 1024)));
                 while !rest.is_empty() {
                     rest = &rest[tls.encrypt(rest, &mut out)?..];
                     s.write_all(&out)?;
