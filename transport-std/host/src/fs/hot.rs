@@ -21,10 +21,12 @@
 //!
 //! On an async executor the lookup must not wait on the disk, and when
 //! nothing changed it cannot: the kept descriptor pins the dentries of
-//! its path and its inode, so `statx` finds them in memory. Only a path
-//! changed since (a component renamed or replaced by another process)
-//! may need a directory block read once, for the lookup that finds the
-//! change; the open that follows is the cached, non-waiting one.
+//! its path and its inode, so `statx` finds them in memory. Two cases may
+//! read a directory block once: a path changed since (a component renamed
+//! or replaced by another process: the lookup that finds the change), and
+//! a path through a symlink, whose own dentry the descriptor does not pin
+//! (it pins the target's). The open that follows a miss is the cached,
+//! non-waiting one.
 //!
 //! Only regular files up to [`HOT_MAX`] are kept, in [`SLOTS`] slots
 //! (one open descriptor each, at most): a file deleted by someone else
