@@ -440,3 +440,68 @@ pub fn handshake(
         tls.feed(&cipher[..n]).map_err(io_error)?;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client and a server session, handshaken in memory.
+    fn pair() -> (Tls, Tls) {
+        let (key, _) = self_signed(&["localhost".to_owned()]).expect("certificate");
+        let server = server_config(ServerCert::new(key)).expect("server config");
+        let trust = ClientTrust {
+            insecure: true,
+            ..ClientTrust::default()
+        };
+        let client = client_config(&trust).expect("client config");
+        let mut c = Tls::client(client, "localhost").expect("client");
+        let mut s = Tls::server(server).expect("server");
+        let mut bytes = Vec::new();
+        for _ in 0..10 {
+            c.take_output(&mut bytes);
+            s.feed(&bytes).expect("server reads");
+            bytes.clear();
+            s.take_output(&mut bytes);
+            c.feed(&bytes).expect("client reads");
+            bytes.clear();
+            if !c.is_handshaking() && !s.is_handshaking() {
+                return (c, s);
+            }
+        }
+        panic!("no handshake in ten rounds");
+    }
+
+    /// The ciphertext of a write fits `sealed_len` without the buffer
+    /// growing (a growth past 128 KiB maps memory on every write).
+    #[test]
+    fn a_write_fits_the_room_made_for_it() {
+        let (mut c, mut s) = pair();
+        for len in [1, 100, 16 * 1024, 16 * 1024 + 1, 40_000, 64 * 1024] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let mut out = Vec::with_capacity(sealed_len(len));
+            let room = out.capacity();
+            let mut sent = 0;
+            while sent < len {
+                sent += s.encrypt(&data[sent..], &mut out).expect("encrypt");
+            }
+            assert!(out.len() <= sealed_len(len), "{len}: {} bytes", out.len());
+            assert_eq!(out.capacity(), room, "{len}: the buffer grew");
+            // And it is what the client reads back (fed a piece at a
+            // time: a session holds a bounded amount of plaintext).
+            let mut back = Vec::with_capacity(len);
+            let mut piece = vec![0u8; 4096];
+            for cipher in out.chunks(4096) {
+                c.feed(cipher).expect("client reads");
+                loop {
+                    match c.read_plain(&mut piece) {
+                        Ok(0) => break,
+                        Ok(n) => back.extend_from_slice(&piece[..n]),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) => panic!("{len}: {e}"),
+                    }
+                }
+            }
+            assert_eq!(back, data, "{len}");
+        }
+    }
+}
