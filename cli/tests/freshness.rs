@@ -73,6 +73,27 @@ fn every_change_shows_at_once(rt: &str) {
 
     elsewhere(&root, "printf ' and more' >> a.txt");
     expect(&mut s, "/a.txt", 200, b"TWO and more");
+    // A HEAD, a range and a conditional GET see the file as it is now.
+    s.write_all(b"HEAD /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let head = read_response(&mut s, true);
+    assert_eq!(head.header("content-length").as_deref(), Some("12"));
+    let now_etag = head.header("etag").expect("etag");
+    s.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=4-6\r\n\r\n")
+        .unwrap();
+    let part = read_response(&mut s, false);
+    assert_eq!((part.status, &part.body[..]), (206, &b"and"[..]));
+    let old_etag = etag.clone().expect("first etag");
+    s.write_all(
+        format!("GET /a.txt HTTP/1.1\r\nHost: t\r\nIf-None-Match: {old_etag}\r\n\r\n").as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(read_response(&mut s, false).status, 200, "an old ETag");
+    s.write_all(
+        format!("GET /a.txt HTTP/1.1\r\nHost: t\r\nIf-None-Match: {now_etag}\r\n\r\n").as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(read_response(&mut s, false).status, 304, "the current ETag");
 
     elsewhere(&root, "truncate -s 2 a.txt");
     expect(&mut s, "/a.txt", 200, b"TW");
