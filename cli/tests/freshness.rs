@@ -4,7 +4,8 @@
 //! the same kept-alive connection: a replacement by rename, an in-place
 //! write of the same size, an append, a truncation, a rename away and
 //! back, a delete, a symlink swapped in (inside the root, and out of it
-//! through a hard link made to the kept file), a parent folder replaced.
+//! through a hard link made to the kept file), a parent folder replaced;
+//! and a HEAD, a range and conditional GETs after a change.
 
 mod support;
 
