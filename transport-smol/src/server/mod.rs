@@ -50,9 +50,9 @@ pub(super) struct Shared {
     pub(super) permits: Option<Arc<smol::lock::Semaphore>>,
 }
 
-/// Serves `site` (its root, under its access policy) on `listener` until `stop` is requested, then lets
-/// in-flight requests finish within the grace period and removes the
-/// temporaries of unfinished uploads.
+/// Serves `site` (its root, under its access policy) on `listener` until
+/// `stop` is requested, then lets in-flight requests finish within the
+/// grace period and removes the temporaries of unfinished uploads.
 pub fn serve(
     listener: TcpListener,
     site: Site,

@@ -172,15 +172,7 @@ impl Root {
     }
 
     fn open_read_once(&self, path: &RelPath) -> Result<Opened, FsFailure> {
-        let fd = self
-            .open_at(
-                &*self.fd,
-                &os_path(path),
-                OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK,
-            )
-            .map_err(|e| failure(&e))?;
-        // O_NONBLOCK has no effect on regular files and directories, so it
-        // can stay set.
+        let fd = self.open_for_reading(&os_path(path))?;
         let meta = meta_of(&fd).map_err(|e| failure(&e))?;
         Ok(Opened {
             file: Arc::new(File::from(fd)),
@@ -188,11 +180,26 @@ impl Root {
         })
     }
 
+    /// Opens `os` (an [`os_path`]) beneath the root for reading, waiting
+    /// on the disk as needed. O_NONBLOCK keeps a fifo or device from
+    /// stalling the thread; it has no effect on regular files and
+    /// directories, so it can stay set.
+    fn open_for_reading(&self, os: &str) -> Result<OwnedFd, FsFailure> {
+        self.open_at(
+            &*self.fd,
+            os,
+            OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK,
+        )
+        .map_err(|e| failure(&e))
+    }
+
     /// [`Root::open_read`] that never waits on the disk: the path is
     /// resolved with `RESOLVE_CACHED` (Linux 5.12), which fails with
     /// EAGAIN, reported as [`Cached::Miss`], where a lookup would have to
-    /// read a directory or an inode from the disk; `fstat` of an open
-    /// descriptor reads only the in-memory inode. A kernel without
+    /// read a directory or an inode from the disk; `statx` of an open
+    /// descriptor reads only the in-memory inode. A small file served
+    /// lately comes from its kept descriptor, as in [`Root::open_served`].
+    /// A kernel without
     /// `RESOLVE_CACHED` (EINVAL) is a miss too: everything takes the
     /// blocking path there.
     pub fn open_read_cached(&self, path: &RelPath) -> Cached<Result<Opened, FsFailure>> {
@@ -226,14 +233,7 @@ impl Root {
             return Ok(Opened { file, meta });
         }
         stale::retry_stale(&format_args!("GET /{path}"), || {
-            let fd = self
-                .open_at(
-                    &*self.fd,
-                    &os,
-                    OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK,
-                )
-                .map_err(|e| failure(&e))?;
-            self.opened_served(fd, &os)
+            self.opened_served(self.open_for_reading(&os)?, &os)
         })
     }
 
